@@ -1,0 +1,191 @@
+# lockspace-preload: plain GNU make, outputs in $(B)/ (build/ by default).
+#
+#   make            the libraries, the wrapper and the examples
+#   make check      build and run every test
+#   make demo       the lock-loss example, plain and under the shim
+#   make bench      what the shim costs (QUICK=1 for a short run)
+#   make asan|ubsan|tsan   the test suite under a sanitizer
+#   make install    honours PREFIX, DESTDIR, bindir, libdir, ... ; V=1 verbose
+
+VERSION    := 0.1.0
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+bindir     ?= $(PREFIX)/bin
+libdir     ?= $(PREFIX)/lib
+includedir ?= $(PREFIX)/include
+sysconfdir ?= $(PREFIX)/etc
+mandir     ?= $(PREFIX)/share/man
+pkgconfigdir ?= $(libdir)/pkgconfig
+
+B          ?= build
+CC         ?= cc
+CFLAGS     ?= -O2 -g
+CFLAGS     += -std=gnu11 -Wall -Wextra -Werror -pthread -fPIC \
+	      -fvisibility=hidden -MMD -MP
+CPPFLAGS   += -D_GNU_SOURCE -DLOCKSPACE_VERSION='"$(VERSION)"' \
+	      -DLOCKSPACE_SYSCONFDIR='"$(sysconfdir)"'
+LDFLAGS    +=
+SAN        ?=
+ifneq ($(SAN),)
+CFLAGS     += -fsanitize=$(SAN) -fno-omit-frame-pointer
+LDFLAGS    += -fsanitize=$(SAN)
+endif
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+# ---- Debian packages the build and the tests need -----------------------
+DEB_BUILD := gcc make libc6-dev uthash-dev
+DEB_CHECK := libcriterion-dev pkg-config strace
+DEB_ALL   := $(DEB_BUILD) $(DEB_CHECK)
+
+# Installs what is missing when run as root, else prints the line to run.
+define need_debs
+	@missing=""; \
+	for p in $(1); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
+			grep -q ' installed$$' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		if ! command -v apt-get >/dev/null; then \
+			echo "missing packages:$$missing (not a Debian system)"; \
+			exit 1; \
+		elif [ "$$(id -u)" = 0 ]; then \
+			echo "installing:$$missing"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq --no-install-recommends \
+				$$missing >/dev/null || exit 1; \
+		else \
+			echo "missing packages; run as root:"; \
+			echo "  apt-get install -y$$missing"; \
+			exit 1; \
+		fi; \
+	fi
+endef
+
+# ---- sources ------------------------------------------------------------
+CORE_SRC  := $(wildcard core/*.c)
+SHIM_SRC  := $(wildcard shim/*.c)
+TEST_SRC  := $(wildcard tests/test_*.c)
+TESTU_SRC := $(filter-out $(TEST_SRC),$(wildcard tests/*.c))
+PROG_SRC  := $(wildcard tests/progs/*.c)
+EX_SRC    := $(wildcard examples/*.c)
+
+CORE_OBJ  := $(CORE_SRC:%.c=$(B)/%.o)
+SHIM_OBJ  := $(SHIM_SRC:%.c=$(B)/%.o)
+TEST_OBJ  := $(TEST_SRC:%.c=$(B)/%.o) $(TESTU_SRC:%.c=$(B)/%.o)
+PROGS     := $(PROG_SRC:tests/progs/%.c=$(B)/progs/%)
+EXAMPLES  := $(EX_SRC:examples/%.c=$(B)/examples/%)
+
+LIB_A     := $(B)/liblockspace.a
+LIB_SO    := $(B)/liblockspace.so
+SHIM_SO   := $(B)/liblockspace-preload.so
+TESTS     := $(B)/lockspace-tests
+
+.PHONY: all deps check-deps check demo bench install uninstall clean \
+	asan ubsan tsan
+.DEFAULT_GOAL := all
+
+all: $(LIB_A) $(LIB_SO) $(SHIM_SO) $(EXAMPLES)
+
+deps:
+	$(call need_debs,$(DEB_BUILD))
+check-deps:
+	$(call need_debs,$(DEB_ALL))
+
+$(B)/%.o: %.c | deps
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(LIB_A): $(CORE_OBJ)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(LIB_SO): $(CORE_OBJ)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -shared $(CFLAGS) $(LDFLAGS) -Wl,-soname,liblockspace.so.0 \
+		-o $@ $^ -pthread
+
+$(SHIM_SO): $(SHIM_OBJ) $(CORE_OBJ)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -shared $(CFLAGS) $(LDFLAGS) -o $@ $^ -ldl -pthread
+
+# Test programs play "an unmodified program": no header or library of ours.
+$(B)/progs/%: tests/progs/%.c | deps
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) -std=gnu11 -O1 -g -Wall -Wextra -Werror -pthread \
+		-D_GNU_SOURCE -o $@ $< -ldl
+
+$(B)/examples/%: examples/%.c $(LIB_A) | deps
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CPPFLAGS) -std=gnu11 -O1 -g -Wall -Wextra -Werror \
+		-pthread -Icore -o $@ $< $(LIB_A)
+
+$(TESTS): $(TEST_OBJ) $(LIB_A) | check-deps
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(TEST_OBJ) $(LIB_A) \
+		-lcriterion -pthread -ldl
+
+$(TEST_OBJ): CPPFLAGS += -Icore -Ishim -DBUILD_DIR='"$(abspath $(B))"'
+$(TEST_OBJ): | check-deps
+
+# ---- running --------------------------------------------------------------
+# The preload line the integration tests use. A sanitized shim needs the
+# sanitizer's runtime loaded first in a program that was not built with it.
+SAN_RT = $(if $(SAN),$(shell $(CC) -print-file-name=lib$(SAN_LIB).so))
+SAN_LIB = $(if $(filter address,$(SAN)),asan,$(if $(filter thread,$(SAN)),tsan,ubsan))
+TEST_PRELOAD = $(strip $(SAN_RT) $(abspath $(SHIM_SO)))
+CRITERION_FLAGS ?= --jobs=2
+
+check: check-deps all $(TESTS) $(PROGS)
+	$(Q)LOCKSPACE_TEST_PRELOAD="$(TEST_PRELOAD)" \
+		LOCKSPACE_TEST_PROGS="$(abspath $(B))/progs" \
+		$(TESTS) $(CRITERION_FLAGS)
+
+demo: deps all
+	$(Q)sh examples/demo.sh $(B)
+
+asan:
+	$(MAKE) B=build/asan SAN=address \
+		ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 check
+ubsan:
+	$(MAKE) B=build/ubsan SAN=undefined \
+		CFLAGS="-O1 -g -fno-sanitize-recover=undefined" check
+tsan:
+	$(MAKE) B=build/tsan SAN=thread CFLAGS="-O1 -g" check
+
+# ---- install ------------------------------------------------------------
+install: all
+	install -d $(DESTDIR)$(libdir) $(DESTDIR)$(includedir) \
+		$(DESTDIR)$(bindir) $(DESTDIR)$(sysconfdir) \
+		$(DESTDIR)$(pkgconfigdir)
+	install -m 0644 $(LIB_A) $(DESTDIR)$(libdir)/liblockspace.a
+	install -m 0755 $(LIB_SO) $(DESTDIR)$(libdir)/liblockspace.so.0
+	ln -sf liblockspace.so.0 $(DESTDIR)$(libdir)/liblockspace.so
+	install -m 0755 $(SHIM_SO) $(DESTDIR)$(libdir)/liblockspace-preload.so
+	install -m 0644 core/lockspace.h $(DESTDIR)$(includedir)/lockspace.h
+	install -m 0644 lockspace-preload.conf \
+		$(DESTDIR)$(sysconfdir)/lockspace-preload.conf
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@libdir@|$(libdir)|' \
+		-e 's|@includedir@|$(includedir)|' -e 's|@VERSION@|$(VERSION)|' \
+		core/lockspace.pc.in > $(DESTDIR)$(pkgconfigdir)/lockspace.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(libdir)/liblockspace.a \
+		$(DESTDIR)$(libdir)/liblockspace.so \
+		$(DESTDIR)$(libdir)/liblockspace.so.0 \
+		$(DESTDIR)$(libdir)/liblockspace-preload.so \
+		$(DESTDIR)$(includedir)/lockspace.h \
+		$(DESTDIR)$(sysconfdir)/lockspace-preload.conf \
+		$(DESTDIR)$(pkgconfigdir)/lockspace.pc
+
+clean:
+	rm -rf build
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

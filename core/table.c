@@ -1,0 +1,381 @@
+/*
+ * core/table.c: the lock table (see table.h for its model and invariant).
+ */
+#include "table.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+void lst_table_init(struct lst_table *t)
+{
+	t->files = NULL;
+}
+
+struct lst_file *lst_table_find(const struct lst_table *t, dev_t dev,
+				ino_t ino)
+{
+	struct lst_key key;
+	struct lst_file *f;
+
+	memset(&key, 0, sizeof(key));
+	key.dev = dev;
+	key.ino = ino;
+	HASH_FIND(hh, t->files, &key, sizeof(key), f);
+	return f;
+}
+
+void lst_table_insert(struct lst_table *t, struct lst_file *f)
+{
+	HASH_ADD(hh, t->files, key, sizeof(f->key), f);
+}
+
+void lst_table_remove(struct lst_table *t, struct lst_file *f)
+{
+	HASH_DELETE(hh, t->files, f);
+}
+
+size_t lst_table_count(const struct lst_table *t)
+{
+	return HASH_COUNT(t->files);
+}
+
+void lst_file_init(struct lst_file *f, dev_t dev, ino_t ino)
+{
+	memset(f, 0, sizeof(*f));
+	f->key.dev = dev;
+	f->key.ino = ino;
+	lsr_set_init(&f->map);
+}
+
+void lst_file_clear(struct lst_file *f, struct lsr_pool *pool)
+{
+	struct lst_holder *h = f->holders;
+
+	while (h) {
+		struct lst_holder *next = h->next;
+
+		lsr_set_clear(&h->held, pool);
+		free(h);
+		h = next;
+	}
+	f->holders = NULL;
+	lsr_set_clear(&f->map, pool);
+}
+
+int lst_file_empty(const struct lst_file *f)
+{
+	return !f->map.root && !f->holders;
+}
+
+struct lst_holder *lst_holder_find(const struct lst_file *f, uint64_t id)
+{
+	struct lst_holder *h;
+
+	for (h = f->holders; h; h = h->next)
+		if (h->id == id)
+			return h;
+	return NULL;
+}
+
+int lst_holder_holds(const struct lst_file *f, uint64_t id)
+{
+	struct lst_holder *h = lst_holder_find(f, id);
+
+	return h && h->held.root;
+}
+
+int lst_prepare_lock(struct lst_file *f, struct lsr_pool *pool, uint64_t id)
+{
+	struct lst_holder *h;
+
+	if (lsr_pool_fill(pool, LST_LOCK_NODES))
+		return -ENOMEM;
+	if (lst_holder_find(f, id))
+		return 0;
+	h = malloc(sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	h->id = id;
+	lsr_set_init(&h->held);
+	h->next = f->holders;
+	f->holders = h;
+	return 0;
+}
+
+void lst_lock(struct lst_file *f, struct lsr_pool *pool, uint64_t id,
+	      int64_t start, int64_t end, int type)
+{
+	struct lst_holder *h = lst_holder_find(f, id);
+
+	/* lst_prepare_lock() made the holder; without it this is a bug. */
+	if (!h)
+		abort();
+	lsr_set_apply(&f->map, pool, start, end, type);
+	lsr_set_apply(&h->held, pool, start, end, LSR_RDLCK);
+}
+
+static unsigned holder_count(const struct lst_file *f)
+{
+	const struct lst_holder *h;
+	unsigned n = 0;
+
+	for (h = f->holders; h; h = h->next)
+		n++;
+	return n;
+}
+
+int lst_prepare_unlock(struct lst_file *f, struct lsr_pool *pool)
+{
+	unsigned need = LSR_APPLY_NODES * (1 + holder_count(f));
+
+	return lsr_pool_fill(pool, need) ? -ENOMEM : 0;
+}
+
+void lst_unlock(struct lst_file *f, struct lsr_pool *pool, int64_t start,
+		int64_t end)
+{
+	struct lst_holder *h;
+
+	lsr_set_apply(&f->map, pool, start, end, LSR_UNLCK);
+	for (h = f->holders; h; h = h->next)
+		lsr_set_apply(&h->held, pool, start, end, LSR_UNLCK);
+}
+
+/* ---- releasing one holder ------------------------------------------- */
+
+struct first_ctx {
+	int64_t start, end;
+	int found;
+};
+
+static int first_step(void *arg, int64_t start, int64_t end, int type)
+{
+	struct first_ctx *c = arg;
+
+	(void)type;
+	c->start = start;
+	c->end = end;
+	c->found = 1;
+	return 1;
+}
+
+/* The first range of set overlapping [start, end], clipped to it. */
+static int first_in(const struct lsr_set *set, int64_t start, int64_t end,
+		    int64_t *s, int64_t *e)
+{
+	struct first_ctx c = {0};
+
+	lsr_set_visit(set, start, end, first_step, &c);
+	if (!c.found)
+		return 0;
+	*s = c.start < start ? start : c.start;
+	*e = c.end > end ? end : c.end;
+	return 1;
+}
+
+/*
+ * Within [start, end], the first run of bytes held by holders other than
+ * skip: *s is its first byte, *e the last byte of the unbroken run that
+ * the others cover together from there (a run may pass from one holder's
+ * range to another's).
+ */
+static int others_cover(const struct lst_file *f, const struct lst_holder *skip,
+			int64_t start, int64_t end, int64_t *s, int64_t *e)
+{
+	const struct lst_holder *h;
+	int64_t best = 0, run, hs, he;
+	int found = 0, grew;
+
+	for (h = f->holders; h; h = h->next) {
+		if (h == skip || !first_in(&h->held, start, end, &hs, &he))
+			continue;
+		if (!found || hs < best)
+			best = hs;
+		found = 1;
+	}
+	if (!found)
+		return 0;
+	/* Extend the run while some holder covers the byte after it. */
+	run = best - 1;
+	do {
+		grew = 0;
+		for (h = f->holders; h && run < end; h = h->next) {
+			if (h == skip)
+				continue;
+			if (first_in(&h->held, run + 1, end, &hs, &he) &&
+			    hs == run + 1) {
+				run = he;
+				grew = 1;
+			}
+		}
+	} while (grew && run < end);
+	*s = best;
+	*e = run;
+	return 1;
+}
+
+struct release_ctx {
+	struct lst_file *f;
+	struct lst_holder *h;
+	struct lsr_pool *pool;
+	unsigned pieces;
+	int apply;
+	lst_freed_fn fn;
+	void *arg;
+};
+
+static void freed_piece(struct release_ctx *c, int64_t s, int64_t e)
+{
+	c->pieces++;
+	if (!c->apply)
+		return;
+	lsr_set_apply(&c->f->map, c->pool, s, e, LSR_UNLCK);
+	if (c->fn)
+		c->fn(c->arg, s, e);
+}
+
+/* One range of the released holder: the parts no other holder covers. */
+static int release_step(void *arg, int64_t start, int64_t end, int type)
+{
+	struct release_ctx *c = arg;
+	int64_t pos = start, s, e;
+
+	(void)type;
+	for (;;) {
+		if (!others_cover(c->f, c->h, pos, end, &s, &e)) {
+			freed_piece(c, pos, end);
+			return 0;
+		}
+		if (s > pos)
+			freed_piece(c, pos, s - 1);
+		if (e == end)
+			return 0;
+		pos = e + 1;
+	}
+}
+
+int lst_release(struct lst_file *f, struct lsr_pool *pool, uint64_t id,
+		lst_freed_fn fn, void *arg)
+{
+	struct lst_holder **pp, *h;
+	struct release_ctx c = {
+		.f = f, .pool = pool, .fn = fn, .arg = arg};
+
+	for (pp = &f->holders; *pp && (*pp)->id != id; pp = &(*pp)->next)
+		;
+	h = *pp;
+	if (!h)
+		return 0;
+	c.h = h;
+	/* Count first, reserve, then change: no failure after a change. */
+	lsr_set_visit(&h->held, 0, LSR_OFF_MAX, release_step, &c);
+	if (lsr_pool_fill(pool, LSR_APPLY_NODES * (c.pieces + 1)))
+		return -ENOMEM;
+	c.apply = 1;
+	c.pieces = 0;
+	lsr_set_visit(&h->held, 0, LSR_OFF_MAX, release_step, &c);
+	*pp = h->next;
+	lsr_set_clear(&h->held, pool);
+	free(h);
+	return 0;
+}
+
+/* ---- conflicts between holders -------------------------------------- */
+
+struct conflict_ctx {
+	const struct lst_file *f;
+	int type;
+	uint64_t holder;
+	struct lst_conflict *out;
+	int64_t rs, re; /* the request */
+	int64_t cs, ce; /* the other holder's range, clipped to the request */
+};
+
+static int map_step(void *arg, int64_t start, int64_t end, int type)
+{
+	struct conflict_ctx *c = arg;
+
+	if (c->type != LSR_WRLCK && type != LSR_WRLCK)
+		return 0; /* read against read */
+	c->out->start = start < c->cs ? c->cs : start;
+	c->out->end = end > c->ce ? c->ce : end;
+	c->out->type = type;
+	c->out->holder = c->holder;
+	return 1;
+}
+
+static int held_step(void *arg, int64_t start, int64_t end, int type)
+{
+	struct conflict_ctx *c = arg;
+
+	(void)type;
+	c->cs = start > c->rs ? start : c->rs;
+	c->ce = end < c->re ? end : c->re;
+	return lsr_set_visit(&c->f->map, c->cs, c->ce, map_step, c);
+}
+
+int lst_conflict(const struct lst_file *f, uint64_t id, int64_t start,
+		 int64_t end, int type, struct lst_conflict *out)
+{
+	const struct lst_holder *h;
+	struct conflict_ctx c = {
+		.f = f, .type = type, .out = out, .rs = start, .re = end};
+
+	for (h = f->holders; h; h = h->next) {
+		if (h->id == id)
+			continue;
+		c.holder = h->id;
+		if (lsr_set_visit(&h->held, start, end, held_step, &c))
+			return 1;
+	}
+	return 0;
+}
+
+/* ---- consistency ---------------------------------------------------- */
+
+struct check_ctx {
+	const struct lst_file *f;
+	int bad;
+};
+
+static int map_covered_step(void *arg, int64_t start, int64_t end, int type)
+{
+	struct check_ctx *c = arg;
+	int64_t pos = start, s, e;
+
+	(void)type;
+	while (pos <= end) {
+		if (!others_cover(c->f, NULL, pos, end, &s, &e) || s != pos) {
+			c->bad = 1;
+			return 1;
+		}
+		if (e == end)
+			break;
+		pos = e + 1;
+	}
+	return 0;
+}
+
+static int held_in_map_step(void *arg, int64_t start, int64_t end, int type)
+{
+	struct check_ctx *c = arg;
+
+	(void)type;
+	if (!lsr_set_covers(&c->f->map, start, end)) {
+		c->bad = 1;
+		return 1;
+	}
+	return 0;
+}
+
+int lst_file_check(const struct lst_file *f)
+{
+	struct check_ctx c = {.f = f};
+	const struct lst_holder *h;
+
+	lsr_set_visit(&f->map, 0, LSR_OFF_MAX, map_covered_step, &c);
+	for (h = f->holders; h && !c.bad; h = h->next)
+		lsr_set_visit(&h->held, 0, LSR_OFF_MAX, held_in_map_step, &c);
+	return c.bad ? -EUCLEAN : 0;
+}

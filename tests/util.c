@@ -1,0 +1,185 @@
+/* tests/util.c: helpers shared by the test files. */
+#include "util.h"
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef BUILD_DIR
+#define BUILD_DIR "build"
+#endif
+
+int tu_tmpfile(char *path, size_t len, off_t size)
+{
+	int fd;
+
+	snprintf(path, len, "/tmp/lockspace-test-XXXXXX");
+	fd = mkstemp(path);
+	if (fd < 0)
+		return -1;
+	if (size && ftruncate(fd, size) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int by_start(const void *a, const void *b)
+{
+	const struct kernel_lock *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+int tu_kernel_locks(int fd, struct kernel_lock *out, int max)
+{
+	struct stat st;
+	char line[512];
+	FILE *f;
+	int n = 0;
+
+	if (fstat(fd, &st) < 0)
+		return -1;
+	f = fopen("/proc/locks", "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		char kind[15], adv[16], type[15], end[32];
+		unsigned maj, min;
+		unsigned long ino;
+		long long start;
+		int pid;
+
+		if (strstr(line, "->"))
+			continue;
+		if (sscanf(line, "%*d: %14s %15s %14s %d %x:%x:%lu %lld %31s",
+			   kind, adv, type, &pid, &maj, &min, &ino, &start,
+			   end) != 9)
+			continue;
+		if (ino != st.st_ino || makedev(maj, min) != st.st_dev)
+			continue;
+		if (n < max) {
+			snprintf(out[n].kind, sizeof(out[n].kind), "%s", kind);
+			snprintf(out[n].type, sizeof(out[n].type), "%s", type);
+			out[n].pid = pid;
+			out[n].start = start;
+			out[n].end = strcmp(end, "EOF") ? atoll(end) : -1;
+		}
+		n++;
+	}
+	fclose(f);
+	if (n > max)
+		n = max;
+	qsort(out, n, sizeof(*out), by_start);
+	return n;
+}
+
+int tu_probe(const char *path, off_t start, off_t len, pid_t *pid)
+{
+	int pfd[2], status;
+	struct flock fl;
+	pid_t child;
+
+	if (pipe(pfd) < 0)
+		return -1;
+	child = fork();
+	if (child == 0) {
+		int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY);
+
+		memset(&fl, 0, sizeof(fl));
+		fl.l_type = F_WRLCK;
+		fl.l_whence = SEEK_SET;
+		fl.l_start = start;
+		fl.l_len = len;
+		if (fd < 0 || syscall(SYS_fcntl, fd, F_GETLK, &fl) < 0)
+			fl.l_type = -1;
+		if (write(pfd[1], &fl, sizeof(fl)) != sizeof(fl))
+			_exit(1);
+		_exit(0);
+	}
+	close(pfd[1]);
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = -1;
+	if (read(pfd[0], &fl, sizeof(fl)) != sizeof(fl))
+		fl.l_type = -1;
+	close(pfd[0]);
+	waitpid(child, &status, 0);
+	if (pid)
+		*pid = fl.l_pid;
+	return fl.l_type;
+}
+
+const char *tu_prog(const char *name)
+{
+	static __thread char buf[4096];
+	const char *dir = getenv("LOCKSPACE_TEST_PROGS");
+
+	snprintf(buf, sizeof(buf), "%s/%s", dir ? dir : BUILD_DIR "/progs",
+		 name);
+	return buf;
+}
+
+const char *tu_preload(void)
+{
+	const char *p = getenv("LOCKSPACE_TEST_PRELOAD");
+
+	return p && *p ? p : BUILD_DIR "/liblockspace-preload.so";
+}
+
+int tu_run(int preload, const char *const *argv, const char *const *env,
+	   char *out, size_t outlen)
+{
+	int pfd[2], status;
+	size_t got = 0;
+	pid_t child;
+
+	if (pipe(pfd) < 0)
+		return -1;
+	child = fork();
+	if (child == 0) {
+		int i;
+
+		dup2(pfd[1], 1);
+		close(pfd[0]);
+		close(pfd[1]);
+		unsetenv("LD_PRELOAD");
+		if (preload)
+			setenv("LD_PRELOAD", tu_preload(), 1);
+		for (i = 0; env && env[i]; i++)
+			putenv((char *)env[i]);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(pfd[1]);
+	for (;;) {
+		ssize_t r;
+
+		if (!out || got + 1 >= outlen) {
+			char sink[256];
+
+			r = read(pfd[0], sink, sizeof(sink));
+		} else {
+			r = read(pfd[0], out + got, outlen - 1 - got);
+			if (r > 0)
+				got += (size_t)r;
+		}
+		if (r > 0 || (r < 0 && errno == EINTR))
+			continue;
+		break;
+	}
+	if (out && outlen)
+		out[got] = 0;
+	close(pfd[0]);
+	if (waitpid(child, &status, 0) < 0)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status)
+				 : 128 + WTERMSIG(status);
+}
