@@ -110,7 +110,9 @@ $(LIB_SO): $(CORE_OBJ)
 	$(Q)$(CC) -shared $(CFLAGS) $(LDFLAGS) -Wl,-soname,liblockspace.so.0 \
 		-o $@ $^ -pthread
 
-$(SHIM_SO): $(SHIM_OBJ) $(CORE_OBJ)
+# The shim needs the lock table only, and exports only what it interposes.
+SHIM_CORE := $(filter-out $(B)/core/lockspace.o,$(CORE_OBJ))
+$(SHIM_SO): $(SHIM_OBJ) $(SHIM_CORE)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -shared $(CFLAGS) $(LDFLAGS) -o $@ $^ -ldl -pthread
 
@@ -132,6 +134,7 @@ $(TESTS): $(TEST_OBJ) $(LIB_A) | check-deps
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(TEST_OBJ) $(LIB_A) \
 		-lcriterion -pthread -ldl
 
+$(SHIM_OBJ): CPPFLAGS += -Icore
 $(TEST_OBJ): CPPFLAGS += -Icore -Ishim -DBUILD_DIR='"$(abspath $(B))"'
 $(TEST_OBJ): | check-deps
 

@@ -1,1 +1,216 @@
-/* placeholder: replaced by the protect-mode shim */
+/*
+ * shim/interpose.c: every symbol the preload library exports. Each wrapper
+ * reads its arguments, takes the fast path (a descriptor with nothing of
+ * ours: one relaxed load of fd_state, then the real call) or calls one
+ * function of protect.c, and returns.
+ */
+#include "shim.h"
+
+#include <errno.h>
+#include <unistd.h>
+
+__attribute__((constructor)) static void shim_init(void)
+{
+	real_init();
+	fdstate_init();
+	prot_init();
+}
+
+static int is_lock_cmd(int cmd)
+{
+	return cmd == F_SETLK || cmd == F_SETLKW || cmd == F_GETLK;
+}
+
+/* fcntl reads its variadic argument once, as an unsigned long, and passes
+ * it on as a pointer or an integer depending on the command. */
+static int shim_fcntl(int fd, int cmd, unsigned long arg)
+{
+	int st;
+
+	if (is_lock_cmd(cmd))
+		return prot_lock_cmd(fd, cmd, (struct flock *)arg);
+	st = fdstate_get(fd);
+	if (likely(st == FD_NONE))
+		return real_fcntl(fd, cmd, (void *)arg);
+	if (st == FD_ANCHOR) {
+		errno = EBADF;
+		return -1;
+	}
+	if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
+		return prot_dupfd(fd, cmd, (int)arg);
+	return real_fcntl(fd, cmd, (void *)arg);
+}
+
+SHIM_EXPORT int fcntl(int fd, int cmd, ...)
+{
+	unsigned long arg;
+	va_list ap;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, unsigned long);
+	va_end(ap);
+	return shim_fcntl(fd, cmd, arg);
+}
+
+SHIM_EXPORT int fcntl64(int fd, int cmd, ...)
+{
+	unsigned long arg;
+	va_list ap;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, unsigned long);
+	va_end(ap);
+	return shim_fcntl(fd, cmd, arg);
+}
+
+/* glibc's lockf calls its internal fcntl, past any interposer: do what it
+ * does through ours. F_TEST asks for a read lock, as glibc and musl do. */
+SHIM_EXPORT int lockf(int fd, int op, off_t len)
+{
+	struct flock fl = {.l_whence = SEEK_CUR, .l_len = len};
+
+	switch (op) {
+	case F_TEST:
+		fl.l_type = F_RDLCK;
+		if (shim_fcntl(fd, F_GETLK, (unsigned long)&fl) < 0)
+			return -1;
+		if (fl.l_type == F_UNLCK || fl.l_pid == getpid())
+			return 0;
+		errno = EACCES;
+		return -1;
+	case F_ULOCK:
+		fl.l_type = F_UNLCK;
+		return shim_fcntl(fd, F_SETLK, (unsigned long)&fl);
+	case F_LOCK:
+		fl.l_type = F_WRLCK;
+		return shim_fcntl(fd, F_SETLKW, (unsigned long)&fl);
+	case F_TLOCK:
+		fl.l_type = F_WRLCK;
+		return shim_fcntl(fd, F_SETLK, (unsigned long)&fl);
+	}
+	errno = EINVAL;
+	return -1;
+}
+
+SHIM_EXPORT int lockf64(int fd, int op, off_t len)
+{
+	return lockf(fd, op, len);
+}
+
+SHIM_EXPORT int close(int fd)
+{
+	int st = fdstate_get(fd);
+
+	if (likely(st == FD_NONE))
+		return real_close(fd);
+	if (st == FD_ANCHOR) {
+		errno = EBADF;
+		return -1;
+	}
+	return prot_close(fd);
+}
+
+SHIM_EXPORT int dup(int fd)
+{
+	int st = fdstate_get(fd);
+
+	if (likely(st == FD_NONE))
+		return real_dup(fd);
+	if (st == FD_ANCHOR) {
+		errno = EBADF;
+		return -1;
+	}
+	return prot_dup(fd);
+}
+
+SHIM_EXPORT int dup2(int fd, int fd2)
+{
+	if (likely(fdstate_get(fd) == FD_NONE && fdstate_get(fd2) == FD_NONE))
+		return real_dup2(fd, fd2);
+	return prot_dup2(fd, fd2, 0, 0);
+}
+
+SHIM_EXPORT int dup3(int fd, int fd2, int flags)
+{
+	if (likely(fdstate_get(fd) == FD_NONE && fdstate_get(fd2) == FD_NONE))
+		return real_dup3(fd, fd2, flags);
+	return prot_dup2(fd, fd2, flags, 1);
+}
+
+SHIM_EXPORT int close_range(unsigned first, unsigned last, int flags)
+{
+	return prot_close_range(first, last, flags);
+}
+
+SHIM_EXPORT void closefrom(int lowfd)
+{
+	prot_closefrom(lowfd);
+}
+
+SHIM_EXPORT int fclose(FILE *fp)
+{
+	int fd;
+
+	if (!real.fclose)
+		real_init();
+	fd = fp ? fileno(fp) : -1;
+	if (likely(fdstate_get(fd) != FD_TRACKED))
+		return real.fclose(fp);
+	return prot_fclose(fp, fd);
+}
+
+SHIM_EXPORT int closedir(DIR *d)
+{
+	DIR *volatile dv = d; /* declared nonnull, yet glibc checks it */
+	int fd;
+
+	if (!real.closedir)
+		real_init();
+	fd = dv ? dirfd(d) : -1;
+	if (likely(fdstate_get(fd) != FD_TRACKED))
+		return real.closedir(d);
+	return prot_closedir(d, fd);
+}
+
+SHIM_EXPORT FILE *freopen(const char *path, const char *mode, FILE *fp)
+{
+	int fd;
+
+	if (!real.freopen)
+		real_init();
+	fd = fp ? fileno(fp) : -1;
+	if (likely(fdstate_get(fd) != FD_TRACKED))
+		return real.freopen(path, mode, fp);
+	return prot_freopen(path, mode, fp, fd);
+}
+
+SHIM_EXPORT FILE *freopen64(const char *path, const char *mode, FILE *fp)
+{
+	return freopen(path, mode, fp);
+}
+
+SHIM_EXPORT int fcloseall(void)
+{
+	if (!real.fcloseall)
+		real_init();
+	if (likely(!atomic_load_explicit(&prot_active, memory_order_relaxed)))
+		return real.fcloseall();
+	return prot_fcloseall();
+}
+
+/*
+ * vfork: the child shares our memory, so it cannot be told apart by
+ * anything in it; the slow paths compare getpid() with the table's owner
+ * once a vfork was seen. The wrapper must not have a stack frame (the
+ * child returns through it before the parent resumes): set the flag and
+ * jump to libc's __vfork.
+ */
+#if defined(__x86_64__)
+__asm__(".text\n"
+	".globl vfork\n"
+	".type vfork, @function\n"
+	"vfork:\n"
+	"	movl $1, vfork_seen(%rip)\n"
+	"	jmp __vfork@PLT\n"
+	".size vfork, .-vfork\n");
+#endif

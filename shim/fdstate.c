@@ -1,0 +1,100 @@
+/*
+ * shim/fdstate.c: what the shim knows of each descriptor number.
+ *
+ * close(), dup*() and the fcntl commands that are not lock commands run
+ * everywhere in every program; for a descriptor that holds no lock they
+ * must cost one relaxed load of fd_state[fd] before the real call. The
+ * arrays are sized for every number the kernel can hand out
+ * (fs.nr_open) and mapped without reserve, so only the pages of numbers
+ * in use are ever touched. A number beyond them is never tracked: its
+ * locks pass through as plain POSIX locks.
+ */
+#include "shim.h"
+
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+_Atomic(uint8_t) *fd_state;
+size_t fd_state_size;
+_Atomic int fd_state_max = -1;
+static struct ls_ofd **fd_ofd;
+
+static size_t read_nr_open(void)
+{
+	char buf[32];
+	long fd, n;
+	size_t v = 0;
+
+	fd = syscall(SYS_openat, AT_FDCWD, "/proc/sys/fs/nr_open",
+		     O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 1u << 20;
+	n = syscall(SYS_read, fd, buf, sizeof(buf) - 1);
+	raw_close((int)fd);
+	for (long i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; i++)
+		v = v * 10 + (size_t)(buf[i] - '0');
+	if (v < 1024 || v > (1u << 30))
+		v = 1u << 20;
+	return v;
+}
+
+void fdstate_init(void)
+{
+	size_t n = read_nr_open();
+	void *a, *b;
+
+	a = mmap(NULL, n, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	b = mmap(NULL, n * sizeof(*fd_ofd), PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (a == MAP_FAILED || b == MAP_FAILED) {
+		if (a != MAP_FAILED)
+			munmap(a, n);
+		if (b != MAP_FAILED)
+			munmap(b, n * sizeof(*fd_ofd));
+		return; /* every call passes through */
+	}
+	fd_ofd = b;
+	fd_state_size = n;
+	__atomic_store_n(&fd_state, a, __ATOMIC_RELEASE);
+}
+
+void fdstate_set(int fd, int state)
+{
+	if ((unsigned)fd >= fd_state_size)
+		return;
+	atomic_store_explicit(&fd_state[fd], (uint8_t)state,
+			      memory_order_release);
+	if (state) {
+		int max = atomic_load(&fd_state_max);
+
+		while (fd > max &&
+		       !atomic_compare_exchange_weak(&fd_state_max, &max, fd))
+			;
+	}
+}
+
+struct ls_ofd *fdstate_ofd(int fd)
+{
+	if ((unsigned)fd >= fd_state_size)
+		return NULL;
+	return fd_ofd[fd];
+}
+
+void fdstate_set_ofd(int fd, struct ls_ofd *ofd)
+{
+	if ((unsigned)fd < fd_state_size)
+		fd_ofd[fd] = ofd;
+}
+
+void fdstate_reset(void)
+{
+	int max = atomic_load(&fd_state_max);
+
+	for (int fd = 0; fd <= max; fd++) {
+		atomic_store_explicit(&fd_state[fd], 0, memory_order_relaxed);
+		fd_ofd[fd] = NULL;
+	}
+	atomic_store(&fd_state_max, -1);
+}

@@ -1,0 +1,182 @@
+/*
+ * shim/getlk.c: who holds an OFD lock that F_GETLK reported with l_pid -1.
+ *
+ * Another process under the shim holds its locks on anchors, as OFD locks,
+ * which the kernel reports with l_pid = -1; a program that then calls
+ * kill(fl.l_pid, ...) would signal every process it may. The holder is
+ * found the way util-linux 2.40's lslocks finds it: the "lock:" lines of
+ * /proc/PID/fdinfo/FD name the lock (type, dev:ino, range) held through
+ * that descriptor. Only processes that run the shim (/proc/PID/maps names
+ * our library) are searched, anchors first (high numbers first): a genuine
+ * OFD lock of a program is reported with -1, as without the shim. This
+ * runs only here, never on a lock call.
+ */
+#include "shim.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#define SHIM_NAME "liblockspace-preload"
+
+static int read_has(const char *path, const char *needle)
+{
+	char buf[8192 + 64];
+	size_t keep = 0, nlen = strlen(needle);
+	int fd = open(path, O_RDONLY | O_CLOEXEC), found = 0;
+
+	if (fd < 0)
+		return 0;
+	for (;;) {
+		ssize_t n = read(fd, buf + keep, sizeof(buf) - 1 - keep);
+
+		if (n <= 0)
+			break;
+		buf[keep + (size_t)n] = 0;
+		if (strstr(buf, needle)) {
+			found = 1;
+			break;
+		}
+		/* Keep the tail: the name may cross two reads. */
+		keep += (size_t)n;
+		if (keep > nlen) {
+			memmove(buf, buf + keep - nlen, nlen);
+			keep = nlen;
+		}
+	}
+	raw_close(fd);
+	return found;
+}
+
+static int cmp_desc(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+
+	return (x < y) - (x > y);
+}
+
+struct want {
+	const char *type; /* WRITE or READ */
+	unsigned maj, min;
+	unsigned long ino;
+	long long start;
+	char end[32];
+};
+
+/* Does the fdinfo file at path list an OFD lock that is w? */
+static int fdinfo_has(const char *path, const struct want *w)
+{
+	char buf[4096], *line, *save = NULL;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), found = 0;
+	ssize_t n;
+
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	raw_close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	for (line = strtok_r(buf, "\n", &save); line && !found;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char kind[16], adv[16], type[16], end[32];
+		unsigned maj, min;
+		unsigned long ino;
+		long long start;
+		int lpid;
+
+		if (strncmp(line, "lock:", 5))
+			continue;
+		if (sscanf(line + 5, "%*d: %15s %15s %15s %d %x:%x:%lu %lld %31s",
+			   kind, adv, type, &lpid, &maj, &min, &ino, &start,
+			   end) != 9)
+			continue;
+		found = !strcmp(kind, "OFDLCK") && !strcmp(type, w->type) &&
+			maj == w->maj && min == w->min && ino == w->ino &&
+			start == w->start && !strcmp(end, w->end);
+	}
+	return found;
+}
+
+/* Does one of pid's descriptors hold the lock w? */
+static int pid_holds(int pid, const struct want *w)
+{
+	char path[64];
+	int *fds = NULL, n = 0, cap = 0, found = 0;
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo", pid);
+	d = opendir(path);
+	if (!d)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		if (n == cap) {
+			int *nf = realloc(fds, (size_t)(cap ? cap * 2 : 64) *
+						       sizeof(*fds));
+
+			if (!nf)
+				break;
+			fds = nf;
+			cap = cap ? cap * 2 : 64;
+		}
+		fds[n++] = atoi(de->d_name);
+	}
+	real.closedir ? real.closedir(d) : closedir(d);
+	qsort(fds, (size_t)n, sizeof(*fds), cmp_desc);
+	for (int i = 0; i < n && !found; i++) {
+		snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", pid, fds[i]);
+		found = fdinfo_has(path, w);
+	}
+	free(fds);
+	return found;
+}
+
+pid_t getlk_find_pid(dev_t dev, ino_t ino, const struct flock *fl)
+{
+	struct want w;
+	char path[64];
+	pid_t self = getpid(), pid = -1;
+	struct dirent *de;
+	int saved = errno;
+	DIR *d;
+
+	/* A line reads e.g. "lock: 1: OFDLCK ADVISORY WRITE -1 fe:00:1234
+	 * 0 EOF"; F_OFD_GETLK gave the lock's whole range. */
+	w.type = fl->l_type == F_WRLCK ? "WRITE" : "READ";
+	w.maj = major(dev);
+	w.min = minor(dev);
+	w.ino = (unsigned long)ino;
+	w.start = (long long)fl->l_start;
+	if (fl->l_len == 0)
+		snprintf(w.end, sizeof(w.end), "EOF");
+	else
+		snprintf(w.end, sizeof(w.end), "%lld",
+			 (long long)(fl->l_start + fl->l_len - 1));
+	d = opendir("/proc");
+	if (!d)
+		goto out;
+	while (pid < 0 && (de = readdir(d)) != NULL) {
+		int p;
+
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		p = atoi(de->d_name);
+		if (p == self)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/maps", p);
+		if (!read_has(path, SHIM_NAME))
+			continue;
+		if (pid_holds(p, &w))
+			pid = p;
+	}
+	real.closedir ? real.closedir(d) : closedir(d);
+out:
+	errno = saved;
+	return pid;
+}

@@ -1,0 +1,1173 @@
+/*
+ * shim/protect.c: mode = protect. The lock table, the holders, and every
+ * path by which a descriptor goes away.
+ *
+ * POSIX drops all of a process's locks on a file when the process closes
+ * any descriptor of it. Here no descriptor of the program carries a kernel
+ * lock: each locked file has an anchor (anchor.c) carrying the union of
+ * the ranges as OFD locks, and the core table remembers which holder
+ * (open file description) took which range. A holder's ranges go when its
+ * last descriptor closes, through any interposed path, and a range is
+ * unlocked on the anchor only when no holder is left on it.
+ *
+ * Locking: prot_lock (rwlock). Readers: lock requests through descriptors
+ * already known (they only look up and then take the file's mutex), so
+ * threads locking different files never queue on one mutex. Writers:
+ * every change of the descriptor map (first lock through an fd, dup,
+ * close of a tracked fd) and of the set of files. f->mu is taken only
+ * under prot_lock, so the writer excludes every holder of a file mutex.
+ * No lock is held while the kernel may block (F_SETLKW waits on a
+ * private dup of the anchor with nothing held), and cancellation is off
+ * inside the critical sections.
+ */
+#include "shim.h"
+
+#include <errno.h>
+#include <linux/kcmp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+static pthread_rwlock_t prot_lock = PTHREAD_RWLOCK_INITIALIZER;
+static struct lst_table files;   /* prot_lock */
+static struct ls_ofd *ofds;      /* prot_lock: every holder */
+static uint64_t next_ofd_id = 1; /* prot_lock written */
+static pid_t owner_pid;          /* the process the table belongs to */
+atomic_int prot_active;          /* a holder was ever made */
+__attribute__((visibility("hidden"))) atomic_int vfork_seen; /* vfork() sets it */
+__thread int shim_busy;
+
+/* Spare range nodes of this thread (range.h: allocate before changing). */
+static __thread struct lsr_pool pool;
+static pthread_key_t pool_key;
+static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
+
+static void pool_dtor(void *p)
+{
+	lsr_pool_trim(p, 0);
+}
+
+static void pool_key_init(void)
+{
+	pthread_key_create(&pool_key, pool_dtor);
+}
+
+static struct lsr_pool *my_pool(void)
+{
+	if (!pool.count && !pool.free) {
+		pthread_once(&pool_once, pool_key_init);
+		pthread_setspecific(pool_key, &pool);
+	}
+	return &pool;
+}
+
+/* ---- entering and leaving the critical sections ------------------------ */
+
+struct crit {
+	int cancel;
+	int write;
+};
+
+static void crit_enter(struct crit *c, int write)
+{
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &c->cancel);
+	shim_busy++;
+	c->write = write;
+	if (write)
+		pthread_rwlock_wrlock(&prot_lock);
+	else
+		pthread_rwlock_rdlock(&prot_lock);
+}
+
+static void crit_leave(struct crit *c)
+{
+	int ignored;
+
+	pthread_rwlock_unlock(&prot_lock);
+	shim_busy--;
+	pthread_setcancelstate(c->cancel, &ignored);
+}
+
+/*
+ * A vfork child runs in the parent's memory with its own descriptors: it
+ * must change neither the parent's table nor its anchors. getpid() is a
+ * syscall, so it is paid only after a vfork was seen. A signal handler
+ * that calls back into the shim on a thread that is inside it must not
+ * take the locks again: it passes through, as without the shim.
+ */
+static int passthrough_now(void)
+{
+	if (shim_busy)
+		return 1;
+	if (unlikely(atomic_load_explicit(&vfork_seen, memory_order_relaxed)))
+		return getpid() != owner_pid;
+	return 0;
+}
+
+/* ---- kernel lock calls on the anchor ------------------------------------ */
+
+static int ofd_lock(int afd, int cmd, int type, int64_t start, int64_t end)
+{
+	struct flock fl;
+
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = (short)(type == LSR_WRLCK ? F_WRLCK :
+			    type == LSR_RDLCK ? F_RDLCK : F_UNLCK);
+	fl.l_whence = SEEK_SET;
+	fl.l_start = start;
+	fl.l_len = end == LSR_OFF_MAX ? 0 : end - start + 1;
+	return real_fcntl(afd, cmd, &fl);
+}
+
+static void unlock_on_anchor(void *arg, int64_t start, int64_t end)
+{
+	struct ls_file *f = arg;
+
+	if (f->anchor >= 0 && !f->fallback)
+		ofd_lock(f->anchor, F_OFD_SETLK, LSR_UNLCK, start, end);
+}
+
+/* ---- files and holders ---------------------------------------------------- */
+
+static struct ls_file *file_get(dev_t dev, ino_t ino)
+{
+	struct ls_file *f;
+
+	f = (struct ls_file *)lst_table_find(&files, dev, ino);
+	if (f)
+		return f;
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return NULL;
+	lst_file_init(&f->t, dev, ino);
+	pthread_mutex_init(&f->mu, NULL);
+	f->anchor = -1;
+	lst_table_insert(&files, &f->t);
+	return f;
+}
+
+/* Close the anchor and forget the file once nothing needs it. prot_lock
+ * held for writing. */
+static void file_maybe_retire(struct ls_file *f)
+{
+	if (f->t.map.root || f->nofd || f->pins)
+		return;
+	if (f->anchor >= 0) {
+		/* Closing it would drop a POSIX lock taken past us. */
+		if (anchor_own_posix(f->anchor))
+			return;
+		fdstate_set(f->anchor, FD_NONE);
+		fdstate_set_ofd(f->anchor, NULL);
+		raw_close(f->anchor);
+		f->anchor = -1;
+	}
+	if (f->fallback)
+		return; /* remember the fallback while the process lives */
+	lst_table_remove(&files, &f->t);
+	lst_file_clear(&f->t, my_pool());
+	pthread_mutex_destroy(&f->mu);
+	free(f);
+}
+
+static int kcmp_same(int fd1, int fd2)
+{
+	pid_t pid = getpid();
+
+	return syscall(SYS_kcmp, pid, pid, KCMP_FILE, fd1, fd2) == 0;
+}
+
+/* The holder of fd, made on its first lock. prot_lock held for writing.
+ * A descriptor not seen being made (inherited, received over a socket)
+ * may share its description with a known holder: ask kcmp. */
+static struct ls_ofd *ofd_attach(int fd, const struct stat *st, int accmode,
+				 int *err)
+{
+	struct ls_ofd *o;
+	struct ls_file *f;
+
+	o = fdstate_ofd(fd);
+	if (fdstate_get(fd) == FD_TRACKED && o)
+		return o;
+	f = file_get(st->st_dev, st->st_ino);
+	if (!f) {
+		*err = ENOLCK;
+		return NULL;
+	}
+	for (o = ofds; o; o = o->next)
+		if (o->file == f && kcmp_same(fd, o->fd))
+			goto found;
+	o = calloc(1, sizeof(*o));
+	if (!o) {
+		*err = ENOLCK;
+		file_maybe_retire(f);
+		return NULL;
+	}
+	o->file = f;
+	o->id = next_ofd_id++;
+	o->accmode = accmode;
+	o->fd = fd;
+	o->next = ofds;
+	ofds = o;
+	f->nofd++;
+	atomic_store(&prot_active, 1);
+found:
+	o->ndesc++;
+	fdstate_set_ofd(fd, o);
+	fdstate_set(fd, FD_TRACKED);
+	return o;
+}
+
+/* Another descriptor of o, for kcmp, after fd went away. */
+static void ofd_refresh_fd(struct ls_ofd *o)
+{
+	int max = atomic_load(&fd_state_max);
+
+	for (int fd = 0; fd <= max; fd++)
+		if (fdstate_get(fd) == FD_TRACKED && fdstate_ofd(fd) == o) {
+			o->fd = fd;
+			return;
+		}
+}
+
+/* Forget that fd refers to its holder. Returns the holder when fd was its
+ * last descriptor (the caller releases it after the real close), else
+ * NULL. prot_lock held for writing. */
+static struct ls_ofd *ofd_detach(int fd)
+{
+	struct ls_ofd *o = fdstate_ofd(fd), **pp;
+
+	fdstate_set(fd, FD_NONE);
+	fdstate_set_ofd(fd, NULL);
+	if (!o)
+		return NULL;
+	if (--o->ndesc) {
+		if (o->fd == fd)
+			ofd_refresh_fd(o);
+		return NULL;
+	}
+	for (pp = &ofds; *pp != o; pp = &(*pp)->next)
+		;
+	*pp = o->next;
+	return o;
+}
+
+/* The holder's description is gone: release its ranges, and maybe the
+ * anchor. prot_lock held for writing. */
+static void ofd_release(struct ls_ofd *o)
+{
+	struct ls_file *f = o->file;
+
+	pthread_mutex_lock(&f->mu);
+	if (!f->fallback &&
+	    lst_release(&f->t, my_pool(), o->id, unlock_on_anchor, f) < 0) {
+		/* No memory to split: release the whole file, which plain
+		 * POSIX would have done at this close anyway. */
+		unlock_on_anchor(f, 0, LSR_OFF_MAX);
+		lst_file_clear(&f->t, my_pool());
+	}
+	f->nofd--;
+	pthread_mutex_unlock(&f->mu);
+	free(o);
+	file_maybe_retire(f);
+}
+
+/* ---- copying struct flock in and out without faulting ---------------------
+ * The kernel answers EFAULT for a bad pointer; reading it here must not
+ * crash the program instead. A pointer into this thread's stack above the
+ * current frame cannot fault (the common case: a local struct flock);
+ * anything else is copied with process_vm_readv/writev, which fail with
+ * EFAULT where the kernel would. */
+static __thread uintptr_t stack_lo, stack_hi;
+
+static int on_my_stack(const void *p, size_t len)
+{
+	uintptr_t a = (uintptr_t)p, sp = (uintptr_t)__builtin_frame_address(0);
+
+	if (!stack_hi) {
+		pthread_attr_t attr;
+		void *addr;
+		size_t size;
+
+		if (pthread_getattr_np(pthread_self(), &attr))
+			return 0;
+		pthread_attr_getstack(&attr, &addr, &size);
+		pthread_attr_destroy(&attr);
+		stack_lo = (uintptr_t)addr;
+		stack_hi = stack_lo + size;
+	}
+	if (sp < stack_lo || sp >= stack_hi)
+		return 0; /* on an alternate signal stack */
+	return a >= sp && a < stack_hi && len <= stack_hi - a;
+}
+
+static int copy_in(void *dst, const void *src, size_t len)
+{
+	struct iovec l = {dst, len}, r = {(void *)src, len};
+
+	if (!src)
+		return -EFAULT;
+	if (on_my_stack(src, len)) {
+		memcpy(dst, src, len);
+		return 0;
+	}
+	if (syscall(SYS_process_vm_readv, getpid(), &l, 1, &r, 1, 0) ==
+	    (long)len)
+		return 0;
+	return errno == ENOSYS || errno == EPERM ? (memcpy(dst, src, len), 0)
+						 : -EFAULT;
+}
+
+static int copy_out(void *dst, const void *src, size_t len)
+{
+	struct iovec l = {(void *)src, len}, r = {dst, len};
+
+	if (on_my_stack(dst, len)) {
+		memcpy(dst, src, len);
+		return 0;
+	}
+	if (syscall(SYS_process_vm_writev, getpid(), &l, 1, &r, 1, 0) ==
+	    (long)len)
+		return 0;
+	return errno == ENOSYS || errno == EPERM ? (memcpy(dst, src, len), 0)
+						 : -EFAULT;
+}
+
+/* ---- the lock commands ---------------------------------------------------- */
+
+/* A request, resolved as the kernel resolves it. */
+struct req {
+	int fd, cmd, type; /* LSR_* */
+	int64_t start, end;
+	struct stat st; /* filled for descriptors not tracked yet */
+	int accmode;
+	int tracked;
+	struct flock fl; /* the caller's struct, copied in */
+};
+
+static int lsr_type_of(short t)
+{
+	switch (t) {
+	case F_RDLCK:
+		return LSR_RDLCK;
+	case F_WRLCK:
+		return LSR_WRLCK;
+	case F_UNLCK:
+		return LSR_UNLCK;
+	}
+	return -1;
+}
+
+/* The kernel's order after the copy (EFAULT): for F_GETLK the type, then
+ * whence and range (EINVAL, EOVERFLOW), the type, the access mode of the
+ * descriptor (EBADF). */
+static int resolve(struct req *r)
+{
+	const struct flock *fl = &r->fl;
+	int64_t base = 0;
+	struct stat st;
+	int err;
+
+	r->type = lsr_type_of(fl->l_type);
+	if (r->cmd == F_GETLK && r->type != LSR_RDLCK && r->type != LSR_WRLCK)
+		return -EINVAL;
+	switch (fl->l_whence) {
+	case SEEK_SET:
+		break;
+	case SEEK_CUR:
+		/* The program's own offset, not the anchor's. */
+		base = lseek(r->fd, 0, SEEK_CUR);
+		if (base < 0)
+			return -errno;
+		break;
+	case SEEK_END:
+		if (fstat(r->fd, &st) < 0)
+			return -errno;
+		base = st.st_size;
+		break;
+	default:
+		return -EINVAL;
+	}
+	err = lsr_resolve(base, fl->l_start, fl->l_len, &r->start, &r->end);
+	if (err)
+		return err;
+	if (r->type < 0)
+		return -EINVAL;
+	if (r->cmd == F_GETLK)
+		return 0;
+	if (r->type == LSR_RDLCK && r->accmode == O_WRONLY)
+		return -EBADF;
+	if (r->type == LSR_WRLCK && r->accmode == O_RDONLY)
+		return -EBADF;
+	return 0;
+}
+
+static void note_fallback(struct ls_file *f, const char *why, int err)
+{
+	if (f->noted)
+		return;
+	f->noted = 1;
+	log_note("fallback to plain POSIX locks for dev %lu:%lu ino %lu: %s%s%s",
+		 (unsigned long)major(f->t.key.dev),
+		 (unsigned long)minor(f->t.key.dev),
+		 (unsigned long)f->t.key.ino, why, err ? ": " : "",
+		 err ? strerror(err) : "");
+}
+
+/*
+ * The anchor must carry a write lock: reopen it for writing (a read-only
+ * description cannot hold one). The read locks move first: read locks of
+ * two descriptions do not conflict, so the new anchor takes them all
+ * before the old one closes and no other process can slip in between.
+ */
+static int anchor_upgrade(struct ls_file *f, int fd)
+{
+	struct lsr_node *stack[128];
+	int nfd, n = 0, err = 0;
+	struct lsr_node *it;
+
+	nfd = anchor_open(f, fd, 1);
+	if (nfd < 0)
+		return nfd;
+	fdstate_set_ofd(nfd, (struct ls_ofd *)f);
+	/* In-order walk of the map: every range is a read lock here. */
+	it = f->t.map.root;
+	while ((it || n) && !err) {
+		while (it && n < 128) {
+			stack[n++] = it;
+			it = it->left;
+		}
+		if (it) {
+			err = -ENOLCK; /* too deep to walk: give up */
+			break;
+		}
+		it = stack[--n];
+		if (ofd_lock(nfd, F_OFD_SETLK, it->type, it->start, it->end) < 0)
+			err = -errno;
+		it = it->right;
+	}
+	if (err || anchor_own_posix(f->anchor)) {
+		fdstate_set(nfd, FD_NONE);
+		fdstate_set_ofd(nfd, NULL);
+		raw_close(nfd);
+		return err ? err : -EDEADLK;
+	}
+	fdstate_set(f->anchor, FD_NONE);
+	fdstate_set_ofd(f->anchor, NULL);
+	raw_close(f->anchor);
+	f->anchor = nfd;
+	f->anchor_rw = 1;
+	return 0;
+}
+
+/*
+ * Make the file use plain POSIX locks through the program's descriptors
+ * from now on: because an anchor cannot be had, or because the process
+ * holds POSIX locks on the file taken past the interposer (an OFD lock and
+ * a POSIX lock conflict even within one process). The ranges the anchor
+ * held move to the program's descriptor.
+ */
+static void go_fallback(struct ls_file *f, int fd, const char *why, int err)
+{
+	struct lsr_node *it;
+
+	note_fallback(f, why, err);
+	f->fallback = 1;
+	while ((it = f->t.map.root) != NULL) {
+		int64_t s = it->start, e = it->end;
+		int t = it->type;
+
+		if (f->anchor >= 0)
+			ofd_lock(f->anchor, F_OFD_SETLK, LSR_UNLCK, s, e);
+		ofd_lock(fd, F_SETLK, t, s, e);
+		lsr_set_apply(&f->t.map, my_pool(), s, e, LSR_UNLCK);
+	}
+	lst_file_clear(&f->t, my_pool());
+}
+
+/* Is the conflict that refused the anchor's request our own POSIX lock? */
+static int refused_by_self(int afd, const struct req *r)
+{
+	struct flock fl;
+
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = (short)(r->type == LSR_WRLCK ? F_WRLCK : F_RDLCK);
+	fl.l_whence = SEEK_SET;
+	fl.l_start = r->start;
+	fl.l_len = r->end == LSR_OFF_MAX ? 0 : r->end - r->start + 1;
+	if (real_fcntl(afd, F_OFD_GETLK, &fl) < 0)
+		return 0;
+	return fl.l_type != F_UNLCK && fl.l_pid == getpid();
+}
+
+enum { DONE, WAIT, PASS };
+
+/* One attempt at a set request, f->mu held. Returns DONE with *res set,
+ * WAIT when F_SETLKW must wait, PASS to hand the call to the kernel. */
+static int setlk_try(struct ls_file *f, struct ls_ofd *o, struct req *r,
+		     int *res)
+{
+	struct lsr_pool *p = my_pool();
+	int err;
+
+	if (f->fallback)
+		return PASS;
+	if (r->type == LSR_UNLCK) {
+		if (f->anchor < 0)
+			return PASS; /* nothing of ours: as plain POSIX */
+		if (lst_prepare_unlock(&f->t, p) < 0) {
+			*res = -ENOLCK;
+			return DONE;
+		}
+		if (ofd_lock(f->anchor, F_OFD_SETLK, LSR_UNLCK, r->start,
+			     r->end) < 0) {
+			*res = -errno;
+			return DONE;
+		}
+		lst_unlock(&f->t, p, r->start, r->end);
+		*res = 0;
+		return DONE;
+	}
+	if (f->anchor < 0) {
+		/* Opening and closing a descriptor drops POSIX locks
+		 * taken past us: check before the first anchor. */
+		if (anchor_own_posix(r->fd)) {
+			go_fallback(f, r->fd, "the process holds POSIX locks "
+				    "taken past the shim", 0);
+			return PASS;
+		}
+		err = anchor_open(f, r->fd, r->type == LSR_WRLCK);
+		if (err < 0) {
+			go_fallback(f, r->fd, "no anchor", -err);
+			return PASS;
+		}
+		fdstate_set_ofd(err, (struct ls_ofd *)f);
+		f->anchor = err;
+		f->anchor_rw = r->type == LSR_WRLCK;
+	} else if (r->type == LSR_WRLCK && !f->anchor_rw) {
+		err = anchor_upgrade(f, r->fd);
+		if (err < 0) {
+			go_fallback(f, r->fd, "no anchor for writing", -err);
+			return PASS;
+		}
+	}
+	if (lst_prepare_lock(&f->t, p, o->id) < 0) {
+		*res = -ENOLCK;
+		return DONE;
+	}
+	if (ofd_lock(f->anchor, F_OFD_SETLK, r->type, r->start, r->end) == 0) {
+		lst_lock(&f->t, p, o->id, r->start, r->end, r->type);
+		*res = 0;
+		return DONE;
+	}
+	err = errno;
+	if (err == EAGAIN && refused_by_self(f->anchor, r)) {
+		go_fallback(f, r->fd, "the process holds POSIX locks taken "
+			    "past the shim", 0);
+		return PASS;
+	}
+	if (err == EAGAIN && r->cmd == F_SETLKW)
+		return WAIT;
+	if (err != EAGAIN && err != ENOLCK && err != EINTR) {
+		/* The filesystem refuses OFD locks. */
+		go_fallback(f, r->fd, "the filesystem refuses OFD locks", err);
+		return PASS;
+	}
+	*res = -err;
+	return DONE;
+}
+
+struct waiter {
+	struct ls_file *f;
+	int dupfd;
+};
+
+static void waiter_done(void *arg)
+{
+	struct waiter *w = arg;
+	struct crit c;
+
+	crit_enter(&c, 1);
+	if (w->dupfd >= 0) {
+		fdstate_set(w->dupfd, FD_NONE);
+		fdstate_set_ofd(w->dupfd, NULL);
+		raw_close(w->dupfd);
+		w->dupfd = -1;
+	}
+	w->f->pins--;
+	file_maybe_retire(w->f);
+	crit_leave(&c);
+}
+
+/*
+ * F_SETLKW when the lock is not free: wait on a private dup of the anchor
+ * with no lock of ours held, the file pinned so that its entry stays. The
+ * kernel grants the dup's description, which is the anchor's unless the
+ * anchor was reopened meanwhile; either way the request is then applied
+ * again on the current anchor under the mutex, so the table and the
+ * kernel agree in the order the mutex gives.
+ */
+static int setlk_wait(struct ls_file *f, struct req *r)
+{
+	struct waiter w = {.f = f, .dupfd = -1};
+	struct crit c;
+	int res, oldtype;
+
+	crit_enter(&c, 1);
+	f->pins++;
+	w.dupfd = real_fcntl(f->anchor, F_DUPFD_CLOEXEC,
+			     (void *)(long)anchor_lowest());
+	if (w.dupfd < 0)
+		w.dupfd = real_fcntl(f->anchor, F_DUPFD_CLOEXEC, (void *)3L);
+	if (w.dupfd >= 0) {
+		fdstate_set(w.dupfd, FD_ANCHOR);
+		fdstate_set_ofd(w.dupfd, (struct ls_ofd *)f);
+	}
+	crit_leave(&c);
+	if (w.dupfd < 0) {
+		res = -errno;
+		waiter_done(&w);
+		return res;
+	}
+	pthread_cleanup_push(waiter_done, &w);
+	pthread_setcanceltype(PTHREAD_CANCEL_DEFERRED, &oldtype);
+	res = ofd_lock(w.dupfd, F_OFD_SETLKW, r->type, r->start, r->end);
+	res = res < 0 ? -errno : 0;
+	pthread_cleanup_pop(1);
+	return res;
+}
+
+/* Make the kernel lock on [start, end] match the table again after a
+ * grant that must not count (its descriptor was closed meanwhile). */
+static int relock_step(void *arg, int64_t s, int64_t e, int type)
+{
+	const int64_t *bounds = ((struct ls_file *)arg)->resync;
+
+	ofd_lock(((struct ls_file *)arg)->anchor, F_OFD_SETLK, type,
+		 s < bounds[0] ? bounds[0] : s, e > bounds[1] ? bounds[1] : e);
+	return 0;
+}
+
+static void resync(struct ls_file *f, int64_t start, int64_t end)
+{
+	if (f->anchor < 0 || f->fallback)
+		return;
+	ofd_lock(f->anchor, F_OFD_SETLK, LSR_UNLCK, start, end);
+	f->resync[0] = start;
+	f->resync[1] = end;
+	lsr_set_visit(&f->t.map, start, end, relock_step, f);
+}
+
+/* Find (or, writing, make) the holder of r->fd; NULL with *err. */
+static struct ls_ofd *req_holder(struct req *r, int write, int *err)
+{
+	struct ls_ofd *o;
+
+	if (r->tracked) {
+		o = fdstate_get(r->fd) == FD_TRACKED ? fdstate_ofd(r->fd)
+						      : NULL;
+		if (!o)
+			*err = EBADF; /* closed meanwhile */
+		else
+			r->accmode = o->accmode;
+		return o;
+	}
+	if (!write) {
+		*err = EAGAIN;
+		return NULL;
+	}
+	return ofd_attach(r->fd, &r->st, r->accmode, err);
+}
+
+static int set_cmd(struct req *r)
+{
+	struct crit c;
+	struct ls_ofd *o;
+	struct ls_file *f;
+	int res = 0, what, err = 0, waited = 0;
+
+	for (;;) {
+		crit_enter(&c, !r->tracked);
+		o = req_holder(r, !r->tracked, &err);
+		if (!o) {
+			crit_leave(&c);
+			return -err;
+		}
+		r->tracked = 1;
+		f = o->file;
+		pthread_mutex_lock(&f->mu);
+		res = waited ? 0 : resolve(r);
+		what = res < 0 ? DONE : setlk_try(f, o, r, &res);
+		pthread_mutex_unlock(&f->mu);
+		crit_leave(&c);
+		if (what == DONE)
+			return res;
+		if (what == PASS)
+			return 1;
+		res = setlk_wait(f, r);
+		if (res < 0)
+			return res;
+		/* Granted to the dup: apply it again on the current anchor
+		 * (a no-op when that is the same description), unless the
+		 * descriptor went away while it waited. */
+		waited = 1;
+		crit_enter(&c, 1);
+		if (fdstate_get(r->fd) != FD_TRACKED ||
+		    fdstate_ofd(r->fd) != o) {
+			pthread_mutex_lock(&f->mu);
+			resync(f, r->start, r->end);
+			pthread_mutex_unlock(&f->mu);
+			crit_leave(&c);
+			return -EBADF;
+		}
+		crit_leave(&c);
+	}
+}
+
+/* F_GETLK: our own locks are on the anchor, where F_OFD_GETLK from the
+ * anchor cannot see them; another shimmed process's lock is an OFD lock
+ * with l_pid -1, whose holder getlk.c finds. */
+static int get_cmd(struct req *r, struct flock *out)
+{
+	struct ls_file *f = NULL;
+	struct ls_ofd *o;
+	struct flock fl;
+	struct crit c;
+	int afd = -1, res;
+	dev_t dev;
+	ino_t ino;
+
+	crit_enter(&c, 0);
+	if (r->tracked) {
+		o = fdstate_get(r->fd) == FD_TRACKED ? fdstate_ofd(r->fd)
+						      : NULL;
+		f = o ? o->file : NULL;
+	} else {
+		f = (struct ls_file *)lst_table_find(&files, r->st.st_dev,
+						     r->st.st_ino);
+	}
+	res = resolve(r);
+	if (f && res == 0) {
+		pthread_mutex_lock(&f->mu);
+		if (f->anchor >= 0 && !f->fallback) {
+			memset(&fl, 0, sizeof(fl));
+			fl.l_type = (short)(r->type == LSR_WRLCK ? F_WRLCK
+								 : F_RDLCK);
+			fl.l_whence = SEEK_SET;
+			fl.l_start = r->start;
+			fl.l_len = r->end == LSR_OFF_MAX ? 0
+							 : r->end - r->start + 1;
+			afd = f->anchor;
+			if (real_fcntl(afd, F_OFD_GETLK, &fl) < 0)
+				res = -errno;
+		}
+		pthread_mutex_unlock(&f->mu);
+	}
+	if (f) {
+		dev = f->t.key.dev;
+		ino = f->t.key.ino;
+	}
+	crit_leave(&c);
+	if (res < 0)
+		return res;
+	if (afd < 0)
+		return 1; /* nothing of ours on it: the kernel answers */
+	if (fl.l_type == F_UNLCK) {
+		out->l_type = F_UNLCK;
+		return 0;
+	}
+	if (fl.l_pid == -1)
+		fl.l_pid = getlk_find_pid(dev, ino, &fl);
+	*out = fl;
+	return 0;
+}
+
+/*
+ * F_SETLK, F_SETLKW, F_GETLK (and their 64-bit names, the same numbers on
+ * LP64). The fast answers first: our own descriptor is EBADF to the
+ * program; F_GETLK in a process that holds nothing goes to the kernel.
+ */
+int prot_lock_cmd(int fd, int cmd, struct flock *ufl)
+{
+	struct req r;
+	int saved = errno, res, st;
+
+	if (passthrough_now())
+		return real_fcntl(fd, cmd, ufl);
+	st = fdstate_get(fd);
+	if (st == FD_ANCHOR) {
+		errno = EBADF;
+		return -1;
+	}
+	if ((unsigned)fd >= fd_state_size)
+		return real_fcntl(fd, cmd, ufl);
+	if (cmd == F_GETLK && !atomic_load(&prot_active))
+		return real_fcntl(fd, cmd, ufl);
+	if (cmd == F_SETLKW)
+		pthread_testcancel();
+	memset(&r, 0, sizeof(r));
+	r.fd = fd;
+	r.cmd = cmd;
+	r.tracked = st == FD_TRACKED;
+	if (!r.tracked) {
+		int flags;
+
+		if (fstat(fd, &r.st) < 0)
+			return -1; /* EBADF before anything else */
+		if (!S_ISREG(r.st.st_mode) && !S_ISDIR(r.st.st_mode))
+			return real_fcntl(fd, cmd, ufl);
+		flags = real_fcntl(fd, F_GETFL, NULL);
+		if (flags < 0 || (flags & O_PATH))
+			return real_fcntl(fd, cmd, ufl);
+		r.accmode = flags & O_ACCMODE;
+	}
+	res = copy_in(&r.fl, ufl, sizeof(r.fl));
+	if (res == 0 && cmd == F_GETLK) {
+		struct flock ans = r.fl;
+
+		res = get_cmd(&r, &ans);
+		if (res == 0)
+			res = copy_out(ufl, &ans, sizeof(ans));
+	} else if (res == 0) {
+		res = set_cmd(&r);
+	}
+	if (res == 1)
+		return real_fcntl(fd, cmd, ufl);
+	if (res < 0) {
+		errno = -res;
+		return -1;
+	}
+	errno = saved;
+	return 0;
+}
+
+/* ---- descriptors going away ---------------------------------------------- */
+
+static void release_after(struct ls_ofd *o)
+{
+	struct crit c;
+
+	if (!o)
+		return;
+	crit_enter(&c, 1);
+	ofd_release(o);
+	crit_leave(&c);
+}
+
+/* Detach fd from its holder before the real close, so that a number the
+ * kernel hands out again never counts for the old holder; release after
+ * it, so that fclose()'s flush still runs under the lock. */
+static struct ls_ofd *detach_for_close(int fd)
+{
+	struct ls_ofd *o;
+	struct crit c;
+
+	crit_enter(&c, 1);
+	o = ofd_detach(fd);
+	crit_leave(&c);
+	return o;
+}
+
+int prot_close(int fd)
+{
+	struct ls_ofd *o;
+	int r, saved;
+
+	if (passthrough_now())
+		return real_close(fd);
+	pthread_testcancel();
+	o = detach_for_close(fd);
+	r = real_close(fd);
+	saved = errno;
+	release_after(o);
+	errno = saved;
+	return r;
+}
+
+int prot_fclose(FILE *fp, int fd)
+{
+	struct ls_ofd *o;
+	int r, saved;
+
+	if (passthrough_now())
+		return real.fclose(fp);
+	o = detach_for_close(fd);
+	r = real.fclose(fp);
+	saved = errno;
+	release_after(o);
+	errno = saved;
+	return r;
+}
+
+int prot_closedir(DIR *d, int fd)
+{
+	struct ls_ofd *o;
+	int r, saved;
+
+	if (passthrough_now())
+		return real.closedir(d);
+	o = detach_for_close(fd);
+	r = real.closedir(d);
+	saved = errno;
+	release_after(o);
+	errno = saved;
+	return r;
+}
+
+FILE *prot_freopen(const char *path, const char *mode, FILE *fp, int fd)
+{
+	struct ls_ofd *o;
+	FILE *r;
+	int saved;
+
+	if (passthrough_now())
+		return real.freopen(path, mode, fp);
+	o = detach_for_close(fd);
+	r = real.freopen(path, mode, fp);
+	saved = errno;
+	release_after(o);
+	errno = saved;
+	return r;
+}
+
+/* fcloseall() closes every stream inside libc: afterwards, every tracked
+ * descriptor that is no longer open on its holder's file was one. */
+int prot_fcloseall(void)
+{
+	int r = real.fcloseall(), saved = errno, max;
+	struct crit c;
+
+	if (passthrough_now())
+		return r;
+	crit_enter(&c, 1);
+	max = atomic_load(&fd_state_max);
+	for (int fd = 0; fd <= max; fd++) {
+		struct ls_ofd *o;
+		struct stat st;
+
+		if (fdstate_get(fd) != FD_TRACKED)
+			continue;
+		o = fdstate_ofd(fd);
+		if (fstat(fd, &st) == 0 && st.st_dev == o->file->t.key.dev &&
+		    st.st_ino == o->file->t.key.ino)
+			continue;
+		o = ofd_detach(fd);
+		if (o)
+			ofd_release(o);
+	}
+	crit_leave(&c);
+	errno = saved;
+	return r;
+}
+
+/* ---- dups ------------------------------------------------------------------ */
+
+int prot_dup(int fd)
+{
+	struct crit c;
+	int r, saved;
+
+	if (passthrough_now())
+		return real_dup(fd);
+	crit_enter(&c, 1);
+	r = real_dup(fd);
+	saved = errno;
+	if (r >= 0 && fdstate_get(fd) == FD_TRACKED) {
+		struct ls_ofd *o = fdstate_ofd(fd);
+
+		o->ndesc++;
+		fdstate_set_ofd(r, o);
+		fdstate_set(r, FD_TRACKED);
+	}
+	crit_leave(&c);
+	errno = saved;
+	return r;
+}
+
+int prot_dupfd(int fd, int cmd, int arg)
+{
+	struct crit c;
+	int r, saved;
+
+	if (passthrough_now())
+		return real_fcntl(fd, cmd, (void *)(long)arg);
+	crit_enter(&c, 1);
+	r = real_fcntl(fd, cmd, (void *)(long)arg);
+	saved = errno;
+	if (r >= 0 && fdstate_get(fd) == FD_TRACKED) {
+		struct ls_ofd *o = fdstate_ofd(fd);
+
+		o->ndesc++;
+		fdstate_set_ofd(r, o);
+		fdstate_set(r, FD_TRACKED);
+	}
+	crit_leave(&c);
+	errno = saved;
+	return r;
+}
+
+/* Move our descriptor out of the way of a dup2() onto its number. */
+static int evict(int fd2)
+{
+	struct ls_file *f = (struct ls_file *)fdstate_ofd(fd2);
+	int nfd = real_fcntl(fd2, F_DUPFD_CLOEXEC,
+			     (void *)(long)anchor_lowest());
+
+	if (nfd < 0)
+		nfd = real_fcntl(fd2, F_DUPFD_CLOEXEC, (void *)3L);
+	if (nfd < 0)
+		return -1;
+	fdstate_set(nfd, FD_ANCHOR);
+	fdstate_set_ofd(nfd, (struct ls_ofd *)f);
+	if (f && f->anchor == fd2)
+		f->anchor = nfd;
+	fdstate_set(fd2, FD_NONE);
+	fdstate_set_ofd(fd2, NULL);
+	return 0;
+}
+
+int prot_dup2(int fd, int fd2, int flags, int is_dup3)
+{
+	struct ls_ofd *gone = NULL, *o;
+	struct crit c;
+	int r, saved;
+
+	if (passthrough_now())
+		return is_dup3 ? real_dup3(fd, fd2, flags) : real_dup2(fd, fd2);
+	if (fdstate_get(fd) == FD_ANCHOR) {
+		errno = EBADF;
+		return -1;
+	}
+	if (fd == fd2)
+		return is_dup3 ? real_dup3(fd, fd2, flags) : real_dup2(fd, fd2);
+	crit_enter(&c, 1);
+	if (fdstate_get(fd2) == FD_ANCHOR && evict(fd2) < 0) {
+		saved = errno;
+		crit_leave(&c);
+		errno = saved;
+		return -1;
+	}
+	o = fdstate_get(fd2) == FD_TRACKED ? fdstate_ofd(fd2) : NULL;
+	r = is_dup3 ? real_dup3(fd, fd2, flags) : real_dup2(fd, fd2);
+	saved = errno;
+	if (r >= 0) {
+		/* fd2 was closed by the kernel: its holder loses it. */
+		if (o)
+			gone = ofd_detach(fd2);
+		if (fdstate_get(fd) == FD_TRACKED) {
+			struct ls_ofd *n = fdstate_ofd(fd);
+
+			n->ndesc++;
+			fdstate_set_ofd(fd2, n);
+			fdstate_set(fd2, FD_TRACKED);
+		}
+		if (gone)
+			ofd_release(gone);
+	}
+	crit_leave(&c);
+	errno = saved;
+	return r;
+}
+
+/* ---- close_range and closefrom ------------------------------------------ */
+
+/* Closes [first, last] except our descriptors, detaching the program's
+ * tracked ones first and releasing them after. */
+int prot_close_range(unsigned first, unsigned last, int flags)
+{
+	struct ls_ofd *gone = NULL;
+	unsigned max, lo, fd;
+	struct crit c;
+	int r = 0, saved;
+
+	if (passthrough_now() || !atomic_load(&prot_active) ||
+	    (flags & CLOSE_RANGE_CLOEXEC) || first > last)
+		return real_close_range(first, last, flags);
+	crit_enter(&c, 1);
+	max = (unsigned)atomic_load(&fd_state_max);
+	lo = first;
+	for (fd = first; fd <= last && fd <= max; fd++) {
+		int st = fdstate_get((int)fd);
+
+		if (st == FD_TRACKED) {
+			struct ls_ofd *o = ofd_detach((int)fd);
+
+			if (o) {
+				o->next = gone;
+				gone = o;
+			}
+		} else if (st == FD_ANCHOR) {
+			if (fd > lo && real_close_range(lo, fd - 1, flags) < 0)
+				r = -1;
+			lo = fd + 1;
+		}
+	}
+	if (lo <= last && lo >= first && real_close_range(lo, last, flags) < 0)
+		r = -1;
+	saved = errno;
+	while (gone) {
+		struct ls_ofd *next = gone->next;
+
+		ofd_release(gone);
+		gone = next;
+	}
+	crit_leave(&c);
+	errno = saved;
+	return r;
+}
+
+void prot_closefrom(int lowfd)
+{
+	int saved = errno;
+
+	if (lowfd < 0)
+		lowfd = 0;
+	prot_close_range((unsigned)lowfd, ~0U, 0);
+	errno = saved;
+}
+
+/* ---- fork ---------------------------------------------------------------- */
+
+/*
+ * The child owns none of its parent's locks (POSIX) and must not keep
+ * the parent's anchors: its copies hold the parent's OFD locks. Other
+ * threads of the parent may have been inside the shim when it forked, so
+ * the child trusts none of the locks or lists: it closes the anchors,
+ * read from the plain byte array, in runs of consecutive numbers, and
+ * starts with an empty table (the old one is left behind, unused).
+ */
+static void atfork_child(void)
+{
+	int max = atomic_load(&fd_state_max), run = -1;
+
+	for (int fd = 0; fd <= max + 1; fd++) {
+		int anchor = fd <= max && fdstate_get(fd) == FD_ANCHOR;
+
+		if (anchor && run < 0)
+			run = fd;
+		if (!anchor && run >= 0) {
+			if (real_close_range((unsigned)run, (unsigned)fd - 1,
+					     0) < 0)
+				for (int a = run; a < fd; a++)
+					raw_close(a);
+			run = -1;
+		}
+	}
+	fdstate_reset();
+	prot_lock = (pthread_rwlock_t)PTHREAD_RWLOCK_INITIALIZER;
+	lst_table_init(&files);
+	ofds = NULL;
+	owner_pid = getpid();
+	atomic_store(&prot_active, 0);
+	atomic_store(&vfork_seen, 0);
+	shim_busy = 0;
+}
+
+void prot_init(void)
+{
+	owner_pid = getpid();
+	pthread_atfork(NULL, NULL, atfork_child);
+}

@@ -1,0 +1,150 @@
+/*
+ * shim/shim.h: what the parts of the preload library share.
+ *
+ * interpose.c  the exported wrappers: read the arguments, take the fast
+ *              path or call one function of the policy, return.
+ * real.c       the real libc functions (dlsym RTLD_NEXT), raw syscalls
+ *              while they are not resolved yet.
+ * fdstate.c    the per-fd state array that the fast paths read.
+ * protect.c    the policy: the lock table, holders, closes, dups, fork.
+ * anchor.c     the anchor descriptors that carry the kernel locks.
+ * getlk.c      F_GETLK: the holder's pid behind an OFD lock.
+ * log.c        notes to the log.
+ */
+#ifndef LOCKSPACE_SHIM_H
+#define LOCKSPACE_SHIM_H
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <dirent.h>
+#include <sys/types.h>
+
+#include "table.h"
+
+#define SHIM_EXPORT __attribute__((visibility("default")))
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+/* ---- real.c ------------------------------------------------------------ */
+struct real_fns {
+	int (*fcntl)(int, int, ...);
+	int (*close)(int);
+	int (*fclose)(FILE *);
+	int (*fcloseall)(void);
+	FILE *(*freopen)(const char *, const char *, FILE *);
+	int (*closedir)(DIR *);
+	int (*dup)(int);
+	int (*dup2)(int, int);
+	int (*dup3)(int, int, int);
+	int (*close_range)(unsigned, unsigned, int);
+	void (*closefrom)(int);
+};
+extern struct real_fns real;
+void real_init(void);
+/* The real calls; raw syscalls while dlsym has not answered yet. */
+int real_fcntl(int fd, int cmd, void *arg);
+int real_close(int fd);
+int real_dup(int fd);
+int real_dup2(int fd, int fd2);
+int real_dup3(int fd, int fd2, int flags);
+int real_close_range(unsigned first, unsigned last, int flags);
+/* Close without being a cancellation point and without errno change. */
+void raw_close(int fd);
+
+/* ---- fdstate.c ----------------------------------------------------------
+ * One byte per descriptor number, read with a relaxed load on every close,
+ * dup and non-lock fcntl. 0: nothing of ours (the fast path). Changed only
+ * with prot_lock held for writing. */
+enum {
+	FD_NONE = 0,
+	FD_TRACKED = 1, /* a program fd of a holder (struct ls_ofd) */
+	FD_ANCHOR = 2,  /* ours; the program must never meet it */
+};
+extern _Atomic(uint8_t) *fd_state;
+extern size_t fd_state_size;
+extern _Atomic int fd_state_max; /* highest non-zero entry, or -1 */
+void fdstate_init(void);
+static inline int fdstate_get(int fd)
+{
+	if ((unsigned)fd >= fd_state_size || !fd_state)
+		return FD_NONE;
+	return atomic_load_explicit(&fd_state[fd], memory_order_relaxed);
+}
+void fdstate_set(int fd, int state); /* prot_lock held for writing */
+struct ls_ofd *fdstate_ofd(int fd);
+void fdstate_set_ofd(int fd, struct ls_ofd *ofd);
+void fdstate_reset(void); /* fork child: forget everything */
+void prot_init(void);
+extern atomic_int vfork_seen;
+
+/* ---- protect.c ------------------------------------------------------------
+ *
+ * struct ls_file: one locked file. Invariants:
+ *   - anchor >= 0 exactly when the file has a held range, or a holder
+ *     (struct ls_ofd) whose descriptors are open, or a waiter (pins);
+ *     the anchor's OFD locks are exactly t.map, unless fallback is set,
+ *     when the program's own descriptors carry plain POSIX locks.
+ *   - anchor_rw: the anchor was opened for writing; set only once a write
+ *     lock was asked for through a descriptor with write access.
+ * Locks: prot_lock (rwlock) for reading keeps the file and its holders
+ * alive; mu guards every field below hh and the ranges in t. Order:
+ * prot_lock, then mu; never block in the kernel holding either.
+ */
+struct ls_file {
+	struct lst_file t;
+	pthread_mutex_t mu;
+	int anchor;
+	int anchor_rw;
+	int fallback;
+	int noted;
+	unsigned nofd;  /* holders (struct ls_ofd) of this file */
+	unsigned pins;  /* F_SETLKW waiters keeping the entry */
+	int64_t resync[2]; /* scratch of resync() */
+};
+
+/* A holder: one open file description of the program, as far as the shim
+ * has seen it. Freed when its last tracked descriptor closes. */
+struct ls_ofd {
+	struct ls_file *file;
+	uint64_t id;
+	unsigned ndesc; /* tracked descriptors that refer to it */
+	int accmode;    /* O_RDONLY, O_WRONLY or O_RDWR */
+	int fd;         /* one of them, for kcmp */
+	struct ls_ofd *next; /* all holders of the process */
+};
+
+int prot_lock_cmd(int fd, int cmd, struct flock *fl);
+int prot_close(int fd);
+int prot_fclose(FILE *f, int fd);
+int prot_closedir(DIR *d, int fd);
+int prot_fcloseall(void);
+FILE *prot_freopen(const char *path, const char *mode, FILE *f, int fd);
+int prot_dup(int fd);
+int prot_dup2(int fd, int fd2, int flags, int is_dup3);
+int prot_dupfd(int fd, int cmd, int arg);
+int prot_close_range(unsigned first, unsigned last, int flags);
+void prot_closefrom(int lowfd);
+extern atomic_int prot_active; /* the process holds or tracks anything */
+
+/* ---- anchor.c ------------------------------------------------------------ */
+int anchor_open(struct ls_file *f, int fd, int rw);
+int anchor_move(int anchor);
+void anchor_retire(struct ls_file *f);
+int anchor_own_posix(int fd);
+int anchor_lowest(void);
+
+/* ---- getlk.c --------------------------------------------------------------- */
+pid_t getlk_find_pid(dev_t dev, ino_t ino, const struct flock *fl);
+
+/* ---- log.c ------------------------------------------------------------------ */
+void log_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Thread-local guard: the thread is inside the shim's critical sections
+ * (a signal handler that calls back into it must not take the locks). */
+extern __thread int shim_busy;
+
+#endif
