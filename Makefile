@@ -72,12 +72,14 @@ SHIM_SRC  := $(wildcard shim/*.c)
 TEST_SRC  := $(wildcard tests/test_*.c)
 TESTU_SRC := $(filter-out $(TEST_SRC),$(wildcard tests/*.c))
 PROG_SRC  := $(wildcard tests/progs/*.c)
+BENCH_SRC := $(wildcard bench/*.c)
 EX_SRC    := $(wildcard examples/*.c)
 
 CORE_OBJ  := $(CORE_SRC:%.c=$(B)/%.o)
 SHIM_OBJ  := $(SHIM_SRC:%.c=$(B)/%.o)
 TEST_OBJ  := $(TEST_SRC:%.c=$(B)/%.o) $(TESTU_SRC:%.c=$(B)/%.o)
 PROGS     := $(PROG_SRC:tests/progs/%.c=$(B)/progs/%)
+BENCHES   := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 EXAMPLES  := $(EX_SRC:examples/%.c=$(B)/examples/%)
 
 LIB_A     := $(B)/liblockspace.a
@@ -123,6 +125,14 @@ $(B)/progs/%: tests/progs/%.c | deps
 	$(Q)$(CC) -std=gnu11 -O1 -g -Wall -Wextra -Werror -pthread \
 		-D_GNU_SOURCE -o $@ $< -ldl
 
+# The benchmark plays an unmodified program too; it runs itself plain and
+# under the shim, round after round.
+$(B)/bench/%: bench/%.c | deps
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread \
+		-D_GNU_SOURCE -o $@ $< -ldl
+
 $(B)/examples/%: examples/%.c $(LIB_A) | deps
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $<")
@@ -146,10 +156,17 @@ SAN_LIB = $(if $(filter address,$(SAN)),asan,$(if $(filter thread,$(SAN)),tsan,u
 TEST_PRELOAD = $(strip $(SAN_RT) $(abspath $(SHIM_SO)))
 CRITERION_FLAGS ?= --jobs=2
 
-check: check-deps all $(TESTS) $(PROGS)
+check: check-deps all $(TESTS) $(PROGS) $(BENCHES)
 	$(Q)LOCKSPACE_TEST_PRELOAD="$(TEST_PRELOAD)" \
 		LOCKSPACE_TEST_PROGS="$(abspath $(B))/progs" \
 		$(TESTS) $(CRITERION_FLAGS)
+ifeq ($(SAN),)
+	@echo "  BENCH   quick run (no thresholds: make bench measures)"
+	$(Q)$(MAKE) --no-print-directory bench QUICK=1 >/dev/null
+endif
+
+bench: all $(BENCHES)
+	$(Q)$(B)/bench/lsbench --shim "$(abspath $(SHIM_SO))" $(if $(QUICK),--quick)
 
 demo: deps all
 	$(Q)sh examples/demo.sh $(B)

@@ -785,6 +785,21 @@ static int get_cmd(struct req *r, struct flock *out)
 	return 0;
 }
 
+/* F_GETLK answered by the kernel through the program's descriptor: it
+ * may still name another shimmed process's anchor, with l_pid -1. The
+ * kernel has checked the pointer by then. */
+static int getlk_kernel(int fd, struct flock *ufl)
+{
+	int r = real_fcntl(fd, F_GETLK, ufl), saved = errno;
+	struct stat st;
+
+	if (r == 0 && ufl->l_type != F_UNLCK && ufl->l_pid == -1 &&
+	    fstat(fd, &st) == 0)
+		ufl->l_pid = getlk_find_pid(st.st_dev, st.st_ino, ufl);
+	errno = saved;
+	return r;
+}
+
 /*
  * F_SETLK, F_SETLKW, F_GETLK (and their 64-bit names, the same numbers on
  * LP64). The fast answers first: our own descriptor is EBADF to the
@@ -805,7 +820,7 @@ int prot_lock_cmd(int fd, int cmd, struct flock *ufl)
 	if ((unsigned)fd >= fd_state_size)
 		return real_fcntl(fd, cmd, ufl);
 	if (cmd == F_GETLK && !atomic_load(&prot_active))
-		return real_fcntl(fd, cmd, ufl);
+		return getlk_kernel(fd, ufl);
 	if (cmd == F_SETLKW)
 		pthread_testcancel();
 	memset(&r, 0, sizeof(r));
@@ -835,7 +850,8 @@ int prot_lock_cmd(int fd, int cmd, struct flock *ufl)
 		res = set_cmd(&r);
 	}
 	if (res == 1)
-		return real_fcntl(fd, cmd, ufl);
+		return cmd == F_GETLK ? getlk_kernel(fd, ufl)
+				      : real_fcntl(fd, cmd, ufl);
 	if (res < 0) {
 		errno = -res;
 		return -1;
