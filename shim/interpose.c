@@ -14,6 +14,7 @@ __attribute__((constructor)) static void shim_init(void)
 	real_init();
 	fdstate_init();
 	prot_init();
+	exec_adopt();
 }
 
 static int is_lock_cmd(int cmd)

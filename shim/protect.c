@@ -32,11 +32,11 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-static pthread_rwlock_t prot_lock = PTHREAD_RWLOCK_INITIALIZER;
-static struct lst_table files;   /* prot_lock */
-static struct ls_ofd *ofds;      /* prot_lock: every holder */
+pthread_rwlock_t prot_lock = PTHREAD_RWLOCK_INITIALIZER;
+struct lst_table prot_files;     /* prot_lock */
+struct ls_ofd *prot_ofds;        /* prot_lock: every holder */
 static uint64_t next_ofd_id = 1; /* prot_lock written */
-static pid_t owner_pid;          /* the process the table belongs to */
+pid_t prot_owner;          /* the process the table belongs to */
 atomic_int prot_active;          /* a holder was ever made */
 __attribute__((visibility("hidden"))) atomic_int vfork_seen; /* vfork() sets it */
 __thread int shim_busy;
@@ -56,7 +56,7 @@ static void pool_key_init(void)
 	pthread_key_create(&pool_key, pool_dtor);
 }
 
-static struct lsr_pool *my_pool(void)
+struct lsr_pool *prot_pool(void)
 {
 	if (!pool.count && !pool.free) {
 		pthread_once(&pool_once, pool_key_init);
@@ -67,12 +67,7 @@ static struct lsr_pool *my_pool(void)
 
 /* ---- entering and leaving the critical sections ------------------------ */
 
-struct crit {
-	int cancel;
-	int write;
-};
-
-static void crit_enter(struct crit *c, int write)
+void crit_enter(struct crit *c, int write)
 {
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &c->cancel);
 	shim_busy++;
@@ -83,7 +78,7 @@ static void crit_enter(struct crit *c, int write)
 		pthread_rwlock_rdlock(&prot_lock);
 }
 
-static void crit_leave(struct crit *c)
+void crit_leave(struct crit *c)
 {
 	int ignored;
 
@@ -99,18 +94,18 @@ static void crit_leave(struct crit *c)
  * that calls back into the shim on a thread that is inside it must not
  * take the locks again: it passes through, as without the shim.
  */
-static int passthrough_now(void)
+int prot_passthrough_now(void)
 {
 	if (shim_busy)
 		return 1;
 	if (unlikely(atomic_load_explicit(&vfork_seen, memory_order_relaxed)))
-		return getpid() != owner_pid;
+		return getpid() != prot_owner;
 	return 0;
 }
 
 /* ---- kernel lock calls on the anchor ------------------------------------ */
 
-static int ofd_lock(int afd, int cmd, int type, int64_t start, int64_t end)
+int prot_ofd_lock(int afd, int cmd, int type, int64_t start, int64_t end)
 {
 	struct flock fl;
 
@@ -128,16 +123,16 @@ static void unlock_on_anchor(void *arg, int64_t start, int64_t end)
 	struct ls_file *f = arg;
 
 	if (f->anchor >= 0 && !f->fallback)
-		ofd_lock(f->anchor, F_OFD_SETLK, LSR_UNLCK, start, end);
+		prot_ofd_lock(f->anchor, F_OFD_SETLK, LSR_UNLCK, start, end);
 }
 
 /* ---- files and holders ---------------------------------------------------- */
 
-static struct ls_file *file_get(dev_t dev, ino_t ino)
+struct ls_file *prot_file_get(dev_t dev, ino_t ino)
 {
 	struct ls_file *f;
 
-	f = (struct ls_file *)lst_table_find(&files, dev, ino);
+	f = (struct ls_file *)lst_table_find(&prot_files, dev, ino);
 	if (f)
 		return f;
 	f = calloc(1, sizeof(*f));
@@ -146,13 +141,13 @@ static struct ls_file *file_get(dev_t dev, ino_t ino)
 	lst_file_init(&f->t, dev, ino);
 	pthread_mutex_init(&f->mu, NULL);
 	f->anchor = -1;
-	lst_table_insert(&files, &f->t);
+	lst_table_insert(&prot_files, &f->t);
 	return f;
 }
 
 /* Close the anchor and forget the file once nothing needs it. prot_lock
  * held for writing. */
-static void file_maybe_retire(struct ls_file *f)
+void file_maybe_retire(struct ls_file *f)
 {
 	if (f->t.map.root || f->nofd || f->pins)
 		return;
@@ -167,8 +162,8 @@ static void file_maybe_retire(struct ls_file *f)
 	}
 	if (f->fallback)
 		return; /* remember the fallback while the process lives */
-	lst_table_remove(&files, &f->t);
-	lst_file_clear(&f->t, my_pool());
+	lst_table_remove(&prot_files, &f->t);
+	lst_file_clear(&f->t, prot_pool());
 	pthread_mutex_destroy(&f->mu);
 	free(f);
 }
@@ -192,12 +187,12 @@ static struct ls_ofd *ofd_attach(int fd, const struct stat *st, int accmode,
 	o = fdstate_ofd(fd);
 	if (fdstate_get(fd) == FD_TRACKED && o)
 		return o;
-	f = file_get(st->st_dev, st->st_ino);
+	f = prot_file_get(st->st_dev, st->st_ino);
 	if (!f) {
 		*err = ENOLCK;
 		return NULL;
 	}
-	for (o = ofds; o; o = o->next)
+	for (o = prot_ofds; o; o = o->next)
 		if (o->file == f && kcmp_same(fd, o->fd))
 			goto found;
 	o = calloc(1, sizeof(*o));
@@ -210,8 +205,8 @@ static struct ls_ofd *ofd_attach(int fd, const struct stat *st, int accmode,
 	o->id = next_ofd_id++;
 	o->accmode = accmode;
 	o->fd = fd;
-	o->next = ofds;
-	ofds = o;
+	o->next = prot_ofds;
+	prot_ofds = o;
 	f->nofd++;
 	atomic_store(&prot_active, 1);
 found:
@@ -219,6 +214,31 @@ found:
 	fdstate_set_ofd(fd, o);
 	fdstate_set(fd, FD_TRACKED);
 	return o;
+}
+
+/* A holder handed over by exec (exec.c): prot_lock held for writing. */
+struct ls_ofd *prot_ofd_adopt(struct ls_file *f, int accmode, int fd)
+{
+	struct ls_ofd *o = calloc(1, sizeof(*o));
+
+	if (!o)
+		return NULL;
+	o->file = f;
+	o->id = next_ofd_id++;
+	o->accmode = accmode;
+	o->fd = fd;
+	o->next = prot_ofds;
+	prot_ofds = o;
+	f->nofd++;
+	atomic_store(&prot_active, 1);
+	return o;
+}
+
+void prot_ofd_map(struct ls_ofd *o, int fd)
+{
+	o->ndesc++;
+	fdstate_set_ofd(fd, o);
+	fdstate_set(fd, FD_TRACKED);
 }
 
 /* Another descriptor of o, for kcmp, after fd went away. */
@@ -249,7 +269,7 @@ static struct ls_ofd *ofd_detach(int fd)
 			ofd_refresh_fd(o);
 		return NULL;
 	}
-	for (pp = &ofds; *pp != o; pp = &(*pp)->next)
+	for (pp = &prot_ofds; *pp != o; pp = &(*pp)->next)
 		;
 	*pp = o->next;
 	return o;
@@ -263,11 +283,11 @@ static void ofd_release(struct ls_ofd *o)
 
 	pthread_mutex_lock(&f->mu);
 	if (!f->fallback &&
-	    lst_release(&f->t, my_pool(), o->id, unlock_on_anchor, f) < 0) {
+	    lst_release(&f->t, prot_pool(), o->id, unlock_on_anchor, f) < 0) {
 		/* No memory to split: release the whole file, which plain
 		 * POSIX would have done at this close anyway. */
 		unlock_on_anchor(f, 0, LSR_OFF_MAX);
-		lst_file_clear(&f->t, my_pool());
+		lst_file_clear(&f->t, prot_pool());
 	}
 	f->nofd--;
 	pthread_mutex_unlock(&f->mu);
@@ -445,7 +465,7 @@ static int anchor_upgrade(struct ls_file *f, int fd)
 			break;
 		}
 		it = stack[--n];
-		if (ofd_lock(nfd, F_OFD_SETLK, it->type, it->start, it->end) < 0)
+		if (prot_ofd_lock(nfd, F_OFD_SETLK, it->type, it->start, it->end) < 0)
 			err = -errno;
 		it = it->right;
 	}
@@ -481,11 +501,11 @@ static void go_fallback(struct ls_file *f, int fd, const char *why, int err)
 		int t = it->type;
 
 		if (f->anchor >= 0)
-			ofd_lock(f->anchor, F_OFD_SETLK, LSR_UNLCK, s, e);
-		ofd_lock(fd, F_SETLK, t, s, e);
-		lsr_set_apply(&f->t.map, my_pool(), s, e, LSR_UNLCK);
+			prot_ofd_lock(f->anchor, F_OFD_SETLK, LSR_UNLCK, s, e);
+		prot_ofd_lock(fd, F_SETLK, t, s, e);
+		lsr_set_apply(&f->t.map, prot_pool(), s, e, LSR_UNLCK);
 	}
-	lst_file_clear(&f->t, my_pool());
+	lst_file_clear(&f->t, prot_pool());
 }
 
 /* Is the conflict that refused the anchor's request our own POSIX lock? */
@@ -510,7 +530,7 @@ enum { DONE, WAIT, PASS };
 static int setlk_try(struct ls_file *f, struct ls_ofd *o, struct req *r,
 		     int *res)
 {
-	struct lsr_pool *p = my_pool();
+	struct lsr_pool *p = prot_pool();
 	int err;
 
 	if (f->fallback)
@@ -522,7 +542,7 @@ static int setlk_try(struct ls_file *f, struct ls_ofd *o, struct req *r,
 			*res = -ENOLCK;
 			return DONE;
 		}
-		if (ofd_lock(f->anchor, F_OFD_SETLK, LSR_UNLCK, r->start,
+		if (prot_ofd_lock(f->anchor, F_OFD_SETLK, LSR_UNLCK, r->start,
 			     r->end) < 0) {
 			*res = -errno;
 			return DONE;
@@ -558,7 +578,7 @@ static int setlk_try(struct ls_file *f, struct ls_ofd *o, struct req *r,
 		*res = -ENOLCK;
 		return DONE;
 	}
-	if (ofd_lock(f->anchor, F_OFD_SETLK, r->type, r->start, r->end) == 0) {
+	if (prot_ofd_lock(f->anchor, F_OFD_SETLK, r->type, r->start, r->end) == 0) {
 		lst_lock(&f->t, p, o->id, r->start, r->end, r->type);
 		*res = 0;
 		return DONE;
@@ -634,7 +654,7 @@ static int setlk_wait(struct ls_file *f, struct req *r)
 	}
 	pthread_cleanup_push(waiter_done, &w);
 	pthread_setcanceltype(PTHREAD_CANCEL_DEFERRED, &oldtype);
-	res = ofd_lock(w.dupfd, F_OFD_SETLKW, r->type, r->start, r->end);
+	res = prot_ofd_lock(w.dupfd, F_OFD_SETLKW, r->type, r->start, r->end);
 	res = res < 0 ? -errno : 0;
 	pthread_cleanup_pop(1);
 	return res;
@@ -646,7 +666,7 @@ static int relock_step(void *arg, int64_t s, int64_t e, int type)
 {
 	const int64_t *bounds = ((struct ls_file *)arg)->resync;
 
-	ofd_lock(((struct ls_file *)arg)->anchor, F_OFD_SETLK, type,
+	prot_ofd_lock(((struct ls_file *)arg)->anchor, F_OFD_SETLK, type,
 		 s < bounds[0] ? bounds[0] : s, e > bounds[1] ? bounds[1] : e);
 	return 0;
 }
@@ -655,7 +675,7 @@ static void resync(struct ls_file *f, int64_t start, int64_t end)
 {
 	if (f->anchor < 0 || f->fallback)
 		return;
-	ofd_lock(f->anchor, F_OFD_SETLK, LSR_UNLCK, start, end);
+	prot_ofd_lock(f->anchor, F_OFD_SETLK, LSR_UNLCK, start, end);
 	f->resync[0] = start;
 	f->resync[1] = end;
 	lsr_set_visit(&f->t.map, start, end, relock_step, f);
@@ -746,7 +766,7 @@ static int get_cmd(struct req *r, struct flock *out)
 						      : NULL;
 		f = o ? o->file : NULL;
 	} else {
-		f = (struct ls_file *)lst_table_find(&files, r->st.st_dev,
+		f = (struct ls_file *)lst_table_find(&prot_files, r->st.st_dev,
 						     r->st.st_ino);
 	}
 	res = resolve(r);
@@ -810,7 +830,7 @@ int prot_lock_cmd(int fd, int cmd, struct flock *ufl)
 	struct req r;
 	int saved = errno, res, st;
 
-	if (passthrough_now())
+	if (prot_passthrough_now())
 		return real_fcntl(fd, cmd, ufl);
 	st = fdstate_get(fd);
 	if (st == FD_ANCHOR) {
@@ -892,7 +912,7 @@ int prot_close(int fd)
 	struct ls_ofd *o;
 	int r, saved;
 
-	if (passthrough_now())
+	if (prot_passthrough_now())
 		return real_close(fd);
 	pthread_testcancel();
 	o = detach_for_close(fd);
@@ -908,7 +928,7 @@ int prot_fclose(FILE *fp, int fd)
 	struct ls_ofd *o;
 	int r, saved;
 
-	if (passthrough_now())
+	if (prot_passthrough_now())
 		return real.fclose(fp);
 	o = detach_for_close(fd);
 	r = real.fclose(fp);
@@ -923,7 +943,7 @@ int prot_closedir(DIR *d, int fd)
 	struct ls_ofd *o;
 	int r, saved;
 
-	if (passthrough_now())
+	if (prot_passthrough_now())
 		return real.closedir(d);
 	o = detach_for_close(fd);
 	r = real.closedir(d);
@@ -939,7 +959,7 @@ FILE *prot_freopen(const char *path, const char *mode, FILE *fp, int fd)
 	FILE *r;
 	int saved;
 
-	if (passthrough_now())
+	if (prot_passthrough_now())
 		return real.freopen(path, mode, fp);
 	o = detach_for_close(fd);
 	r = real.freopen(path, mode, fp);
@@ -956,7 +976,7 @@ int prot_fcloseall(void)
 	int r = real.fcloseall(), saved = errno, max;
 	struct crit c;
 
-	if (passthrough_now())
+	if (prot_passthrough_now())
 		return r;
 	crit_enter(&c, 1);
 	max = atomic_load(&fd_state_max);
@@ -986,7 +1006,7 @@ int prot_dup(int fd)
 	struct crit c;
 	int r, saved;
 
-	if (passthrough_now())
+	if (prot_passthrough_now())
 		return real_dup(fd);
 	crit_enter(&c, 1);
 	r = real_dup(fd);
@@ -1008,7 +1028,7 @@ int prot_dupfd(int fd, int cmd, int arg)
 	struct crit c;
 	int r, saved;
 
-	if (passthrough_now())
+	if (prot_passthrough_now())
 		return real_fcntl(fd, cmd, (void *)(long)arg);
 	crit_enter(&c, 1);
 	r = real_fcntl(fd, cmd, (void *)(long)arg);
@@ -1051,7 +1071,7 @@ int prot_dup2(int fd, int fd2, int flags, int is_dup3)
 	struct crit c;
 	int r, saved;
 
-	if (passthrough_now())
+	if (prot_passthrough_now())
 		return is_dup3 ? real_dup3(fd, fd2, flags) : real_dup2(fd, fd2);
 	if (fdstate_get(fd) == FD_ANCHOR) {
 		errno = EBADF;
@@ -1099,7 +1119,7 @@ int prot_close_range(unsigned first, unsigned last, int flags)
 	struct crit c;
 	int r = 0, saved;
 
-	if (passthrough_now() || !atomic_load(&prot_active) ||
+	if (prot_passthrough_now() || !atomic_load(&prot_active) ||
 	    (flags & CLOSE_RANGE_CLOEXEC) || first > last)
 		return real_close_range(first, last, flags);
 	crit_enter(&c, 1);
@@ -1172,18 +1192,25 @@ static void atfork_child(void)
 			run = -1;
 		}
 	}
-	fdstate_reset();
 	prot_lock = (pthread_rwlock_t)PTHREAD_RWLOCK_INITIALIZER;
-	lst_table_init(&files);
-	ofds = NULL;
-	owner_pid = getpid();
-	atomic_store(&prot_active, 0);
+	prot_forget();
+	prot_owner = getpid();
 	atomic_store(&vfork_seen, 0);
 	shim_busy = 0;
 }
 
+/* Start over with an empty table; what was there is left behind, unused
+ * (another thread may have been changing it). */
+void prot_forget(void)
+{
+	fdstate_reset();
+	lst_table_init(&prot_files);
+	prot_ofds = NULL;
+	atomic_store(&prot_active, 0);
+}
+
 void prot_init(void)
 {
-	owner_pid = getpid();
+	prot_owner = getpid();
 	pthread_atfork(NULL, NULL, atfork_child);
 }

@@ -104,6 +104,8 @@ struct ls_file {
 	unsigned nofd;  /* holders (struct ls_ofd) of this file */
 	unsigned pins;  /* F_SETLKW waiters keeping the entry */
 	int64_t resync[2]; /* scratch of resync() */
+	unsigned x_keep, x_drop; /* exec.c scratch: holders kept, dropped */
+	int x_handed;
 };
 
 /* A holder: one open file description of the program, as far as the shim
@@ -115,7 +117,30 @@ struct ls_ofd {
 	int accmode;    /* O_RDONLY, O_WRONLY or O_RDWR */
 	int fd;         /* one of them, for kcmp */
 	struct ls_ofd *next; /* all holders of the process */
+	int keep;            /* exec.c scratch: has a descriptor kept */
 };
+
+/* What exec.c shares of protect.c's state (see the locking comment at the
+ * top of protect.c). */
+struct crit {
+	int cancel;
+	int write;
+};
+extern pthread_rwlock_t prot_lock;
+extern struct lst_table prot_files;
+extern struct ls_ofd *prot_ofds;
+extern pid_t prot_owner;
+void crit_enter(struct crit *c, int write);
+void crit_leave(struct crit *c);
+int prot_passthrough_now(void);
+struct lsr_pool *prot_pool(void);
+int prot_ofd_lock(int afd, int cmd, int type, int64_t start, int64_t end);
+struct ls_file *prot_file_get(dev_t dev, ino_t ino);
+void file_maybe_retire(struct ls_file *f);
+struct ls_ofd *prot_ofd_adopt(struct ls_file *f, int accmode, int fd);
+void prot_ofd_map(struct ls_ofd *o, int fd);
+void prot_forget(void);
+void exec_adopt(void);
 
 int prot_lock_cmd(int fd, int cmd, struct flock *fl);
 int prot_close(int fd);

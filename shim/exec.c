@@ -1,0 +1,1101 @@
+/*
+ * shim/exec.c: locks survive exec, as POSIX says, although the anchors
+ * that carry them are close-on-exec.
+ *
+ * POSIX keeps a lock taken through a descriptor that survives execve()
+ * (not close-on-exec); a wrapper that locks a file and execs the real
+ * program relies on it. Before the real exec, with the table locked for
+ * writing until it returns:
+ *   - holders whose descriptors are all close-on-exec are released (their
+ *     description is about to be closed): on a file where every holder
+ *     goes, the anchor simply stays close-on-exec; on a file where some
+ *     stay, what only the leaving ones held is unlocked on the anchor;
+ *   - anchors that still carry ranges lose close-on-exec;
+ *   - the table goes to the new image in LOCKSPACE_PRELOAD_HANDOFF (the
+ *     format is below; a sealed memfd beyond HANDOFF_ENV_MAX bytes).
+ * If the exec fails, every flag and the table are put back and the error
+ * is returned unchanged. The new image adopts the anchors in its
+ * constructor, before main, after checking each claim against the kernel.
+ *
+ * Format, version 1 (tokens separated by single spaces):
+ *   LSH1 <pid> <nfiles> { F <dev> <ino> <anchor> <rw> <nmap>
+ *       { <start> <end> <type> } <nholders>
+ *       { H <accmode> <nfds> { <fd> } <nranges> { <start> <end> } } }
+ * or, for a large table, "LSH1 memfd <fd>" naming a sealed memfd that
+ * holds the text. Types are 1 (read) and 2 (write), offsets inclusive.
+ */
+#include "shim.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/syscall.h>
+#include <linux/kcmp.h>
+#include <unistd.h>
+
+#define HANDOFF_VAR "LOCKSPACE_PRELOAD_HANDOFF"
+#define HANDOFF_ENV_MAX (120 * 1024)
+#define HANDOFF_MAX (64 << 20)
+
+extern char **environ;
+
+/* ---- a growing string ------------------------------------------------------ */
+
+struct sbuf {
+	char *p;
+	size_t len, cap;
+	int err;
+};
+
+static void sb_add(struct sbuf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void sb_add(struct sbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (b->err)
+		return;
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(b->p ? b->p + b->len : NULL,
+			      b->p ? b->cap - b->len : 0, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			b->err = 1;
+			return;
+		}
+		if (b->p && b->len + (size_t)n < b->cap) {
+			b->len += (size_t)n;
+			return;
+		}
+		size_t ncap = b->cap ? b->cap * 2 : 4096;
+		while (ncap < b->len + (size_t)n + 1)
+			ncap *= 2;
+		char *np = realloc(b->p, ncap);
+		if (!np) {
+			b->err = 1;
+			return;
+		}
+		b->p = np;
+		b->cap = ncap;
+	}
+}
+
+/* ---- before exec ------------------------------------------------------------ */
+
+struct snap_range {
+	int64_t start, end;
+	int type;
+};
+
+/* What a file looked like before a partial release, to put it back. */
+struct undo_file {
+	struct ls_file *f;
+	struct snap_range *map;
+	size_t nmap;
+	struct {
+		struct ls_ofd *o;
+		struct snap_range *r;
+		size_t n;
+	} *drop;
+	size_t ndrop;
+	int cloexec_cleared;
+};
+
+struct exec_state {
+	int active;
+	struct crit c;
+	struct undo_file *u;
+	size_t nu;
+	char **env;
+	char *var;
+	int memfd;
+};
+
+static int snap_step(void *arg, int64_t s, int64_t e, int type)
+{
+	struct {
+		struct snap_range *r;
+		size_t n, cap;
+	} *v = arg;
+
+	if (v->n == v->cap) {
+		size_t cap = v->cap ? v->cap * 2 : 8;
+		struct snap_range *nr = realloc(v->r, cap * sizeof(*nr));
+
+		if (!nr)
+			return 1;
+		v->r = nr;
+		v->cap = cap;
+	}
+	v->r[v->n].start = s;
+	v->r[v->n].end = e;
+	v->r[v->n].type = type;
+	v->n++;
+	return 0;
+}
+
+static int snapshot(const struct lsr_set *set, struct snap_range **out,
+		    size_t *n)
+{
+	struct {
+		struct snap_range *r;
+		size_t n, cap;
+	} v = {0};
+
+	if (lsr_set_visit(set, 0, LSR_OFF_MAX, snap_step, &v)) {
+		free(v.r);
+		return -ENOMEM;
+	}
+	*out = v.r;
+	*n = v.n;
+	return 0;
+}
+
+static void unlock_cb(void *arg, int64_t s, int64_t e)
+{
+	prot_ofd_lock(*(int *)arg, F_OFD_SETLK, LSR_UNLCK, s, e);
+}
+
+/* Put a file back as the snapshot says (exec failed). */
+static void undo_one(struct undo_file *u)
+{
+	struct ls_file *f = u->f;
+	struct lsr_pool *p = prot_pool();
+
+	if (u->cloexec_cleared)
+		real_fcntl(f->anchor, F_SETFD, (void *)(long)FD_CLOEXEC);
+	for (size_t i = 0; i < u->nmap; i++)
+		if (prot_ofd_lock(f->anchor, F_OFD_SETLK, u->map[i].type,
+				  u->map[i].start, u->map[i].end) < 0)
+			log_note("exec failed, and a range released for it "
+				 "was taken meanwhile: %lld-%lld",
+				 (long long)u->map[i].start,
+				 (long long)u->map[i].end);
+	for (size_t d = 0; d < u->ndrop; d++) {
+		uint64_t id = u->drop[d].o->id;
+
+		for (size_t i = 0; i < u->drop[d].n; i++)
+			for (size_t m = 0; m < u->nmap; m++) {
+				int64_t s = u->drop[d].r[i].start;
+				int64_t e = u->drop[d].r[i].end;
+
+				if (u->map[m].end < s || u->map[m].start > e)
+					continue;
+				s = s < u->map[m].start ? u->map[m].start : s;
+				e = e > u->map[m].end ? u->map[m].end : e;
+				if (lst_prepare_lock(&f->t, p, id) == 0)
+					lst_lock(&f->t, p, id, s, e,
+						 u->map[m].type);
+			}
+	}
+}
+
+static void undo_free(struct exec_state *es)
+{
+	for (size_t i = 0; i < es->nu; i++) {
+		for (size_t d = 0; d < es->u[i].ndrop; d++)
+			free(es->u[i].drop[d].r);
+		free(es->u[i].drop);
+		free(es->u[i].map);
+	}
+	free(es->u);
+	es->u = NULL;
+	es->nu = 0;
+}
+
+struct fd_pair {
+	struct ls_ofd *o;
+	int fd;
+};
+
+static int cmp_pair(const void *a, const void *b)
+{
+	const struct fd_pair *x = a, *y = b;
+
+	if (x->o->file != y->o->file)
+		return (uintptr_t)x->o->file < (uintptr_t)y->o->file ? -1 : 1;
+	if (x->o != y->o)
+		return (uintptr_t)x->o < (uintptr_t)y->o ? -1 : 1;
+	return (x->fd > y->fd) - (x->fd < y->fd);
+}
+
+static int held_step(void *arg, int64_t s, int64_t e, int type)
+{
+	(void)type;
+	sb_add(arg, " %lld %lld", (long long)s, (long long)e);
+	return 0;
+}
+
+static int map_step(void *arg, int64_t s, int64_t e, int type)
+{
+	sb_add(arg, " %lld %lld %d", (long long)s, (long long)e, type);
+	return 0;
+}
+
+/* A file some of whose holders leave: snapshot it, then release them. */
+static int drop_some(struct exec_state *es, struct ls_file *f)
+{
+	struct undo_file *u;
+	struct ls_ofd *o;
+
+	u = realloc(es->u, (es->nu + 1) * sizeof(*u));
+	if (!u)
+		return -ENOMEM;
+	es->u = u;
+	u = &es->u[es->nu++];
+	memset(u, 0, sizeof(*u));
+	u->f = f;
+	if (snapshot(&f->t.map, &u->map, &u->nmap) < 0)
+		return -ENOMEM;
+	if (!f->x_drop)
+		return 0;
+	u->drop = calloc(f->x_drop, sizeof(*u->drop));
+	if (!u->drop)
+		return -ENOMEM;
+	for (o = prot_ofds; o; o = o->next) {
+		struct lst_holder *h;
+
+		if (o->file != f || o->keep)
+			continue;
+		h = lst_holder_find(&f->t, o->id);
+		u->drop[u->ndrop].o = o;
+		if (h && snapshot(&h->held, &u->drop[u->ndrop].r,
+				  &u->drop[u->ndrop].n) < 0)
+			return -ENOMEM;
+		u->ndrop++;
+		if (lst_release(&f->t, prot_pool(), o->id, unlock_cb,
+				&f->anchor) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* One file of the hand-over: its map, then its kept holders with their
+ * descriptors (pairs[0..n), one file, sorted by holder). */
+static void write_file(struct sbuf *b, struct ls_file *f,
+		       const struct fd_pair *pairs, size_t n)
+{
+	size_t nh = 0, i, j;
+
+	for (i = 0; i < n; i++)
+		nh += !i || pairs[i].o != pairs[i - 1].o;
+	sb_add(b, " F %llu %llu %d %d %zu", (unsigned long long)f->t.key.dev,
+	       (unsigned long long)f->t.key.ino, f->anchor, f->anchor_rw,
+	       f->t.map.count);
+	lsr_set_visit(&f->t.map, 0, LSR_OFF_MAX, map_step, b);
+	sb_add(b, " %zu", nh);
+	for (i = 0; i < n; i = j) {
+		struct ls_ofd *o = pairs[i].o;
+		struct lst_holder *h = lst_holder_find(&f->t, o->id);
+
+		for (j = i; j < n && pairs[j].o == o; j++)
+			;
+		sb_add(b, " H %d %zu", o->accmode, j - i);
+		for (size_t k = i; k < j; k++)
+			sb_add(b, " %d", pairs[k].fd);
+		sb_add(b, " %zu", h ? h->held.count : 0);
+		if (h)
+			lsr_set_visit(&h->held, 0, LSR_OFF_MAX, held_step, b);
+	}
+}
+
+/* Release what exec drops, clear close-on-exec on what it keeps, and
+ * write the hand-over. prot_lock held for writing. Returns the number of
+ * files handed over, or -errno. */
+static int exec_prepare_locked(struct exec_state *es, struct sbuf *b)
+{
+	int max = atomic_load(&fd_state_max), nfiles = 0, err = -ENOMEM;
+	struct fd_pair *pairs = NULL;
+	size_t np = 0, cap = 0, i, j;
+	struct lst_file *lf, *tmp;
+	struct ls_ofd *o;
+
+	for (o = prot_ofds; o; o = o->next)
+		o->keep = 0;
+	for (int fd = 0; fd <= max; fd++) {
+		int fl;
+
+		if (fdstate_get(fd) != FD_TRACKED)
+			continue;
+		fl = real_fcntl(fd, F_GETFD, NULL);
+		if (fl < 0 || (fl & FD_CLOEXEC))
+			continue;
+		if (np == cap) {
+			struct fd_pair *n;
+
+			cap = cap ? cap * 2 : 16;
+			n = realloc(pairs, cap * sizeof(*n));
+			if (!n)
+				goto out;
+			pairs = n;
+		}
+		pairs[np].o = fdstate_ofd(fd);
+		pairs[np].o->keep = 1;
+		pairs[np++].fd = fd;
+	}
+	HASH_ITER(hh, prot_files.files, lf, tmp) {
+		((struct ls_file *)lf)->x_keep = 0;
+		((struct ls_file *)lf)->x_drop = 0;
+	}
+	for (o = prot_ofds; o; o = o->next)
+		o->keep ? o->file->x_keep++ : o->file->x_drop++;
+	/* Files some of whose holders stay: release the others, keep the
+	 * anchor open across exec when ranges are left. Files whose
+	 * holders all go keep their close-on-exec anchor. */
+	HASH_ITER(hh, prot_files.files, lf, tmp) {
+		struct ls_file *f = (struct ls_file *)lf;
+
+		f->x_handed = 0;
+		if (f->fallback || f->anchor < 0 || !f->t.map.root ||
+		    !f->x_keep)
+			continue;
+		if (drop_some(es, f) < 0)
+			goto out;
+		if (f->t.map.root) {
+			real_fcntl(f->anchor, F_SETFD, (void *)0L);
+			es->u[es->nu - 1].cloexec_cleared = 1;
+			f->x_handed = 1;
+			nfiles++;
+		}
+	}
+	if (np)
+		qsort(pairs, np, sizeof(*pairs), cmp_pair);
+	sb_add(b, "LSH1 %d %d", (int)getpid(), nfiles);
+	for (i = 0; i < np; i = j) {
+		struct ls_file *f = pairs[i].o->file;
+
+		for (j = i; j < np && pairs[j].o->file == f; j++)
+			;
+		if (f->x_handed)
+			write_file(b, f, pairs + i, j - i);
+	}
+	err = b->err ? -ENOMEM : nfiles;
+out:
+	free(pairs);
+	return err;
+}
+
+static void exec_undo(struct exec_state *es)
+{
+	for (size_t i = 0; i < es->nu; i++)
+		undo_one(&es->u[i]);
+}
+
+/* The environment for the new image: envp without an older hand-over,
+ * plus ours. */
+static char **env_with(char *const envp[], char *var)
+{
+	size_t n = 0, k = 0;
+	char **env;
+
+	while (envp && envp[n])
+		n++;
+	env = malloc((n + 2) * sizeof(*env));
+	if (!env)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(envp[i], HANDOFF_VAR "=", sizeof(HANDOFF_VAR)))
+			env[k++] = envp[i];
+	env[k++] = var;
+	env[k] = NULL;
+	return env;
+}
+
+static int put_in_memfd(struct sbuf *b)
+{
+	int fd = (int)syscall(SYS_memfd_create, "lockspace-handoff",
+			      MFD_ALLOW_SEALING);
+	int moved;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, b->p, b->len) != (ssize_t)b->len ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
+					   F_SEAL_WRITE | F_SEAL_SEAL) < 0) {
+		raw_close(fd);
+		return -EIO;
+	}
+	/* Keep it out of the program's numbers, and across the exec. */
+	moved = real_fcntl(fd, F_DUPFD, (void *)(long)anchor_lowest());
+	raw_close(fd);
+	if (moved < 0)
+		return -errno;
+	fdstate_set(moved, FD_ANCHOR);
+	return moved;
+}
+
+/* 0 with es ready (es->env the environment to use), or -errno. */
+static int exec_prepare(struct exec_state *es, char *const envp[])
+{
+	struct sbuf b = {0};
+	int n;
+
+	memset(es, 0, sizeof(*es));
+	es->memfd = -1;
+	if (prot_passthrough_now() || !atomic_load(&prot_active))
+		return 0;
+	crit_enter(&es->c, 1);
+	es->active = 1;
+	n = exec_prepare_locked(es, &b);
+	if (n <= 0) {
+		free(b.p);
+		return n; /* 0: nothing to hand over */
+	}
+	if (b.len > HANDOFF_ENV_MAX) {
+		es->memfd = put_in_memfd(&b);
+		free(b.p);
+		if (es->memfd < 0)
+			return es->memfd;
+		b.p = NULL;
+		b.len = b.cap = 0;
+		sb_add(&b, "LSH1 memfd %d", es->memfd);
+		if (b.err)
+			return -ENOMEM;
+	}
+	es->var = malloc(sizeof(HANDOFF_VAR) + b.len + 1);
+	if (!es->var) {
+		free(b.p);
+		return -ENOMEM;
+	}
+	memcpy(es->var, HANDOFF_VAR "=", sizeof(HANDOFF_VAR));
+	memcpy(es->var + sizeof(HANDOFF_VAR), b.p, b.len + 1);
+	free(b.p);
+	es->env = env_with(envp, es->var);
+	return es->env ? 0 : -ENOMEM;
+}
+
+/* The exec returned: it failed. Put everything back. */
+static void exec_finish(struct exec_state *es)
+{
+	int saved = errno;
+
+	if (!es->active)
+		return;
+	exec_undo(es);
+	undo_free(es);
+	if (es->memfd >= 0) {
+		fdstate_set(es->memfd, FD_NONE);
+		raw_close(es->memfd);
+	}
+	free(es->env);
+	free(es->var);
+	crit_leave(&es->c);
+	errno = saved;
+}
+
+/* ---- the exec family ---------------------------------------------------------
+ * Each public exec function is wrapped (glibc's call each other inside
+ * libc, past any interposer); those that use environ become the variant
+ * that takes an environment. */
+
+typedef int (*execve_fn)(const char *, char *const[], char *const[]);
+typedef int (*execvpe_fn)(const char *, char *const[], char *const[]);
+typedef int (*fexecve_fn)(int, char *const[], char *const[]);
+typedef int (*execveat_fn)(int, const char *, char *const[], char *const[],
+			   int);
+
+static void *next_sym(const char *name)
+{
+	return dlsym(RTLD_NEXT, name);
+}
+
+static int do_execve(const char *path, char *const argv[], char *const envp[])
+{
+	static execve_fn real_execve;
+	struct exec_state es;
+	int r;
+
+	if (!real_execve)
+		real_execve = (execve_fn)next_sym("execve");
+	r = exec_prepare(&es, envp);
+	if (r < 0) {
+		exec_finish(&es);
+		errno = -r;
+		return -1;
+	}
+	r = real_execve(path, argv, es.env ? es.env : envp);
+	exec_finish(&es);
+	return r;
+}
+
+static int do_execvpe(const char *file, char *const argv[],
+		      char *const envp[])
+{
+	static execvpe_fn real_execvpe;
+	struct exec_state es;
+	int r;
+
+	if (!real_execvpe)
+		real_execvpe = (execvpe_fn)next_sym("execvpe");
+	r = exec_prepare(&es, envp);
+	if (r < 0) {
+		exec_finish(&es);
+		errno = -r;
+		return -1;
+	}
+	r = real_execvpe(file, argv, es.env ? es.env : envp);
+	exec_finish(&es);
+	return r;
+}
+
+SHIM_EXPORT int execve(const char *path, char *const argv[],
+		       char *const envp[])
+{
+	return do_execve(path, argv, envp);
+}
+
+SHIM_EXPORT int execv(const char *path, char *const argv[])
+{
+	return do_execve(path, argv, environ);
+}
+
+SHIM_EXPORT int execvpe(const char *file, char *const argv[],
+			char *const envp[])
+{
+	return do_execvpe(file, argv, envp);
+}
+
+SHIM_EXPORT int execvp(const char *file, char *const argv[])
+{
+	return do_execvpe(file, argv, environ);
+}
+
+SHIM_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
+{
+	static fexecve_fn real_fexecve;
+	struct exec_state es;
+	int r;
+
+	if (!real_fexecve)
+		real_fexecve = (fexecve_fn)next_sym("fexecve");
+	r = exec_prepare(&es, envp);
+	if (r < 0) {
+		exec_finish(&es);
+		errno = -r;
+		return -1;
+	}
+	r = real_fexecve(fd, argv, es.env ? es.env : envp);
+	exec_finish(&es);
+	return r;
+}
+
+SHIM_EXPORT int execveat(int dirfd, const char *path, char *const argv[],
+			 char *const envp[], int flags)
+{
+	static execveat_fn real_execveat;
+	struct exec_state es;
+	int r;
+
+	if (!real_execveat)
+		real_execveat = (execveat_fn)next_sym("execveat");
+	r = exec_prepare(&es, envp);
+	if (r < 0) {
+		exec_finish(&es);
+		errno = -r;
+		return -1;
+	}
+	if (real_execveat)
+		r = real_execveat(dirfd, path, argv, es.env ? es.env : envp,
+				  flags);
+	else
+		r = (int)syscall(SYS_execveat, dirfd, path, argv,
+				 es.env ? es.env : envp, flags);
+	exec_finish(&es);
+	return r;
+}
+
+/* execl, execlp, execle: the arguments into an array, on the stack as
+ * glibc does (no allocation between fork and exec). */
+#define COUNT_ARGS(arg0, ap, n)                                               \
+	do {                                                                  \
+		va_list cp;                                                   \
+		va_copy(cp, ap);                                              \
+		for (n = 1; va_arg(cp, char *); n++)                          \
+			;                                                     \
+		va_end(cp);                                                   \
+	} while (0)
+
+SHIM_EXPORT int execl(const char *path, const char *arg, ...)
+{
+	va_list ap;
+	size_t n;
+
+	va_start(ap, arg);
+	COUNT_ARGS(arg, ap, n);
+	{
+		char *argv[n + 1];
+
+		argv[0] = (char *)arg;
+		for (size_t i = 1; i <= n; i++)
+			argv[i] = va_arg(ap, char *);
+		va_end(ap);
+		return do_execve(path, argv, environ);
+	}
+}
+
+SHIM_EXPORT int execlp(const char *file, const char *arg, ...)
+{
+	va_list ap;
+	size_t n;
+
+	va_start(ap, arg);
+	COUNT_ARGS(arg, ap, n);
+	{
+		char *argv[n + 1];
+
+		argv[0] = (char *)arg;
+		for (size_t i = 1; i <= n; i++)
+			argv[i] = va_arg(ap, char *);
+		va_end(ap);
+		return do_execvpe(file, argv, environ);
+	}
+}
+
+SHIM_EXPORT int execle(const char *path, const char *arg, ...)
+{
+	va_list ap;
+	size_t n;
+
+	va_start(ap, arg);
+	COUNT_ARGS(arg, ap, n);
+	{
+		char *argv[n + 1];
+		char *const *envp;
+
+		argv[0] = (char *)arg;
+		for (size_t i = 1; i <= n; i++)
+			argv[i] = va_arg(ap, char *);
+		envp = va_arg(ap, char *const *);
+		va_end(ap);
+		return do_execve(path, argv, envp);
+	}
+}
+
+/* ---- in the new image ----------------------------------------------------------- */
+
+struct hf_holder {
+	int accmode, nfds, *fds;
+	size_t nr;
+	int64_t *r; /* start, end pairs */
+};
+
+struct hf_file {
+	uint64_t dev, ino;
+	int anchor, rw;
+	size_t nmap;
+	struct snap_range *map;
+	size_t nh;
+	struct hf_holder *h;
+};
+
+struct parser {
+	const char *p, *end;
+	const char *why;
+};
+
+static int tok(struct parser *ps, int64_t *v, int64_t lo, int64_t hi)
+{
+	const char *p = ps->p;
+	int neg = 0;
+	uint64_t x = 0;
+
+	if (p < ps->end && *p == ' ')
+		p++;
+	if (p < ps->end && *p == '-') {
+		neg = 1;
+		p++;
+	}
+	if (p >= ps->end || *p < '0' || *p > '9') {
+		ps->why = "malformed number";
+		return -1;
+	}
+	while (p < ps->end && *p >= '0' && *p <= '9') {
+		if (x > (UINT64_MAX - 9) / 10) {
+			ps->why = "number out of range";
+			return -1;
+		}
+		x = x * 10 + (uint64_t)(*p++ - '0');
+	}
+	if (p < ps->end && *p != ' ') {
+		ps->why = "malformed number";
+		return -1;
+	}
+	if ((!neg && x > (uint64_t)INT64_MAX) || (neg && x > (uint64_t)INT64_MAX)) {
+		ps->why = "number out of range";
+		return -1;
+	}
+	*v = neg ? -(int64_t)x : (int64_t)x;
+	if (*v < lo || *v > hi) {
+		ps->why = "number out of range";
+		return -1;
+	}
+	ps->p = p;
+	return 0;
+}
+
+static int word(struct parser *ps, const char *w)
+{
+	size_t n = strlen(w);
+	const char *p = ps->p;
+
+	if (p < ps->end && *p == ' ')
+		p++;
+	if ((size_t)(ps->end - p) < n || memcmp(p, w, n) ||
+	    (p + n < ps->end && p[n] != ' ')) {
+		ps->why = "malformed";
+		return -1;
+	}
+	ps->p = p + n;
+	return 0;
+}
+
+/* A count must be backed by at least that many tokens of input. */
+static int count(struct parser *ps, size_t *n, int per)
+{
+	int64_t v;
+
+	if (tok(ps, &v, 0, (ps->end - ps->p) / (2 * per) + 1))
+		return -1;
+	*n = (size_t)v;
+	return 0;
+}
+
+static void hf_free(struct hf_file *hf, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		for (size_t j = 0; j < hf[i].nh; j++) {
+			free(hf[i].h[j].fds);
+			free(hf[i].h[j].r);
+		}
+		free(hf[i].h);
+		free(hf[i].map);
+	}
+	free(hf);
+}
+
+static int parse(struct parser *ps, struct hf_file **out, size_t *nout)
+{
+	int64_t v, pid;
+	size_t nf, i, j, k;
+	struct hf_file *hf;
+	int64_t fdmax = (int64_t)fd_state_size - 1;
+
+	if (word(ps, "LSH1") || tok(ps, &pid, 1, INT_MAX))
+		return -1;
+	if (pid != getpid()) {
+		ps->why = "written by another process";
+		return -1;
+	}
+	if (count(ps, &nf, 6))
+		return -1;
+	hf = calloc(nf ? nf : 1, sizeof(*hf));
+	if (!hf) {
+		ps->why = "out of memory";
+		return -1;
+	}
+	for (i = 0; i < nf; i++) {
+		struct hf_file *f = &hf[i];
+		int64_t dev, ino, a, rw;
+
+		if (word(ps, "F") || tok(ps, &dev, 0, INT64_MAX) ||
+		    tok(ps, &ino, 0, INT64_MAX) || tok(ps, &a, 0, fdmax) ||
+		    tok(ps, &rw, 0, 1) || count(ps, &f->nmap, 3))
+			goto bad;
+		f->dev = (uint64_t)dev;
+		f->ino = (uint64_t)ino;
+		f->anchor = (int)a;
+		f->rw = (int)rw;
+		f->map = calloc(f->nmap ? f->nmap : 1, sizeof(*f->map));
+		if (!f->map)
+			goto oom;
+		for (j = 0; j < f->nmap; j++) {
+			int64_t s, e, t;
+
+			if (tok(ps, &s, 0, LSR_OFF_MAX) ||
+			    tok(ps, &e, s, LSR_OFF_MAX) ||
+			    tok(ps, &t, LSR_RDLCK, LSR_WRLCK))
+				goto bad;
+			if (j && s <= f->map[j - 1].end) {
+				ps->why = "ranges out of order";
+				goto bad;
+			}
+			f->map[j].start = s;
+			f->map[j].end = e;
+			f->map[j].type = (int)t;
+		}
+		if (count(ps, &f->nh, 4))
+			goto bad;
+		f->h = calloc(f->nh ? f->nh : 1, sizeof(*f->h));
+		if (!f->h)
+			goto oom;
+		for (j = 0; j < f->nh; j++) {
+			struct hf_holder *h = &f->h[j];
+			size_t nfds;
+
+			if (word(ps, "H") || tok(ps, &v, 0, O_RDWR) ||
+			    count(ps, &nfds, 1))
+				goto bad;
+			h->accmode = (int)v;
+			h->nfds = (int)nfds;
+			h->fds = calloc(nfds ? nfds : 1, sizeof(*h->fds));
+			if (!h->fds)
+				goto oom;
+			for (k = 0; k < nfds; k++) {
+				if (tok(ps, &v, 0, fdmax))
+					goto bad;
+				h->fds[k] = (int)v;
+			}
+			if (count(ps, &h->nr, 2))
+				goto bad;
+			h->r = calloc(h->nr ? 2 * h->nr : 1, sizeof(*h->r));
+			if (!h->r)
+				goto oom;
+			for (k = 0; k < h->nr; k++)
+				if (tok(ps, &h->r[2 * k], 0, LSR_OFF_MAX) ||
+				    tok(ps, &h->r[2 * k + 1], h->r[2 * k],
+					LSR_OFF_MAX))
+					goto bad;
+		}
+	}
+	if (ps->p != ps->end) {
+		ps->why = "trailing data";
+		goto bad;
+	}
+	*out = hf;
+	*nout = nf;
+	return 0;
+oom:
+	ps->why = "out of memory";
+bad:
+	hf_free(hf, nf);
+	return -1;
+}
+
+/* The anchor really holds exactly the claimed ranges, as OFD locks. */
+static int anchor_holds(const struct hf_file *f)
+{
+	char path[64], buf[16384], *line, *save = NULL;
+	size_t seen = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", f->anchor);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	raw_close(fd);
+	if (n <= 0 || (size_t)n >= sizeof(buf) - 1)
+		return 0;
+	buf[n] = 0;
+	for (line = strtok_r(buf, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char kind[16], adv[16], type[16], end[32];
+		unsigned maj, min;
+		unsigned long ino;
+		long long start, e;
+		int lpid;
+		size_t i;
+
+		if (strncmp(line, "lock:", 5))
+			continue;
+		if (sscanf(line + 5, "%*d: %15s %15s %15s %d %x:%x:%lu %lld %31s",
+			   kind, adv, type, &lpid, &maj, &min, &ino, &start,
+			   end) != 9)
+			return 0;
+		if (strcmp(kind, "OFDLCK") || makedev(maj, min) != f->dev ||
+		    ino != f->ino)
+			return 0;
+		e = strcmp(end, "EOF") ? atoll(end) : LSR_OFF_MAX;
+		for (i = 0; i < f->nmap; i++)
+			if (f->map[i].start == start && f->map[i].end == e &&
+			    !strcmp(type, f->map[i].type == LSR_WRLCK ? "WRITE"
+								   : "READ"))
+				break;
+		if (i == f->nmap)
+			return 0;
+		seen++;
+	}
+	return seen == f->nmap;
+}
+
+static int same_file(int fd, const struct hf_file *f, struct stat *st)
+{
+	return fstat(fd, st) == 0 && st->st_dev == f->dev &&
+	       st->st_ino == f->ino;
+}
+
+/* Every claim checked against the kernel before anything is adopted. */
+static const char *validate(const struct hf_file *hf, size_t nf)
+{
+	pid_t pid = getpid();
+	struct stat st;
+
+	for (size_t i = 0; i < nf; i++) {
+		const struct hf_file *f = &hf[i];
+		int acc;
+
+		if (!same_file(f->anchor, f, &st))
+			return "an anchor is not open on its file";
+		if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+			return "an anchor is not a regular file or directory";
+		acc = real_fcntl(f->anchor, F_GETFL, NULL) & O_ACCMODE;
+		if ((acc == O_RDONLY) != !f->rw)
+			return "an anchor's access mode is not the one claimed";
+		if (!f->nmap || !anchor_holds(f))
+			return "an anchor does not hold the claimed locks";
+		for (size_t j = 0; j < f->nh; j++)
+			for (int k = 0; k < f->h[j].nfds; k++) {
+				int fd = f->h[j].fds[k];
+
+				if (fd == f->anchor || !same_file(fd, f, &st))
+					return "a descriptor is not open on "
+					       "its file";
+				if (syscall(SYS_kcmp, pid, pid, KCMP_FILE, fd,
+					    f->anchor) == 0)
+					return "a descriptor shares the "
+					       "anchor's description";
+				if ((real_fcntl(fd, F_GETFL, NULL) &
+				     O_ACCMODE) != f->h[j].accmode)
+					return "a descriptor's access mode is "
+					       "not the one claimed";
+				if (fdstate_get(fd) != FD_NONE)
+					return "a descriptor is claimed twice";
+				fdstate_set(fd, FD_ANCHOR); /* mark */
+			}
+		if (fdstate_get(f->anchor) != FD_NONE)
+			return "a descriptor is claimed twice";
+		fdstate_set(f->anchor, FD_ANCHOR);
+	}
+	return NULL;
+}
+
+static const char *adopt(const struct hf_file *hf, size_t nf)
+{
+	struct lsr_pool *p = prot_pool();
+
+	for (size_t i = 0; i < nf; i++) {
+		const struct hf_file *f = &hf[i];
+		struct ls_file *lf = prot_file_get(f->dev, f->ino);
+
+		if (!lf)
+			return "out of memory";
+		lf->anchor = f->anchor;
+		lf->anchor_rw = f->rw;
+		fdstate_set_ofd(f->anchor, (struct ls_ofd *)lf);
+		real_fcntl(f->anchor, F_SETFD, (void *)(long)FD_CLOEXEC);
+		for (size_t j = 0; j < f->nh; j++) {
+			const struct hf_holder *h = &f->h[j];
+			struct ls_ofd *o;
+
+			o = prot_ofd_adopt(lf, h->accmode, h->fds[0]);
+			if (!o)
+				return "out of memory";
+			for (int k = 0; k < h->nfds; k++) {
+				fdstate_set(h->fds[k], FD_NONE);
+				prot_ofd_map(o, h->fds[k]);
+			}
+			for (size_t k = 0; k < h->nr; k++)
+				for (size_t m = 0; m < f->nmap; m++) {
+					int64_t s = h->r[2 * k],
+						e = h->r[2 * k + 1];
+
+					if (f->map[m].end < s ||
+					    f->map[m].start > e)
+						continue;
+					s = s < f->map[m].start
+						    ? f->map[m].start : s;
+					e = e > f->map[m].end ? f->map[m].end
+							      : e;
+					if (lst_prepare_lock(&lf->t, p, o->id))
+						return "out of memory";
+					lst_lock(&lf->t, p, o->id, s, e,
+						 f->map[m].type);
+				}
+		}
+		if (lst_file_check(&lf->t))
+			return "holders' ranges do not match the locks";
+	}
+	return NULL;
+}
+
+static char *read_memfd(int fd)
+{
+	struct stat st;
+	char *buf;
+
+	if (fstat(fd, &st) < 0 || st.st_size <= 0 || st.st_size > HANDOFF_MAX)
+		return NULL;
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf)
+		return NULL;
+	if (pread(fd, buf, (size_t)st.st_size, 0) != st.st_size) {
+		free(buf);
+		return NULL;
+	}
+	buf[st.st_size] = 0;
+	return buf;
+}
+
+/* Constructor time, before main: take over what the old image held. */
+void exec_adopt(void)
+{
+	const char *v = secure_getenv(HANDOFF_VAR);
+	struct parser ps = {0};
+	struct hf_file *hf = NULL;
+	size_t nf = 0;
+	char *text = NULL;
+	const char *why;
+	struct crit c;
+	int64_t mfd;
+
+	if (!v)
+		return;
+	ps.p = v;
+	ps.end = v + strlen(v);
+	if (!strncmp(v, "LSH1 memfd ", 11)) {
+		ps.p = v + 10;
+		if (tok(&ps, &mfd, 0, (int64_t)fd_state_size - 1) ||
+		    ps.p != ps.end) {
+			why = "malformed memfd";
+			goto bad;
+		}
+		text = read_memfd((int)mfd);
+		raw_close((int)mfd);
+		if (!text) {
+			why = "unreadable memfd";
+			goto bad;
+		}
+		ps.p = text;
+		ps.end = text + strlen(text);
+	}
+	if (parse(&ps, &hf, &nf)) {
+		why = ps.why;
+		goto bad;
+	}
+	crit_enter(&c, 1);
+	why = validate(hf, nf);
+	if (!why)
+		why = adopt(hf, nf);
+	if (why)
+		prot_forget(); /* the descriptors stay as they are */
+	crit_leave(&c);
+	hf_free(hf, nf);
+	if (why)
+		goto bad;
+	free(text);
+	unsetenv(HANDOFF_VAR);
+	return;
+bad:
+	free(text);
+	unsetenv(HANDOFF_VAR);
+	log_note("ignoring the exec hand-over in %s: %s", HANDOFF_VAR, why);
+}
