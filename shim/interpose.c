@@ -12,6 +12,7 @@
 __attribute__((constructor)) static void shim_init(void)
 {
 	real_init();
+	config_init();
 	fdstate_init();
 	prot_init();
 	exec_adopt();

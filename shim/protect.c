@@ -23,6 +23,8 @@
 #include "shim.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <linux/kcmp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,6 +128,38 @@ static void unlock_on_anchor(void *arg, int64_t start, int64_t end)
 		prot_ofd_lock(f->anchor, F_OFD_SETLK, LSR_UNLCK, start, end);
 }
 
+/* ---- conflicts = fd: waiting for another holder of this process ---------
+ * A request that conflicts with another holder's range waits in-process:
+ * it reads local_gen under the file's mutex, then sleeps on it as a futex
+ * with nothing held; every change of any table that may free a range
+ * bumps it and wakes the sleepers, who try again. A futex wait returns
+ * EINTR on a signal (and restarts under SA_RESTART), as F_SETLKW does.
+ * A thread that would wait for itself, directly or through a chain of
+ * waiting threads, gets EDEADLK instead (the kernel's rule for POSIX
+ * lock owners, with threads as the owners of holders). */
+static atomic_uint local_gen;
+static atomic_int local_waiters;
+static pthread_mutex_t waits_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	pid_t tid, blocker;
+} waits[64]; /* waits_mu */
+static __thread pid_t my_tid_cache;
+
+static pid_t my_tid(void)
+{
+	if (!my_tid_cache)
+		my_tid_cache = (pid_t)syscall(SYS_gettid);
+	return my_tid_cache;
+}
+
+static void local_wake(void)
+{
+	atomic_fetch_add(&local_gen, 1);
+	if (atomic_load(&local_waiters))
+		syscall(SYS_futex, &local_gen, FUTEX_WAKE_PRIVATE, INT_MAX,
+			NULL, NULL, 0);
+}
+
 /* ---- files and holders ---------------------------------------------------- */
 
 struct ls_file *prot_file_get(dev_t dev, ino_t ino)
@@ -191,6 +225,16 @@ static struct ls_ofd *ofd_attach(int fd, const struct stat *st, int accmode,
 	if (!f) {
 		*err = ENOLCK;
 		return NULL;
+	}
+	if (!f->pol_set) {
+		char link[40], path[PATH_MAX];
+		ssize_t n;
+
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+		n = readlink(link, path, sizeof(path) - 1);
+		path[n > 0 ? n : 0] = 0;
+		config_policy(n > 0 ? path : NULL, &f->pol);
+		f->pol_set = 1;
 	}
 	for (o = prot_ofds; o; o = o->next)
 		if (o->file == f && kcmp_same(fd, o->fd))
@@ -293,6 +337,8 @@ static void ofd_release(struct ls_ofd *o)
 	pthread_mutex_unlock(&f->mu);
 	free(o);
 	file_maybe_retire(f);
+	if (atomic_load(&local_waiters))
+		local_wake();
 }
 
 /* ---- copying struct flock in and out without faulting ---------------------
@@ -366,6 +412,8 @@ struct req {
 	int accmode;
 	int tracked;
 	struct flock fl; /* the caller's struct, copied in */
+	pid_t blocker;   /* WAIT_LOCAL: the thread we wait for */
+	unsigned gen;    /* WAIT_LOCAL: local_gen seen under the mutex */
 };
 
 static int lsr_type_of(short t)
@@ -523,7 +571,68 @@ static int refused_by_self(int afd, const struct req *r)
 	return fl.l_type != F_UNLCK && fl.l_pid == getpid();
 }
 
-enum { DONE, WAIT, PASS };
+enum { DONE, WAIT, PASS, WAIT_LOCAL };
+
+static pid_t holder_tid(uint64_t id)
+{
+	struct ls_ofd *o;
+
+	for (o = prot_ofds; o; o = o->next)
+		if (o->id == id)
+			return o->last_tid;
+	return 0;
+}
+
+static void unwait(void *arg)
+{
+	pid_t me = *(pid_t *)arg;
+
+	pthread_mutex_lock(&waits_mu);
+	for (size_t i = 0; i < sizeof(waits) / sizeof(waits[0]); i++)
+		if (waits[i].tid == me)
+			waits[i].tid = 0;
+	pthread_mutex_unlock(&waits_mu);
+	atomic_fetch_sub(&local_waiters, 1);
+}
+
+static int local_wait(pid_t blocker, unsigned gen)
+{
+	pid_t me = my_tid(), b = blocker;
+	int r, oldtype, oldstate, steps;
+	size_t i, n = sizeof(waits) / sizeof(waits[0]);
+
+	pthread_mutex_lock(&waits_mu);
+	for (steps = 0; b && steps < 10; steps++) {
+		pid_t next = 0;
+
+		if (b == me) {
+			pthread_mutex_unlock(&waits_mu);
+			return -EDEADLK;
+		}
+		for (i = 0; i < n; i++)
+			if (waits[i].tid == b)
+				next = waits[i].blocker;
+		b = next;
+	}
+	for (i = 0; i < n; i++)
+		if (!waits[i].tid) {
+			waits[i].tid = me;
+			waits[i].blocker = blocker;
+			break;
+		}
+	pthread_mutex_unlock(&waits_mu);
+	atomic_fetch_add(&local_waiters, 1);
+	pthread_cleanup_push(unwait, &me);
+	pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, &oldstate);
+	pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, &oldtype);
+	r = (int)syscall(SYS_futex, &local_gen, FUTEX_WAIT_PRIVATE, gen, NULL,
+			 NULL, 0);
+	pthread_setcanceltype(oldtype, &oldtype);
+	pthread_setcancelstate(oldstate, &oldstate);
+	r = r < 0 && errno == EINTR ? -EINTR : 0;
+	pthread_cleanup_pop(1);
+	return r;
+}
 
 /* One attempt at a set request, f->mu held. Returns DONE with *res set,
  * WAIT when F_SETLKW must wait, PASS to hand the call to the kernel. */
@@ -533,7 +642,7 @@ static int setlk_try(struct ls_file *f, struct ls_ofd *o, struct req *r,
 	struct lsr_pool *p = prot_pool();
 	int err;
 
-	if (f->fallback)
+	if (f->fallback || f->pol.mode == MODE_OFF)
 		return PASS;
 	if (r->type == LSR_UNLCK) {
 		if (f->anchor < 0)
@@ -548,8 +657,23 @@ static int setlk_try(struct ls_file *f, struct ls_ofd *o, struct req *r,
 			return DONE;
 		}
 		lst_unlock(&f->t, p, r->start, r->end);
+		local_wake();
 		*res = 0;
 		return DONE;
+	}
+	if (f->pol.conflicts_fd) {
+		struct lst_conflict cf;
+
+		if (lst_conflict(&f->t, o->id, r->start, r->end, r->type,
+				 &cf)) {
+			if (r->cmd != F_SETLKW) {
+				*res = -EAGAIN;
+				return DONE;
+			}
+			r->blocker = holder_tid(cf.holder);
+			r->gen = atomic_load(&local_gen);
+			return WAIT_LOCAL;
+		}
 	}
 	if (f->anchor < 0) {
 		/* Opening and closing a descriptor drops POSIX locks
@@ -580,6 +704,9 @@ static int setlk_try(struct ls_file *f, struct ls_ofd *o, struct req *r,
 	}
 	if (prot_ofd_lock(f->anchor, F_OFD_SETLK, r->type, r->start, r->end) == 0) {
 		lst_lock(&f->t, p, o->id, r->start, r->end, r->type);
+		o->last_tid = my_tid();
+		if (atomic_load(&local_waiters))
+			local_wake(); /* a conversion may free readers */
 		*res = 0;
 		return DONE;
 	}
@@ -727,6 +854,13 @@ static int set_cmd(struct req *r)
 			return res;
 		if (what == PASS)
 			return 1;
+		if (what == WAIT_LOCAL) {
+			res = local_wait(r->blocker, r->gen);
+			if (res < 0)
+				return res;
+			waited = 1;
+			continue;
+		}
 		res = setlk_wait(f, r);
 		if (res < 0)
 			return res;
@@ -753,7 +887,7 @@ static int set_cmd(struct req *r)
 static int get_cmd(struct req *r, struct flock *out)
 {
 	struct ls_file *f = NULL;
-	struct ls_ofd *o;
+	struct ls_ofd *o = NULL;
 	struct flock fl;
 	struct crit c;
 	int afd = -1, res;
@@ -771,7 +905,26 @@ static int get_cmd(struct req *r, struct flock *out)
 	}
 	res = resolve(r);
 	if (f && res == 0) {
+		struct lst_conflict cf;
+
 		pthread_mutex_lock(&f->mu);
+		if (f->pol.conflicts_fd && !f->fallback &&
+		    lst_conflict(&f->t, r->tracked && o ? o->id : 0, r->start,
+				 r->end, r->type, &cf)) {
+			/* Another holder of this process: its pid. */
+			memset(&fl, 0, sizeof(fl));
+			fl.l_type = (short)(cf.type == LSR_WRLCK ? F_WRLCK
+								 : F_RDLCK);
+			fl.l_whence = SEEK_SET;
+			fl.l_start = cf.start;
+			fl.l_len = cf.end == LSR_OFF_MAX ? 0
+							 : cf.end - cf.start + 1;
+			fl.l_pid = getpid();
+			pthread_mutex_unlock(&f->mu);
+			crit_leave(&c);
+			*out = fl;
+			return 0;
+		}
 		if (f->anchor >= 0 && !f->fallback) {
 			memset(&fl, 0, sizeof(fl));
 			fl.l_type = (short)(r->type == LSR_WRLCK ? F_WRLCK
@@ -830,7 +983,7 @@ int prot_lock_cmd(int fd, int cmd, struct flock *ufl)
 	struct req r;
 	int saved = errno, res, st;
 
-	if (prot_passthrough_now())
+	if (prot_passthrough_now() || config_mode() == MODE_OFF)
 		return real_fcntl(fd, cmd, ufl);
 	st = fdstate_get(fd);
 	if (st == FD_ANCHOR) {
@@ -1195,6 +1348,10 @@ static void atfork_child(void)
 	prot_lock = (pthread_rwlock_t)PTHREAD_RWLOCK_INITIALIZER;
 	prot_forget();
 	prot_owner = getpid();
+	my_tid_cache = 0;
+	local_waiters = 0;
+	waits_mu = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
+	memset(waits, 0, sizeof(waits));
 	atomic_store(&vfork_seen, 0);
 	shim_busy = 0;
 }

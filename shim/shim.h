@@ -23,6 +23,7 @@
 #include <dirent.h>
 #include <sys/types.h>
 
+#include "config.h"
 #include "table.h"
 
 #define SHIM_EXPORT __attribute__((visibility("default")))
@@ -104,6 +105,8 @@ struct ls_file {
 	unsigned nofd;  /* holders (struct ls_ofd) of this file */
 	unsigned pins;  /* F_SETLKW waiters keeping the entry */
 	int64_t resync[2]; /* scratch of resync() */
+	struct policy pol; /* set at the first lock, from the path */
+	int pol_set;
 	unsigned x_keep, x_drop; /* exec.c scratch: holders kept, dropped */
 	int x_handed;
 };
@@ -118,6 +121,7 @@ struct ls_ofd {
 	int fd;         /* one of them, for kcmp */
 	struct ls_ofd *next; /* all holders of the process */
 	int keep;            /* exec.c scratch: has a descriptor kept */
+	pid_t last_tid;      /* thread that last locked through it */
 };
 
 /* What exec.c shares of protect.c's state (see the locking comment at the
