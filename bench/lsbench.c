@@ -409,7 +409,7 @@ static int child_main(int w, struct child *c, int timeout)
 static char self[PATH_MAX];
 static const char *shim;
 static char dir[64];
-static int quick, big, rounds, timeout;
+static int quick, big, rounds, timeout, only;
 static double round_ns;
 static int failed;
 
@@ -779,6 +779,7 @@ static void bench_scale(int w)
 	long want[3] = { 10000, 100000, 1000000 };
 	int nn = big ? 3 : 2, nr = quick ? 2 : 3;
 	long done = 0;
+	double prev_ns = 0, pred;
 
 	if (quick) {
 		want[0] = 1000;
@@ -796,9 +797,18 @@ static void bench_scale(int w)
 			       want[i], nofile_hard, n);
 			continue;
 		}
+		/* the cost per lock may grow with n: extrapolate it as
+		 * linear in n from the size before, and keep the run short */
+		pred = prev_ns * n / 1e9 * n / (done ? done : 1);
+		if (pred > 120) {
+			printf("%-3d %-38s (%ld files: skipped, about %.0f s "
+			       "per run from the size before)\n", 7, "scale",
+			       n, pred);
+			continue;
+		}
 		done = n;
 		memset(sv, 0, sizeof(sv));
-		for (int r = 0; r < (want[i] >= 1000000 ? 1 : nr); r++)
+		for (int r = 0; r < (pred > 10 || n >= 1000000 ? 1 : nr); r++)
 			for (int v = 0; v < 2; v++)
 				if (!sv[v].err[0] &&
 				    run_work(w, 1, v, n, out, sv[v].err,
@@ -815,6 +825,7 @@ static void bench_scale(int w)
 				 "%.0f B/file %s", mp, ms, ms - mp,
 				 ms - mp <= works[w].target ? "ok" : "MISSED");
 		print_pair(7, name, &sv[0], &sv[1], 0, works[w].tnote, note);
+		prev_ns = median(sv[1].ns, sv[1].n, NULL, NULL);
 	}
 }
 
@@ -928,6 +939,8 @@ static int driver(void)
 		const struct work *k = &works[w];
 		char label[64], note[160];
 
+		if (only && k->row != only)
+			continue;
 		fflush(stdout);
 		switch (k->kind) {
 		case K_RATIO:
@@ -1016,7 +1029,8 @@ static int driver(void)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: lsbench --shim PATH [--quick] [--big]\n");
+	fprintf(stderr, "usage: lsbench --shim PATH [--quick] [--big] "
+		"[--only ROW]\n");
 	exit(2);
 }
 
@@ -1039,6 +1053,8 @@ int main(int argc, char **argv)
 			usage();
 		} else if (!strcmp(a, "--shim")) {
 			shim = v, i++;
+		} else if (!strcmp(a, "--only")) {
+			only = atoi(v), i++;
 		} else if (!strcmp(a, "--work")) {
 			w = atoi(v), i++;
 		} else if (!strcmp(a, "--iters")) {
