@@ -1,35 +1,224 @@
 /*
- * shim/config.c: the policy, from the environment (the configuration file
- * is the observe/config issue's).
+ * shim/config.c: the policy of this process, from lockspace-preload.conf
+ * and the LOCKSPACE_PRELOAD_* environment, read once in the constructor.
+ *
+ * The constructor runs before main() in a program that knows nothing of
+ * us, so nothing here may take it down: no stdio FILE, the file read with
+ * open/read into a buffer of at most CONFIG_SIZE_MAX bytes (mmap'ed, so a
+ * failure is an error and not a crash), every failure reported once and
+ * answered with the built-in defaults. Secure-execution processes
+ * (AT_SECURE: setuid, file capabilities) see no variable: secure_getenv()
+ * returns NULL there, so only the system file is read.
  */
 #include "config.h"
+#include "log.h"
 #include "shim.h"
 
+#include <errno.h>
+#include <execinfo.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
-static struct policy global = {.mode = MODE_PROTECT};
+#ifndef LOCKSPACE_SYSCONFDIR
+#define LOCKSPACE_SYSCONFDIR "/etc"
+#endif
+#define SYSTEM_CONF LOCKSPACE_SYSCONFDIR "/lockspace-preload.conf"
+
+/* Written once by config_init() (single-threaded, in the constructor),
+ * read-only afterwards. */
+static struct config cfg;
+static int cfg_mode;
+
+/* Read path into a fresh mapping of CONFIG_SIZE_MAX + 1 bytes. 0, or
+ * -errno with the reason; -ENOENT is silent for the system file. */
+static int read_file(const char *path, char **buf, size_t *len,
+		     struct config_err *e)
+{
+	size_t cap = CONFIG_SIZE_MAX + 1, got = 0;
+	struct stat st;
+	int fd, rc = 0;
+	char *b;
+
+	*buf = NULL;
+	*len = 0;
+	/* O_NONBLOCK: a FIFO in its place must not hang the program. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		rc = -errno;
+		snprintf(e->reason, sizeof(e->reason), "cannot open: %s",
+			 strerror(-rc));
+		return rc;
+	}
+	if (fstat(fd, &st) < 0) {
+		rc = -errno;
+		snprintf(e->reason, sizeof(e->reason), "cannot stat: %s",
+			 strerror(-rc));
+		goto out;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		rc = -EISDIR;
+		snprintf(e->reason, sizeof(e->reason), "is a directory");
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode)) {
+		rc = -EINVAL;
+		snprintf(e->reason, sizeof(e->reason),
+			 "not a regular file");
+		goto out;
+	}
+	if (st.st_size > CONFIG_SIZE_MAX) {
+		rc = -EFBIG;
+		snprintf(e->reason, sizeof(e->reason),
+			 "larger than %d bytes", CONFIG_SIZE_MAX);
+		goto out;
+	}
+	b = mmap(NULL, cap, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (b == MAP_FAILED) {
+		rc = -ENOMEM;
+		snprintf(e->reason, sizeof(e->reason), "out of memory");
+		goto out;
+	}
+	while (got < cap) {
+		ssize_t r = read(fd, b + got, cap - got);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			rc = -errno;
+			snprintf(e->reason, sizeof(e->reason),
+				 "cannot read: %s", strerror(-rc));
+			break;
+		}
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	if (!rc && got > CONFIG_SIZE_MAX) {
+		rc = -EFBIG;
+		snprintf(e->reason, sizeof(e->reason),
+			 "larger than %d bytes", CONFIG_SIZE_MAX);
+	}
+	if (rc) {
+		munmap(b, cap);
+		goto out;
+	}
+	*buf = b;
+	*len = got;
+out:
+	raw_close(fd);
+	return rc;
+}
+
+/* The file's configuration into cfg; on any error the defaults, and the
+ * error reported (after the log is set up, so it goes where the
+ * environment says). */
+static int load_file(const char *path, int named, struct config_err *e)
+{
+	char *buf;
+	size_t len;
+	int rc;
+
+	e->line = 0;
+	e->reason[0] = 0;
+	rc = read_file(path, &buf, &len, e);
+	if (rc == -ENOENT && !named)
+		rc = 0; /* no system file: the defaults, silently */
+	if (rc || !buf)
+		return rc;
+	rc = config_parse(buf, len, &cfg, e);
+	munmap(buf, CONFIG_SIZE_MAX + 1);
+	return rc;
+}
+
+static const struct {
+	const char *var, *key;
+	unsigned forces;
+} env_keys[] = {
+	{"LOCKSPACE_PRELOAD_MODE", "mode", CFG_MODE},
+	{"LOCKSPACE_PRELOAD_CONFLICTS", "conflicts", CFG_CONFLICTS},
+	{"LOCKSPACE_PRELOAD_BACKEND", "backend", CFG_BACKEND},
+	{"LOCKSPACE_PRELOAD_LOG", "log", 0},
+	{"LOCKSPACE_PRELOAD_LOG_LEVEL", "log-level", 0},
+	{"LOCKSPACE_PRELOAD_BACKTRACE", "backtrace", 0},
+};
+#define N_ENV (sizeof(env_keys) / sizeof(env_keys[0]))
 
 void config_init(void)
 {
-	const char *v = secure_getenv("LOCKSPACE_PRELOAD_MODE");
+	const char *path = secure_getenv("LOCKSPACE_PRELOAD_CONF");
+	const char *bad_var[N_ENV];
+	char bad_why[N_ENV][160];
+	struct config_err e;
+	int named = path && *path, rc, report;
+	size_t nbad = 0;
 
-	if (v && !strcmp(v, "off"))
-		global.mode = MODE_OFF;
-	else if (v && !strcmp(v, "observe"))
-		global.mode = MODE_OBSERVE;
-	v = secure_getenv("LOCKSPACE_PRELOAD_CONFLICTS");
-	if (v && !strcmp(v, "fd"))
-		global.conflicts_fd = 1;
+	if (!named)
+		path = SYSTEM_CONF;
+	config_defaults(&cfg);
+	rc = load_file(path, named, &e);
+	/* The environment applies over the file, or over the defaults that
+	 * replaced a broken file, and beats every section. */
+	for (size_t i = 0; i < N_ENV; i++) {
+		const char *v = secure_getenv(env_keys[i].var);
+
+		if (!v)
+			continue;
+		if (config_set(&cfg, env_keys[i].key, v, bad_why[nbad],
+			       sizeof(bad_why[nbad])) < 0) {
+			bad_var[nbad++] = env_keys[i].var;
+			continue;
+		}
+		cfg.forced |= env_keys[i].forces;
+	}
+	cfg_mode = cfg.global.mode;
+	for (size_t i = 0; cfg_mode == MODE_OFF && i < cfg.nrules; i++)
+		if ((cfg.rules[i].set & CFG_MODE) &&
+		    !(cfg.forced & CFG_MODE) &&
+		    cfg.rules[i].pol.mode > cfg_mode)
+			cfg_mode = cfg.rules[i].pol.mode;
+
+	report = 0;
+	{
+		const char *r = secure_getenv("LOCKSPACE_PRELOAD_REPORT");
+
+		report = r && *r && strcmp(r, "0") != 0;
+	}
+	log_setup(&cfg, report);
+	if (rc) {
+		char qf[PATH_MAX + 16], qr[sizeof(e.reason) * 2 + 4];
+
+		log_quote(qf, sizeof(qf), path);
+		log_quote(qr, sizeof(qr), e.reason);
+		log_event(LOGL_ERROR, "config-error",
+			  "file=%s line=%u reason=%s defaults=1", qf, e.line,
+			  qr);
+	}
+	for (size_t i = 0; i < nbad; i++) {
+		char qr[sizeof(bad_why[0]) * 2 + 4];
+
+		log_quote(qr, sizeof(qr), bad_why[i]);
+		log_event(LOGL_ERROR, "config-error",
+			  "variable=%s reason=%s ignored=1", bad_var[i], qr);
+	}
+	if (cfg.backtrace) {
+		/* backtrace() loads libgcc_s (and allocates) on its first
+		 * call: do that here, not where an event is logged. */
+		void *frames[2];
+
+		backtrace(frames, 2);
+	}
 }
 
 int config_mode(void)
 {
-	return global.mode;
+	return cfg_mode;
 }
 
 void config_policy(const char *path, struct policy *p)
 {
-	(void)path;
-	*p = global;
+	config_lookup(&cfg, path, p);
 }

@@ -1,0 +1,60 @@
+/*
+ * shim/log.h: the events the shim reports, one logfmt line each:
+ *
+ *   event=NAME ts=2024-05-01T12:00:00.123Z pid=42 tid=43 level=warning K=V...
+ *
+ * to stderr, syslog (/dev/log, written directly) or a file. Every
+ * function here formats into a stack buffer and writes with one write(2)
+ * (or send(2)): no malloc, no stdio FILE, no lock, errno preserved. So
+ * they may be called with the table's mutex held; log_caller() and
+ * log_backtrace() are the exception (dladdr and the unwinder take the
+ * loader's lock): call them before taking a lock, and not from a path a
+ * signal handler may reach.
+ */
+#ifndef LOCKSPACE_LOG_H
+#define LOCKSPACE_LOG_H
+
+#include <stddef.h>
+
+#include "config.h"
+
+#define LOG_LINE_MAX 2048 /* longer events are cut, ending in "..." */
+
+/* The counters of the at-exit summary (event=summary). */
+enum log_counter {
+	LOGC_LOCKS,     /* lock requests granted (F_SETLK/W, lockf) */
+	LOGC_FILES,     /* files that got an entry in the table */
+	LOGC_HELD,      /* ranges (or files) held now: +1/-1; peak kept */
+	LOGC_PREVENTED, /* closes that would have dropped locks (protect) */
+	LOGC_OBSERVED,  /* closes that dropped locks (observe), seen or not */
+	LOGC_FALLBACKS, /* files that fell back to plain POSIX locks */
+	LOGC_N
+};
+
+/* config_init() calls it once, with the final configuration. */
+void log_setup(const struct config *c, int report);
+/* Whether an event of this level (LOGL_*) would be written. */
+int log_enabled(int level);
+/* One event: fmt produces the rest of the line, "key=value ..." (quote
+ * values that may hold spaces with log_quote()). */
+void log_event(int level, const char *event, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* s as a logfmt value: as is, or in double quotes with '"' and '\\'
+ * escaped and control bytes as \xNN when it holds anything but
+ * [A-Za-z0-9_./:+@,=-]. Returns dst; cut to fit len. */
+char *log_quote(char *dst, size_t len, const char *s);
+/* The return address as a logfmt value: "object+0xoff (symbol+0xoff)",
+ * quoted. */
+void log_caller(char *buf, size_t len, void *ret_addr);
+/* With backtrace = on: up to 8 frames outside the shim, quoted, frames
+ * separated by " < " (innermost first). Returns the count of frames, 0
+ * when backtrace is off (buf is then "-"). */
+int log_backtrace(char *buf, size_t len);
+int log_backtrace_enabled(void);
+/* Atomic: c += n (LOGC_HELD may go down; its peak is kept). */
+void log_count(enum log_counter c, long n);
+/* The one-line event=summary, if the level or --report asks for it; at
+ * most once per process (a destructor calls it too). */
+void log_summary(void);
+
+#endif
