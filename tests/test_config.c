@@ -1,0 +1,347 @@
+/* tests/test_config.c: the lockspace-preload.conf parser (shim/config_parse.c,
+ * compiled in here: it is pure, and the test binary links the core only). */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../shim/config_parse.c"
+
+static struct config c;
+static struct config_err e;
+
+static int parse(const char *text)
+{
+	config_free(&c);
+	return config_parse(text, strlen(text), &c, &e);
+}
+
+static void teardown(void)
+{
+	config_free(&c);
+}
+
+TestSuite(config, .fini = teardown);
+
+static void assert_defaults(void)
+{
+	cr_assert_eq(c.global.mode, MODE_PROTECT);
+	cr_assert_eq(c.global.conflicts_fd, 0);
+	cr_assert_eq(c.global.backend, BACKEND_ANCHOR);
+	cr_assert_eq(c.log_dest, LOGD_STDERR);
+	cr_assert_eq(c.log_level, LOGL_NOTICE);
+	cr_assert_eq(c.backtrace, 0);
+	cr_assert_eq(c.nrules, 0);
+	cr_assert_null(c.rules);
+}
+
+/* A refused text: the reason holds want, the line is line, and nothing of
+ * the text was applied. */
+static void assert_refused(const char *text, size_t len, unsigned line,
+			   const char *want)
+{
+	config_free(&c);
+	cr_assert_eq(config_parse(text, len, &c, &e), -EINVAL, "%s", want);
+	cr_assert_eq(e.line, line, "line %u, reason %s", e.line, e.reason);
+	cr_assert(strstr(e.reason, want), "reason \"%s\" lacks \"%s\"",
+		  e.reason, want);
+	assert_defaults();
+}
+
+static void refused(const char *text, unsigned line, const char *want)
+{
+	assert_refused(text, strlen(text), line, want);
+}
+
+Test(config, empty_text_gives_defaults)
+{
+	cr_assert_eq(config_parse("", 0, &c, &e), 0);
+	assert_defaults();
+	cr_assert_eq(parse("\n\n   \n\t\n# only a comment\n  # another\n"), 0);
+	assert_defaults();
+}
+
+Test(config, every_global_key_and_value)
+{
+	cr_assert_eq(parse("mode = off\n"), 0);
+	cr_assert_eq(c.global.mode, MODE_OFF);
+	cr_assert_eq(parse("mode = observe\n"), 0);
+	cr_assert_eq(c.global.mode, MODE_OBSERVE);
+	cr_assert_eq(parse("mode = protect\n"), 0);
+	cr_assert_eq(c.global.mode, MODE_PROTECT);
+	cr_assert_eq(parse("conflicts = fd\n"), 0);
+	cr_assert_eq(c.global.conflicts_fd, 1);
+	cr_assert_eq(parse("conflicts = process\n"), 0);
+	cr_assert_eq(c.global.conflicts_fd, 0);
+	cr_assert_eq(parse("backend = anchor\n"), 0);
+	cr_assert_eq(c.global.backend, BACKEND_ANCHOR);
+	cr_assert_eq(parse("log = syslog\n"), 0);
+	cr_assert_eq(c.log_dest, LOGD_SYSLOG);
+	cr_assert_eq(parse("log = stderr\n"), 0);
+	cr_assert_eq(c.log_dest, LOGD_STDERR);
+	cr_assert_eq(parse("log = /var/log/lockspace.log\n"), 0);
+	cr_assert_eq(c.log_dest, LOGD_FILE);
+	cr_assert_str_eq(c.log_path, "/var/log/lockspace.log");
+	cr_assert_eq(parse("log-level = error"), 0);
+	cr_assert_eq(c.log_level, LOGL_ERROR);
+	cr_assert_eq(parse("log-level = warning"), 0);
+	cr_assert_eq(c.log_level, LOGL_WARNING);
+	cr_assert_eq(parse("log-level = notice"), 0);
+	cr_assert_eq(c.log_level, LOGL_NOTICE);
+	cr_assert_eq(parse("log-level = info"), 0);
+	cr_assert_eq(c.log_level, LOGL_INFO);
+	cr_assert_eq(parse("log-level = debug"), 0);
+	cr_assert_eq(c.log_level, LOGL_DEBUG);
+	cr_assert_eq(parse("backtrace = on"), 0);
+	cr_assert_eq(c.backtrace, 1);
+	cr_assert_eq(parse("backtrace = off"), 0);
+	cr_assert_eq(c.backtrace, 0);
+}
+
+Test(config, spaces_comments_crlf_and_last_line_without_newline)
+{
+	cr_assert_eq(parse("  \tmode=observe   # trailing comment\r\n"
+			   "conflicts\t=\tfd\r\n"
+			   "log-level = debug"), 0);
+	cr_assert_eq(c.global.mode, MODE_OBSERVE);
+	cr_assert_eq(c.global.conflicts_fd, 1);
+	cr_assert_eq(c.log_level, LOGL_DEBUG);
+}
+
+Test(config, later_key_wins)
+{
+	cr_assert_eq(parse("mode = off\nmode = observe\n"), 0);
+	cr_assert_eq(c.global.mode, MODE_OBSERVE);
+}
+
+Test(config, the_shipped_file_parses)
+{
+	char buf[8192];
+	FILE *f = fopen(BUILD_DIR "/../lockspace-preload.conf", "r");
+	size_t n;
+
+	if (!f)
+		cr_skip_test("lockspace-preload.conf not next to %s", BUILD_DIR);
+	n = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	cr_assert_eq(config_parse(buf, n, &c, &e), 0, "line %u: %s", e.line,
+		     e.reason);
+}
+
+Test(config, sections_first_match_wins_and_inherit_global)
+{
+	struct policy p;
+
+	cr_assert_eq(parse("mode = observe\nconflicts = process\n"
+			   "[/srv/db/a*]   # a comment\n"
+			   "mode = protect\n"
+			   "\n"
+			   "[ /srv/db/* ]\n"
+			   "conflicts = fd\n"
+			   "backend = anchor\n"
+			   "[/srv/*]\n"
+			   "mode = off\n"), 0);
+	cr_assert_eq(c.nrules, 3);
+	config_lookup(&c, "/srv/db/a.db", &p);
+	cr_assert_eq(p.mode, MODE_PROTECT);
+	cr_assert_eq(p.conflicts_fd, 0); /* not set there: the global one */
+	config_lookup(&c, "/srv/db/b.db", &p);
+	cr_assert_eq(p.mode, MODE_OBSERVE);
+	cr_assert_eq(p.conflicts_fd, 1);
+	/* no FNM_PATHNAME: '*' also matches '/' */
+	config_lookup(&c, "/srv/db/sub/b.db", &p);
+	cr_assert_eq(p.conflicts_fd, 1);
+	config_lookup(&c, "/srv/x", &p);
+	cr_assert_eq(p.mode, MODE_OFF);
+	config_lookup(&c, "/elsewhere", &p);
+	cr_assert_eq(p.mode, MODE_OBSERVE);
+	config_lookup(&c, NULL, &p);
+	cr_assert_eq(p.mode, MODE_OBSERVE);
+}
+
+Test(config, bracket_expressions_in_patterns)
+{
+	struct policy p;
+
+	cr_assert_eq(parse("[/data/[ab]*.db]\nconflicts = fd\n"), 0);
+	cr_assert_str_eq(c.globs + c.rules[0].glob, "/data/[ab]*.db");
+	config_lookup(&c, "/data/b1.db", &p);
+	cr_assert_eq(p.conflicts_fd, 1);
+	config_lookup(&c, "/data/c1.db", &p);
+	cr_assert_eq(p.conflicts_fd, 0);
+}
+
+Test(config, forced_keys_beat_sections)
+{
+	struct policy p;
+	char why[160];
+
+	cr_assert_eq(parse("[/a/*]\nmode = off\nconflicts = fd\n"), 0);
+	cr_assert_eq(config_set(&c, "mode", " observe ", why, sizeof(why)),
+		     0);
+	c.forced |= CFG_MODE;
+	config_lookup(&c, "/a/x", &p);
+	cr_assert_eq(p.mode, MODE_OBSERVE);
+	cr_assert_eq(p.conflicts_fd, 1);
+}
+
+Test(config, config_set_refuses_bad_values)
+{
+	char why[160];
+
+	cr_assert_eq(config_set(&c, "mode", "fast", why, sizeof(why)),
+		     -EINVAL);
+	cr_assert(strstr(why, "bad value \"fast\" for key \"mode\""), "%s",
+		  why);
+	cr_assert_eq(config_set(&c, "log", "relative.log", why, sizeof(why)),
+		     -EINVAL);
+	cr_assert_eq(config_set(&c, "log-level", "", why, sizeof(why)),
+		     -EINVAL);
+	cr_assert(strstr(why, "missing value"), "%s", why);
+	cr_assert_eq(config_set(&c, "log", "/tmp/x.log", why, sizeof(why)), 0);
+	cr_assert_eq(c.log_dest, LOGD_FILE);
+}
+
+Test(config, unknown_key)
+{
+	refused("mode = observe\n\nspeed = fast\n", 3,
+		"unknown key \"speed\"");
+	refused("Mode = observe\n", 1, "unknown key \"Mode\"");
+}
+
+Test(config, bad_values)
+{
+	refused("mode = fast\n", 1, "bad value \"fast\" for key \"mode\"");
+	refused("mode = Protect\n", 1, "bad value \"Protect\"");
+	refused("conflicts = thread\n", 1, "for key \"conflicts\"");
+	refused("backend = posix\n", 1, "bad value \"posix\" for key "
+		"\"backend\" (expected anchor)");
+	refused("log = file.log\n", 1, "for key \"log\"");
+	refused("log-level = verbose\n", 1, "for key \"log-level\"");
+	refused("backtrace = yes\n", 1, "for key \"backtrace\"");
+	refused("mode =\n", 1, "missing value for key \"mode\"");
+	refused("mode = # nothing\n", 1, "missing value");
+	refused("mode = on off\n", 1, "bad value \"on off\"");
+}
+
+/* A path longer than log_path holds cannot fit on a line of the file, but
+ * can come from LOCKSPACE_PRELOAD_LOG. */
+Test(config, overlong_log_path)
+{
+	static char path[PATH_MAX + 1];
+	char why[160];
+
+	memset(path, 'a', PATH_MAX);
+	path[0] = '/';
+	cr_assert_eq(config_set(&c, "log", path, why, sizeof(why)), -EINVAL);
+	cr_assert(strstr(why, "for key \"log\""), "%s", why);
+	path[PATH_MAX - 1] = 0;
+	cr_assert_eq(config_set(&c, "log", path, why, sizeof(why)), 0);
+	cr_assert_eq(strlen(c.log_path), PATH_MAX - 1);
+}
+
+Test(config, syntax_errors)
+{
+	refused("mode observe\n", 1, "expected \"key = value\"");
+	refused("= observe\n", 1, "missing key");
+	refused("mode = observe\n[/srv/*\nmode = off\n", 2,
+		"unterminated section");
+	refused("[\n", 1, "unterminated section");
+	refused("[]\n", 1, "empty section pattern");
+	refused("[   ]\n", 1, "empty section pattern");
+	refused("[/a/*] trailing\n", 1, "unterminated section");
+}
+
+Test(config, global_only_keys_in_a_section)
+{
+	refused("[/a/*]\nlog = syslog\n", 2, "key \"log\" is global");
+	refused("[/a/*]\nlog-level = debug\n", 2, "key \"log-level\"");
+	refused("[/a/*]\nbacktrace = on\n", 2, "key \"backtrace\"");
+}
+
+Test(config, overlong_line)
+{
+	static char text[CONFIG_LINE_MAX + 64];
+
+	/* exactly CONFIG_LINE_MAX bytes is fine */
+	memset(text, ' ', CONFIG_LINE_MAX);
+	memcpy(text, "mode = off", 10);
+	text[CONFIG_LINE_MAX] = '\n';
+	cr_assert_eq(config_parse(text, CONFIG_LINE_MAX + 1, &c, &e), 0);
+	cr_assert_eq(c.global.mode, MODE_OFF);
+	config_free(&c);
+	text[CONFIG_LINE_MAX] = ' ';
+	text[CONFIG_LINE_MAX + 1] = '\n';
+	assert_refused(text, CONFIG_LINE_MAX + 2, 1, "line longer than 4096");
+	/* ... and without a newline at the end of the text */
+	assert_refused(text, CONFIG_LINE_MAX + 1, 1, "line longer than 4096");
+}
+
+Test(config, binary_garbage)
+{
+	static const char nul[] = "mode = off\nmo\0de = observe\n";
+	static const char elf[] = "\x7f" "ELF\x02\x01\x01";
+
+	assert_refused(nul, sizeof(nul) - 1, 2, "NUL byte at column 3");
+	assert_refused(elf, sizeof(elf) - 1, 1, "control character 0x7f");
+	refused("mode = off\x1b[0m\n", 1, "control character 0x1b");
+}
+
+Test(config, larger_than_the_limit)
+{
+	size_t len = CONFIG_SIZE_MAX + 1;
+	char *big = malloc(len);
+
+	cr_assert_not_null(big);
+	memset(big, '\n', len);
+	cr_assert_eq(config_parse(big, len, &c, &e), -EFBIG);
+	cr_assert_eq(e.line, 0);
+	cr_assert(strstr(e.reason, "larger than"));
+	assert_defaults();
+	/* exactly the limit is fine */
+	cr_assert_eq(config_parse(big, len - 1, &c, &e), 0);
+	free(big);
+}
+
+Test(config, error_after_sections_frees_them)
+{
+	refused("[/a]\nmode = off\n[/b]\nmode = observe\n[/c]\nbogus = 1\n",
+		6, "unknown key \"bogus\"");
+}
+
+Test(config, long_words_are_cut_in_messages)
+{
+	char text[600];
+
+	memset(text, 'k', 500);
+	memcpy(text + 500, " = 1\n", 6);
+	refused(text, 1, "unknown key \"kkkk");
+	cr_assert_lt(strlen(e.reason), 100);
+}
+
+/* Inputs the fuzzer (tests/fuzz/fuzz_config.c) ran into: kept so they
+ * stay fixed. */
+Test(config, fuzz_regressions)
+{
+	static const struct {
+		const char *text;
+		size_t len;
+	} cases[] = {
+		{"[", 1},
+		{"]", 1},
+		{"=", 1},
+		{"[]", 2},
+		{"#\n[", 3},
+		{"\r", 1},
+		{"[\r]\n", 4},
+		{"mode=\r", 6},
+		{"[x]\n=", 5},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		config_free(&c);
+		config_parse(cases[i].text, cases[i].len, &c, &e);
+		cr_assert_lt(strlen(e.reason), sizeof(e.reason));
+	}
+}
