@@ -4,6 +4,8 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +13,7 @@
 #include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef BUILD_DIR
@@ -148,8 +151,7 @@ int tu_run(int preload, const char *const *argv, const char *const *env,
 		int i;
 
 		dup2(pfd[1], 1);
-		close(pfd[0]);
-		close(pfd[1]);
+		close_range(3, ~0U, 0);	/* the runner's own (Criterion's) */
 		unsetenv("LD_PRELOAD");
 		if (preload)
 			setenv("LD_PRELOAD", tu_preload(), 1);
@@ -182,4 +184,166 @@ int tu_run(int preload, const char *const *argv, const char *const *env,
 		return -1;
 	return WIFEXITED(status) ? WEXITSTATUS(status)
 				 : 128 + WTERMSIG(status);
+}
+
+int tu_proc_start(struct tu_proc *p, int preload, const char *const *argv,
+		  const char *const *env)
+{
+	int in[2], out[2];
+
+	memset(p, 0, sizeof(*p));
+	p->pid = -1;
+	signal(SIGPIPE, SIG_IGN);	/* a program that died: EPIPE, no kill */
+	if (pipe2(in, O_CLOEXEC) < 0)
+		return -1;
+	if (pipe2(out, O_CLOEXEC) < 0) {
+		close(in[0]);
+		close(in[1]);
+		return -1;
+	}
+	p->pid = fork();
+	if (p->pid == 0) {
+		int i;
+
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		close_range(3, ~0U, 0);	/* the runner's own (Criterion's) */
+		unsetenv("LD_PRELOAD");
+		if (preload)
+			setenv("LD_PRELOAD", tu_preload(), 1);
+		for (i = 0; env && env[i]; i++)
+			putenv((char *)env[i]);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	p->in = in[1];
+	p->out = out[0];
+	if (p->pid < 0) {
+		close(p->in);
+		close(p->out);
+		return -1;
+	}
+	return 0;
+}
+
+/* Reads what is there (waiting up to timeout_ms); 1 read, 0 EOF, -1. */
+static int proc_read(struct tu_proc *p, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = p->out, .events = POLLIN };
+	ssize_t r;
+
+	if (p->out < 0)
+		return 0;
+	if (poll(&pfd, 1, timeout_ms) <= 0)
+		return -1;
+	if (p->len + 1 >= sizeof(p->buf)) {
+		char sink[256];
+
+		r = read(p->out, sink, sizeof(sink));
+	} else {
+		r = read(p->out, p->buf + p->len, sizeof(p->buf) - 1 - p->len);
+		if (r > 0)
+			p->len += (size_t)r;
+		p->buf[p->len] = 0;
+	}
+	if (r < 0 && errno == EINTR)
+		return 1;
+	if (r <= 0) {
+		close(p->out);
+		p->out = -1;
+		return 0;
+	}
+	return 1;
+}
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
+}
+
+int tu_proc_ready(struct tu_proc *p, int timeout_ms)
+{
+	long end = now_ms() + timeout_ms;
+
+	for (;;) {
+		char *r = strstr(p->buf + p->seen, "ready\n");
+		long left;
+
+		if (r && (r == p->buf || r[-1] == '\n')) {
+			p->seen = (size_t)(r - p->buf) + 6;
+			return 0;
+		}
+		left = end - now_ms();
+		if (left <= 0 || proc_read(p, (int)left) <= 0)
+			return -1;
+	}
+}
+
+int tu_proc_continue(struct tu_proc *p)
+{
+	return write(p->in, "\n", 1) == 1 ? 0 : -1;
+}
+
+int tu_proc_finish(struct tu_proc *p, int timeout_ms)
+{
+	long end = now_ms() + timeout_ms;
+	int status;
+	pid_t r;
+
+	if (p->in >= 0)
+		close(p->in);
+	p->in = -1;
+	while (p->out >= 0 && now_ms() < end)
+		if (proc_read(p, (int)(end - now_ms())) < 0)
+			break;
+	if (p->out >= 0)
+		close(p->out);
+	p->out = -1;
+	if (p->pid <= 0)
+		return -1;
+	while ((r = waitpid(p->pid, &status, WNOHANG)) == 0 &&
+	       now_ms() < end) {
+		struct timespec ts = { 0, 5 * 1000 * 1000 };
+
+		nanosleep(&ts, NULL);
+	}
+	if (r == 0) {
+		kill(p->pid, SIGKILL);
+		r = waitpid(p->pid, &status, 0);
+	}
+	p->pid = -1;
+	if (r < 0)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status)
+				 : 128 + WTERMSIG(status);
+}
+
+const char *tu_proc_result(const struct tu_proc *p, const char *step)
+{
+	static __thread char res[512];
+	size_t n = strlen(step);
+	const char *l = p->buf;
+
+	while (l && *l) {
+		if (!strncmp(l, step, n) && !strncmp(l + n, " = ", 3)) {
+			const char *e = strchr(l, '\n');
+			size_t len = e ? (size_t)(e - l) - n - 3
+				       : strlen(l + n + 3);
+
+			if (len >= sizeof(res))
+				len = sizeof(res) - 1;
+			memcpy(res, l + n + 3, len);
+			res[len] = 0;
+			return res;
+		}
+		l = strchr(l, '\n');
+		if (l)
+			l++;
+	}
+	return NULL;
 }

@@ -30,4 +30,31 @@ const char *tu_preload(void);
 int tu_run(int preload, const char *const *argv, const char *const *env,
 	   char *out, size_t outlen);
 
+
+/* An interactive run of a test program: its stdin and stdout are pipes to
+ * the test. The program prints lines; tu_proc_ready() reads up to the next
+ * line "ready" and tu_proc_continue() lets it go on. */
+struct tu_proc {
+	pid_t pid;
+	int in, out;	/* our ends: its stdin, its stdout */
+	size_t len;	/* bytes of out[] */
+	size_t seen;	/* out[] up to here was searched for "ready" */
+	char buf[32768];
+};
+
+/* Start argv with or without the shim (env as in tu_run); 0 or -1. */
+int tu_proc_start(struct tu_proc *p, int preload, const char *const *argv,
+		  const char *const *env);
+/* Wait up to timeout_ms for the next "ready" line; 0, or -1 on EOF or
+ * timeout. */
+int tu_proc_ready(struct tu_proc *p, int timeout_ms);
+/* Send the line that lets the program go on past "ready". */
+int tu_proc_continue(struct tu_proc *p);
+/* Close its stdin, read the rest of its output, wait up to timeout_ms for
+ * it to exit (then SIGKILL); returns the exit status or 128 + signal. */
+int tu_proc_finish(struct tu_proc *p, int timeout_ms);
+/* The text after "STEP = " on the line of the output that starts with
+ * "STEP = ", or NULL; copied into a thread-local buffer. */
+const char *tu_proc_result(const struct tu_proc *p, const char *step);
+
 #endif

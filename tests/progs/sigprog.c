@@ -1,0 +1,81 @@
+/* tests/progs/sigprog.c: close() and fcntl() from a signal handler, an
+ * "unmodified program" for the integration tests.
+ *
+ *   sigprog PATH CYCLES
+ *
+ * The main thread locks and unlocks bytes 0..9 of PATH through one
+ * descriptor CYCLES times (and opens and closes a second descriptor of it
+ * every cycle), while an interval timer every 50 us runs a handler that
+ * locks and unlocks bytes 100..109 through another descriptor and closes a
+ * dup of it: the handler lands inside the lock calls and the closes. Both
+ * are async-signal-safe, so the program must finish; prints "done N" with
+ * the number of handler runs, and exits 0 when every call succeeded.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+static int hfd;
+static volatile sig_atomic_t runs, bad;
+
+static void on_alarm(int sig)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
+			    .l_start = 100, .l_len = 10 };
+	int saved = errno, d;
+
+	(void)sig;
+	if (fcntl(hfd, F_SETLK, &fl) < 0)
+		bad = 1;
+	fl.l_type = F_UNLCK;
+	if (fcntl(hfd, F_SETLK, &fl) < 0)
+		bad = 1;
+	d = dup(hfd);
+	if (d < 0 || close(d) < 0)
+		bad = 1;
+	runs++;
+	errno = saved;
+}
+
+int main(int argc, char **argv)
+{
+	struct flock fl = { .l_whence = SEEK_SET, .l_start = 0, .l_len = 10 };
+	struct itimerval it = { { 0, 50 }, { 0, 50 } };
+	struct sigaction sa;
+	int fd, cycles;
+
+	if (argc != 3)
+		return 2;
+	cycles = atoi(argv[2]);
+	fd = open(argv[1], O_RDWR);
+	hfd = open(argv[1], O_RDWR);
+	if (fd < 0 || hfd < 0)
+		return 1;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_alarm;
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGALRM, &sa, NULL);
+	setitimer(ITIMER_REAL, &it, NULL);
+	for (int i = 0; i < cycles; i++) {
+		int o;
+
+		fl.l_type = F_WRLCK;
+		if (fcntl(fd, F_SETLK, &fl) < 0)
+			bad = 2;
+		o = open(argv[1], O_RDONLY);
+		if (o < 0 || close(o) < 0)
+			bad = 3;
+		fl.l_type = F_UNLCK;
+		if (fcntl(fd, F_SETLK, &fl) < 0)
+			bad = 4;
+	}
+	memset(&it, 0, sizeof(it));
+	setitimer(ITIMER_REAL, &it, NULL);
+	printf("done %d\n", (int)runs);
+	return bad;
+}
