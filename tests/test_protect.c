@@ -119,9 +119,12 @@ static void run_once(int shim, const char *prog, const char *path,
 	cr_assert(tu_proc_start(p, shim, argv, NULL) == 0, "spawn %s",
 		  argv[0]);
 	for (int r = 0; r < nready; r++) {
-		cr_assert(tu_proc_ready(p, READY_MS) == 0,
-			  "[%s] no ready %d from %s; output:\n%s", how(shim),
-			  r, prog, p->buf);
+		if (tu_proc_ready(p, READY_MS) < 0) {
+			st = tu_proc_finish(p, 0);	/* kills a hung one */
+			cr_assert_fail("[%s] no ready %d from %s (status %d); "
+				       "output:\n%s",
+				       how(shim), r, prog, st, p->buf);
+		}
 		check_probes(shim, r, probe_path, pr, npr, p);
 		if (fn)
 			fn(shim, r, p->pid, probe_path);
@@ -615,15 +618,14 @@ Test(protect, bad_flock_pointer_is_efault, .timeout = 60)
 }
 
 /* F_GETLK never reports the caller's own locks, and names another
- * (plain) process's lock with its pid: here the test process's. */
+ * (plain) process's lock with its pid. */
 Test(protect, getlk_ignores_own_locks_reports_other_pid, .timeout = 60)
 {
-	struct flock fl = { .l_type = W, .l_whence = SEEK_SET,
-			    .l_start = 500, .l_len = 10 };
 	char *path = mkfile(), want[128];
-	int fd = open(path, O_RDWR);
+	int rel;
+	pid_t holder = tu_hold(path, W, 500, 10, &rel);
 
-	cr_assert(fd >= 0 && fcntl(fd, F_SETLK, &fl) == 0);
+	cr_assert(holder > 0);
 	script(path, NULL,
 	       STEPS("open:a:rw", "lock:a:w:set:0:10",
 		     "getlk:a:w:set:0:10", "getlk:a:r:set:0:0",
@@ -631,11 +633,11 @@ Test(protect, getlk_ignores_own_locks_reports_other_pid, .timeout = 60)
 	       NO_PROBES, NULL);
 	expect_res("getlk:a:w:set:0:10", "0 type=u start=0 len=10 pid=0");
 	snprintf(want, sizeof(want), "0 type=w start=500 len=10 pid=%d",
-		 (int)getpid());
+		 (int)holder);
 	expect_res("getlk:a:r:set:0:0", want);
 	expect_res("getlk:a:r:set:600:0", "0 type=u start=600 len=0 pid=0");
 	expect_same_output();
-	close(fd);
+	tu_unhold(holder, rel);
 	unlink(path);
 }
 
@@ -680,6 +682,8 @@ Test(protect, getlk_reports_pid_of_holder_under_shim, .timeout = 60)
 
 /* F_SETLKW waiting on another process's lock, interrupted by SIGALRM
  * without SA_RESTART: EINTR, and the program holds nothing there. */
+static pid_t intr_holder;
+
 static void intr_kernel_view(int shim, int ready, pid_t pid, const char *path)
 {
 	struct kernel_lock k[8];
@@ -694,26 +698,25 @@ static void intr_kernel_view(int shim, int ready, pid_t pid, const char *path)
 		     how(shim), n);
 	for (int i = 0; i < n; i++)
 		if (k[i].start == 0)
-			cr_expect_eq(k[i].pid, getpid(),
+			cr_expect_eq(k[i].pid, intr_holder,
 				     "[%s] bytes 0-9 held by %d", how(shim),
 				     (int)k[i].pid);
 }
 
 Test(protect, setlkw_interrupted_by_signal_is_eintr, .timeout = 60)
 {
-	struct flock fl = { .l_type = W, .l_whence = SEEK_SET,
-			    .l_start = 0, .l_len = 10 };
 	char *path = mkfile();
-	int fd = open(path, O_RDWR);
+	int rel;
 
-	cr_assert(fd >= 0 && fcntl(fd, F_SETLK, &fl) == 0);
+	intr_holder = tu_hold(path, W, 0, 10, &rel);
+	cr_assert(intr_holder > 0);
 	script(path, NULL,
 	       STEPS("open:a:rw", "intr:a:w:0:10:100", "lock:a:w:set:20:10",
 		     "ready"),
 	       PROBES({ 0, 20, 10, W, W }), intr_kernel_view);
 	expect_res("intr:a:w:0:10:100", "-1 EINTR");
 	expect_same_output();
-	close(fd);
+	tu_unhold(intr_holder, rel);
 	unlink(path);
 }
 
@@ -967,16 +970,19 @@ Test(protect, lock_taken_past_the_shim_then_fcntl_is_granted,
 Test(protect, close_and_fcntl_in_signal_handler_never_deadlock,
      .timeout = 60)
 {
-	char *path = mkfile(), out[256];
+	char *path = mkfile();
 	const char *argv[] = { tu_prog("sigprog"), path, "20000", NULL };
 
 	for (int shim = 0; shim <= with_shim(); shim++) {
-		int st = tu_run(shim, argv, NULL, out, sizeof(out));
+		struct tu_proc p;
+		int st;
 
-		cr_expect_eq(st, 0, "[%s] sigprog exited with %d: %s",
-			     how(shim), st, out);
-		cr_expect(!strncmp(out, "done ", 5) && atoi(out + 5) > 0,
-			  "[%s] %s", how(shim), out);
+		cr_assert(tu_proc_start(&p, shim, argv, NULL) == 0);
+		st = tu_proc_finish(&p, 10000);	/* SIGKILL when hung */
+		cr_expect_eq(st, 0, "[%s] sigprog exited with %d (137: hung, "
+			     "killed): %s", how(shim), st, p.buf);
+		cr_expect(!strncmp(p.buf, "done ", 5) && atoi(p.buf + 5) > 0,
+			  "[%s] %s", how(shim), p.buf);
 	}
 	unlink(path);
 }

@@ -347,3 +347,54 @@ const char *tu_proc_result(const struct tu_proc *p, const char *step)
 	}
 	return NULL;
 }
+
+pid_t tu_hold(const char *path, short type, off_t start, off_t len,
+	      int *release)
+{
+	int up[2], down[2];
+	char c = 0;
+	pid_t pid;
+
+	if (pipe(up) < 0)
+		return -1;
+	if (pipe(down) < 0) {
+		close(up[0]);
+		close(up[1]);
+		return -1;
+	}
+	pid = fork();
+	if (pid == 0) {
+		struct flock fl = { .l_type = type, .l_whence = SEEK_SET,
+				    .l_start = start, .l_len = len };
+		int fd = (int)syscall(SYS_openat, AT_FDCWD, path,
+				      type == F_WRLCK ? O_RDWR : O_RDONLY);
+
+		close(up[0]);
+		close(down[1]);
+		if (fd < 0 || syscall(SYS_fcntl, fd, F_SETLK, &fl) < 0)
+			_exit(1);
+		if (write(up[1], "x", 1) != 1)
+			_exit(1);
+		while (read(down[0], &c, 1) > 0)
+			;
+		_exit(0);
+	}
+	close(up[1]);
+	close(down[0]);
+	if (pid < 0 || read(up[0], &c, 1) != 1) {
+		close(up[0]);
+		close(down[1]);
+		if (pid > 0)
+			waitpid(pid, NULL, 0);
+		return -1;
+	}
+	close(up[0]);
+	*release = down[1];
+	return pid;
+}
+
+void tu_unhold(pid_t pid, int release)
+{
+	close(release);
+	waitpid(pid, NULL, 0);
+}

@@ -31,6 +31,14 @@ int tu_run(int preload, const char *const *argv, const char *const *env,
 	   char *out, size_t outlen);
 
 
+/* A forked child of the test that holds a lock (raw syscall, so POSIX and
+ * no preload) on [start, start + len) of path until tu_unhold(); the test
+ * process itself cannot hold one: any close of the file it makes (e.g. in
+ * tu_kernel_locks) would drop it. Returns the child's pid or -1. */
+pid_t tu_hold(const char *path, short type, off_t start, off_t len,
+	      int *release);
+void tu_unhold(pid_t pid, int release);
+
 /* An interactive run of a test program: its stdin and stdout are pipes to
  * the test. The program prints lines; tu_proc_ready() reads up to the next
  * line "ready" and tu_proc_continue() lets it go on. */
