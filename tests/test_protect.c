@@ -41,7 +41,7 @@
 struct probe {
 	int ready;
 	off_t start, len;
-	int plain, shim;	/* the l_type expected without / with the shim */
+	int plain, shim;	/* l_type expected without / with the shim */
 };
 
 /* Called at each "ready" point, after the probes. */
@@ -484,6 +484,20 @@ Test(protect, vfork_child_closing_locked_fd_leaves_parent_lock,
 	       PROBES({ 0, 0, 0, W, W }, { 1, 0, 0, U, U }), NULL);
 	expect_res("vfork_close:a", "0");
 	expect_res("lock:a:u:set:0:0", "0");
+	unlink(path);
+}
+
+Test(protect, vfork_child_dup2_over_locked_fd_leaves_parent_lock,
+     .timeout = 60)
+{
+	char *path = mkfile();
+
+	script(path, NULL,
+	       STEPS("open:a:rw", "lock:a:w:set:0:0", "open:n:r:/dev/null",
+		     "vfork_dup2:n:a", "ready", "open:b:r", "close:b",
+		     "ready"),
+	       PROBES({ 0, 0, 0, W, W }, { 1, 0, 0, U, W }), NULL);
+	expect_res("vfork_dup2:n:a", "0");
 	unlink(path);
 }
 

@@ -193,7 +193,7 @@ int tu_proc_start(struct tu_proc *p, int preload, const char *const *argv,
 
 	memset(p, 0, sizeof(*p));
 	p->pid = -1;
-	signal(SIGPIPE, SIG_IGN);	/* a program that died: EPIPE, no kill */
+	signal(SIGPIPE, SIG_IGN);	/* a dead program: EPIPE, no kill */
 	if (pipe2(in, O_CLOEXEC) < 0)
 		return -1;
 	if (pipe2(out, O_CLOEXEC) < 0) {

@@ -27,6 +27,7 @@
  *   forkunlock:N:START:LEN   a forked child unlocks the range and exits
  *   forklock:N:T:START:LEN   a forked child tries F_SETLK, prints errno
  *   vfork_close:N            a vfork child closes N then execs /bin/true
+ *   vfork_dup2:OLD:NEW       a vfork child dup2s OLD over NEW, then execs
  *   exec[:PATH]              execv(PATH); prints the errno on failure
  *   loop:N:COUNT             COUNT F_SETLK write/unlock cycles on N
  *   rlimit_tight             RLIMIT_NOFILE = the lowest free number
@@ -297,12 +298,16 @@ static void do_step(const char *step)
 			say(step, -1, (int)-rc);
 			return;
 		}
-	} else if (!strcmp(f[0], "vfork_close")) {
-		int st;
+	} else if (!strcmp(f[0], "vfork_close") ||
+		   !strcmp(f[0], "vfork_dup2")) {
+		int st, dup = f[0][6] == 'd', to = fdof(f[2]);
 		pid_t c = vfork();
 
 		if (c == 0) {
-			close(fd);
+			if (dup)
+				dup2(fd, to);
+			else
+				close(fd);
 			execl("/bin/true", "true", (char *)NULL);
 			_exit(127);
 		}
@@ -340,11 +345,14 @@ static void do_step(const char *step)
 			inotify_add_watch(inofd, path,
 					  IN_CLOSE_WRITE | IN_OPEN);
 	} else if (!strcmp(f[0], "events")) {
-		char ev[4096]
-			__attribute__((aligned(__alignof__(struct inotify_event))));
+		union {
+			struct inotify_event e;
+			char b[4096];
+		} u;
+		char *ev = u.b;
 		ssize_t len;
 
-		while ((len = read(inofd, ev, sizeof(ev))) > 0)
+		while ((len = read(inofd, ev, sizeof(u))) > 0)
 			for (char *p = ev; p < ev + len;) {
 				struct inotify_event *e = (void *)p;
 
