@@ -1,0 +1,49 @@
+/* tests/fuzz/fuzz_config.c: libFuzzer target over config_parse().
+ *
+ *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
+ *	-Ishim -o build/fuzz_config tests/fuzz/fuzz_config.c
+ *   build/fuzz_config -max_total_time=60 tests/fuzz/corpus_config
+ *
+ * Beyond "no crash": the parser either accepts the text, or refuses it
+ * with a line inside the text and a reason, leaving the defaults; an
+ * accepted text gives in-range values, and every rule's pattern ends in
+ * its NUL inside globs. Each accepted config is looked up once, too.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../shim/config_parse.c"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct config c;
+	struct config_err e;
+	struct policy p;
+	size_t lines = 1;
+	int rc;
+
+	rc = config_parse((const char *)data, size, &c, &e);
+	for (size_t i = 0; i < size; i++)
+		lines += data[i] == '\n';
+	if (rc) {
+		if (!e.reason[0] || e.line > lines || c.nrules || c.rules ||
+		    c.global.mode != MODE_PROTECT)
+			abort();
+		return 0;
+	}
+	if (c.global.mode < MODE_OFF || c.global.mode > MODE_PROTECT ||
+	    c.log_level < LOGL_ERROR || c.log_level > LOGL_DEBUG ||
+	    (c.log_dest == LOGD_FILE && c.log_path[0] != '/'))
+		abort();
+	for (size_t i = 0; i < c.nrules; i++) {
+		const struct config_rule *r = &c.rules[i];
+
+		if (r->glob >= c.globs_len ||
+		    !memchr(c.globs + r->glob, 0, c.globs_len - r->glob))
+			abort();
+	}
+	config_lookup(&c, "/var/lib/legacy/a.db", &p);
+	config_free(&c);
+	return 0;
+}
