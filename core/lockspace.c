@@ -258,6 +258,8 @@ static int lsp_take_once(const char *path, unsigned flags, struct stat *st)
 		return -errno;
 	}
 	fd = lsp_open(path, oflags, st);
+	if (fd == -ENOENT && (flags & LOCKSPACE_AUTOCREATE))
+		return LSP_RETRY; /* deleted since the stat */
 	if (fd < 0)
 		return fd;
 	rc = lsp_lock_fd(fd, shared);
