@@ -88,7 +88,7 @@ SHIM_SO   := $(B)/liblockspace-preload.so
 TESTS     := $(B)/lockspace-tests
 
 .PHONY: all deps check-deps check demo bench install uninstall clean \
-	asan ubsan tsan
+	asan ubsan tsan fuzz
 .DEFAULT_GOAL := all
 
 all: $(LIB_A) $(LIB_SO) $(SHIM_SO) $(EXAMPLES)
@@ -180,11 +180,34 @@ ubsan:
 tsan:
 	$(MAKE) B=build/tsan SAN=thread CFLAGS="-O1 -g" check
 
+# ---- fuzzing (clang's libFuzzer) -------------------------------------------
+FUZZ_CC ?= clang
+FUZZTIME ?= 60
+$(B)/fuzz/fuzz_config: tests/fuzz/fuzz_config.c shim/config_parse.c shim/config.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
+		-Ishim -o $@ $<
+fuzz: $(B)/fuzz/fuzz_config
+	@mkdir -p $(B)/fuzz/corpus
+	$(B)/fuzz/fuzz_config -max_total_time=$(FUZZTIME) -max_len=9000 \
+		-dict=tests/fuzz/config.dict $(B)/fuzz/corpus tests/fuzz/corpus_config
+
 # ---- install ------------------------------------------------------------
 install: all
 	install -d $(DESTDIR)$(libdir) $(DESTDIR)$(includedir) \
 		$(DESTDIR)$(bindir) $(DESTDIR)$(sysconfdir) \
-		$(DESTDIR)$(pkgconfigdir)
+		$(DESTDIR)$(pkgconfigdir) $(DESTDIR)$(mandir)/man1 \
+		$(DESTDIR)$(mandir)/man5 $(DESTDIR)$(mandir)/man8
+	sed -e 's|@libdir@|$(libdir)|g' -e 's|@VERSION@|$(VERSION)|g' \
+		shim/lockspace-run > $(DESTDIR)$(bindir)/lockspace-run
+	chmod 0755 $(DESTDIR)$(bindir)/lockspace-run
+	for m in lockspace-run.1:1 lockspace-preload.conf.5:5 \
+		 lockspace-preload.8:8; do \
+		sed -e 's|@libdir@|$(libdir)|g' \
+		    -e 's|@sysconfdir@|$(sysconfdir)|g' \
+		    -e 's|@VERSION@|$(VERSION)|g' man/$${m%:*} \
+		    > $(DESTDIR)$(mandir)/man$${m#*:}/$${m%:*} || exit 1; \
+	done
 	install -m 0644 $(LIB_A) $(DESTDIR)$(libdir)/liblockspace.a
 	install -m 0755 $(LIB_SO) $(DESTDIR)$(libdir)/liblockspace.so.0
 	ln -sf liblockspace.so.0 $(DESTDIR)$(libdir)/liblockspace.so
@@ -203,7 +226,11 @@ uninstall:
 		$(DESTDIR)$(libdir)/liblockspace-preload.so \
 		$(DESTDIR)$(includedir)/lockspace.h \
 		$(DESTDIR)$(sysconfdir)/lockspace-preload.conf \
-		$(DESTDIR)$(pkgconfigdir)/lockspace.pc
+		$(DESTDIR)$(pkgconfigdir)/lockspace.pc \
+		$(DESTDIR)$(bindir)/lockspace-run \
+		$(DESTDIR)$(mandir)/man1/lockspace-run.1 \
+		$(DESTDIR)$(mandir)/man5/lockspace-preload.conf.5 \
+		$(DESTDIR)$(mandir)/man8/lockspace-preload.8
 
 clean:
 	rm -rf build

@@ -12,8 +12,8 @@
 __attribute__((constructor)) static void shim_init(void)
 {
 	real_init();
-	config_init();
 	fdstate_init();
+	config_init();
 	prot_init();
 	exec_adopt();
 }

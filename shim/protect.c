@@ -347,27 +347,52 @@ static void ofd_release(struct ls_ofd *o)
  * current frame cannot fault (the common case: a local struct flock);
  * anything else is copied with process_vm_readv/writev, which fail with
  * EFAULT where the kernel would. */
-static __thread uintptr_t stack_lo, stack_hi;
+static uintptr_t main_lo, main_hi;
+static pthread_t main_thread;
 
+/* The main thread's stack, from the constructor: pthread_getattr_np()
+ * allocates and takes locks, so it must never run where a signal handler
+ * may have interrupted malloc. */
+static void stack_init(void)
+{
+	pthread_attr_t attr;
+	void *addr;
+	size_t size;
+
+	main_thread = pthread_self();
+	if (pthread_getattr_np(main_thread, &attr))
+		return;
+	if (pthread_attr_getstack(&attr, &addr, &size) == 0) {
+		main_lo = (uintptr_t)addr;
+		main_hi = main_lo + size;
+	}
+	pthread_attr_destroy(&attr);
+}
+
+/*
+ * Whether [p, p + len) lies in the calling thread's stack between the
+ * current frame and the stack's top, which is mapped. For threads glibc
+ * made, the thread descriptor (pthread_self()) sits right above the stack
+ * in the same mapping, whether glibc allocated the stack or the program
+ * gave it; the main thread's bounds come from the constructor. On an
+ * alternate signal stack (sp outside those bounds) the answer is no.
+ */
 static int on_my_stack(const void *p, size_t len)
 {
 	uintptr_t a = (uintptr_t)p, sp = (uintptr_t)__builtin_frame_address(0);
+	uintptr_t lo, hi;
+	pthread_t self = pthread_self();
 
-	if (!stack_hi) {
-		pthread_attr_t attr;
-		void *addr;
-		size_t size;
-
-		if (pthread_getattr_np(pthread_self(), &attr))
-			return 0;
-		pthread_attr_getstack(&attr, &addr, &size);
-		pthread_attr_destroy(&attr);
-		stack_lo = (uintptr_t)addr;
-		stack_hi = stack_lo + size;
+	if (pthread_equal(self, main_thread)) {
+		lo = main_lo;
+		hi = main_hi;
+	} else {
+		hi = (uintptr_t)self;
+		lo = hi > (64u << 20) ? hi - (64u << 20) : 0;
 	}
-	if (sp < stack_lo || sp >= stack_hi)
-		return 0; /* on an alternate signal stack */
-	return a >= sp && a < stack_hi && len <= stack_hi - a;
+	if (sp < lo || sp >= hi)
+		return 0;
+	return a >= sp && a < hi && len <= hi - a;
 }
 
 static int copy_in(void *dst, const void *src, size_t len)
@@ -1368,6 +1393,7 @@ void prot_forget(void)
 
 void prot_init(void)
 {
+	stack_init();
 	prot_owner = getpid();
 	pthread_atfork(NULL, NULL, atfork_child);
 }

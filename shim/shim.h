@@ -24,6 +24,7 @@
 #include <sys/types.h>
 
 #include "config.h"
+#include "log.h"
 #include "table.h"
 
 #define SHIM_EXPORT __attribute__((visibility("default")))

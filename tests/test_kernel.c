@@ -116,7 +116,7 @@ Test(kernel, random_requests_match_the_kernel, .timeout = 120)
 				lst_lock(&file, &pool, 1, start, end, t);
 			}
 		}
-		c.n = tu_kernel_locks(fd, k, 256);
+		c.n = tu_fd_locks(fd, k, 256);
 		lsr_set_visit(&file.map, 0, LSR_OFF_MAX, cmp_step, &c);
 		cr_assert(!c.bad && c.i == c.n,
 			  "seed %u step %d: table and kernel differ (%d locks "

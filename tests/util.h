@@ -18,6 +18,9 @@ int tu_tmpfile(char *path, size_t len, off_t size);
 /* Locks of /proc/locks on the file of fd (skipping waiters "->"), sorted by
  * start; returns the count, at most max. */
 int tu_kernel_locks(int fd, struct kernel_lock *out, int max);
+/* The same from /proc/self/fdinfo/fd: the locks taken through fd's open
+ * file description, read atomically (/proc/locks is not). */
+int tu_fd_locks(int fd, struct kernel_lock *out, int max);
 /* From a forked child, with the raw syscall (no preload in the way), ask
  * F_GETLK for a write lock over [start, start + len); returns the l_type
  * the child saw and fills pid when non-NULL. */
