@@ -73,6 +73,7 @@ TEST_SRC  := $(wildcard tests/test_*.c)
 TESTU_SRC := $(filter-out $(TEST_SRC),$(wildcard tests/*.c))
 PROG_SRC  := $(wildcard tests/progs/*.c)
 BENCH_SRC := $(wildcard bench/*.c)
+TOOL_SRC  := $(wildcard tools/*.c)
 EX_SRC    := $(wildcard examples/*.c)
 
 CORE_OBJ  := $(CORE_SRC:%.c=$(B)/%.o)
@@ -80,6 +81,7 @@ SHIM_OBJ  := $(SHIM_SRC:%.c=$(B)/%.o)
 TEST_OBJ  := $(TEST_SRC:%.c=$(B)/%.o) $(TESTU_SRC:%.c=$(B)/%.o)
 PROGS     := $(PROG_SRC:tests/progs/%.c=$(B)/progs/%)
 BENCHES   := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
+TOOLS     := $(TOOL_SRC:tools/%.c=$(B)/%)
 EXAMPLES  := $(EX_SRC:examples/%.c=$(B)/examples/%)
 
 LIB_A     := $(B)/liblockspace.a
@@ -91,7 +93,7 @@ TESTS     := $(B)/lockspace-tests
 	asan ubsan tsan fuzz
 .DEFAULT_GOAL := all
 
-all: $(LIB_A) $(LIB_SO) $(SHIM_SO) $(EXAMPLES)
+all: $(LIB_A) $(LIB_SO) $(SHIM_SO) $(EXAMPLES) $(TOOLS)
 
 deps:
 	$(call need_debs,$(DEB_BUILD))
@@ -124,6 +126,12 @@ $(B)/progs/%: tests/progs/%.c | deps
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) -std=gnu11 -O1 -g -Wall -Wextra -Werror -pthread \
 		-D_GNU_SOURCE -o $@ $< -ldl
+
+# Command-line tools (lockspace-locks): standalone programs.
+$(B)/%: tools/%.c | deps
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -fPIE -pie $(LDFLAGS) -o $@ $<
 
 # The benchmark plays an unmodified program too; it runs itself plain and
 # under the shim, round after round.
@@ -201,6 +209,7 @@ install: all
 	sed -e 's|@libdir@|$(libdir)|g' -e 's|@VERSION@|$(VERSION)|g' \
 		shim/lockspace-run > $(DESTDIR)$(bindir)/lockspace-run
 	chmod 0755 $(DESTDIR)$(bindir)/lockspace-run
+	$(if $(TOOLS),install -m 0755 $(TOOLS) $(DESTDIR)$(bindir)/)
 	for m in lockspace-run.1:1 lockspace-preload.conf.5:5 \
 		 lockspace-preload.8:8; do \
 		sed -e 's|@libdir@|$(libdir)|g' \
