@@ -124,8 +124,7 @@ static int lsp_name_ok(const struct lockspace *ls, const char *name)
 	       strcmp(name, "..") && !strchr(name, '/');
 }
 
-static int lsp_path(const struct lockspace *ls, const char *name,
-		    char **path)
+static int lsp_path(const struct lockspace *ls, const char *name, char **path)
 {
 	const char *sep;
 
@@ -408,8 +407,8 @@ static int lsp_res_join(struct lsp_res *r, pid_t owner, unsigned flags)
 	return lsp_owner_add(r, owner);
 }
 
-static int lsp_res_new(struct lockspace *ls, const char *name,
-		       const char *path, pid_t owner, unsigned flags)
+static int lsp_res_new(struct lockspace *ls, const char *name, const char *path,
+		       pid_t owner, unsigned flags)
 {
 	struct lsp_res *r = lsp_res_alloc(name, path);
 	struct stat st;
@@ -500,8 +499,7 @@ LOCKSPACE_API int lockspace_create_resource(struct lockspace *ls,
 	if (rc)
 		return rc;
 	/* O_EXCL: a new file, which nobody can hold, so closing is safe. */
-	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY,
-		  0600);
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0600);
 	rc = fd < 0 ? -errno : 0;
 	if (fd >= 0)
 		close(fd);
@@ -767,8 +765,8 @@ static int lsp_str(struct lsp_cur *c, char **out)
 		unsigned char ch = (unsigned char)*c->p++;
 
 		if (ch == '%') {
-			int hi = lsp_hex(c->p[0]), lo = hi < 0 ? -1 :
-						   lsp_hex(c->p[1]);
+			int hi = lsp_hex(c->p[0]);
+			int lo = hi < 0 ? -1 : lsp_hex(c->p[1]);
 
 			if (lo < 0 || !(hi || lo))
 				return -EINVAL;
@@ -987,8 +985,10 @@ static int lsp_check(struct lockspace *ls)
 
 	if (ls->dir) {
 		real = realpath(ls->dir, NULL);
-		rc = real && !strcmp(real, ls->dir) && !stat(real, &st) &&
-		     S_ISDIR(st.st_mode) ? 0 : -EINVAL;
+		rc = -EINVAL;
+		if (real && !strcmp(real, ls->dir) && !stat(real, &st) &&
+		    S_ISDIR(st.st_mode))
+			rc = 0;
 		free(real);
 		if (rc)
 			return rc;
@@ -1001,8 +1001,8 @@ static int lsp_check(struct lockspace *ls)
 	lst_table_init(&files);
 	for (r = ls->res; r; r = r->hh.next) {
 		rc = lsp_check_res(r);
-		if (rc || lst_table_find(&files, r->reg.key.dev,
-					 r->reg.key.ino))
+		if (rc ||
+		    lst_table_find(&files, r->reg.key.dev, r->reg.key.ino))
 			break;
 		lst_table_insert(&files, &r->reg);
 		fds[k++] = r->fd;
