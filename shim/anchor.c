@@ -18,8 +18,16 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-/* The lowest number of the anchor band: a little below RLIMIT_NOFILE. */
-int anchor_lowest(void)
+/*
+ * The anchor band: descriptor numbers from band_low up to RLIMIT_NOFILE,
+ * where programs do not look (they get the lowest free number). It starts
+ * a little below the limit and grows down a step at a time when it is
+ * full, so that anchors stay consecutive (fork closes them in runs) and a
+ * full band does not cost a failed call per new anchor.
+ */
+static atomic_int band_low;
+
+static int band_start(void)
 {
 	struct rlimit rl;
 	rlim_t cur;
@@ -34,12 +42,56 @@ int anchor_lowest(void)
 	return cur > 16 ? (int)(cur - 8) : 3;
 }
 
+int anchor_lowest(void)
+{
+	int lo = atomic_load_explicit(&band_low, memory_order_relaxed);
+
+	if (!lo) {
+		lo = band_start();
+		atomic_store(&band_low, lo);
+	}
+	return lo;
+}
+
+/* The band at lo is full: move its bottom down, unless another thread
+ * did already. 0 when it cannot grow. */
+static int band_grow(int lo)
+{
+	int step = lo > 4096 ? 1024 : lo / 4 > 8 ? lo / 4 : 8;
+	int nlo = lo - step > 3 ? lo - step : 3;
+
+	if (lo <= 3)
+		return 0;
+	atomic_compare_exchange_strong(&band_low, &lo, nlo);
+	return 1;
+}
+
+/* A duplicate of fd in the band, close-on-exec, or -errno. */
+int anchor_dup(int fd)
+{
+	for (;;) {
+		int lo = anchor_lowest();
+		int nfd = real_fcntl(fd, F_DUPFD_CLOEXEC, (void *)(long)lo);
+
+		if (nfd >= 0)
+			return nfd;
+		if ((errno != EMFILE && errno != EINVAL) || !band_grow(lo))
+			return -errno;
+	}
+}
+
+/* The fork child and the exec'd image start from the top again. */
+void anchor_band_reset(void)
+{
+	atomic_store(&band_low, 0);
+}
+
 /* Does the process hold a classic POSIX lock on fd's file? F_OFD_GETLK
  * from fd's own description sees every other owner's lock; ours carry our
  * pid. Walk past the conflicts of other owners. */
 int anchor_own_posix(int fd)
 {
-	pid_t self = getpid();
+	pid_t self = prot_owner;
 	int64_t start = 0;
 
 	for (int i = 0; i < 64; i++) {
@@ -66,14 +118,10 @@ int anchor_own_posix(int fd)
  * -errno; the old number is closed on success. */
 int anchor_move(int fd)
 {
-	int lo = anchor_lowest(), nfd;
+	int nfd = anchor_dup(fd);
 
-	nfd = real_fcntl(fd, F_DUPFD_CLOEXEC, (void *)(long)lo);
-	if (nfd < 0 && errno == EMFILE && lo > 3)
-		nfd = real_fcntl(fd, F_DUPFD_CLOEXEC, (void *)(long)3);
-	if (nfd < 0)
-		return -errno;
-	raw_close(fd);
+	if (nfd >= 0)
+		raw_close(fd);
 	return nfd;
 }
 

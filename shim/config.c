@@ -222,3 +222,10 @@ void config_policy(const char *path, struct policy *p)
 {
 	config_lookup(&cfg, path, p);
 }
+
+/* Whether any [glob] section exists: without one, a file's path need not
+ * be looked up at its first lock. */
+int config_has_rules(void)
+{
+	return cfg.nrules != 0;
+}

@@ -41,6 +41,7 @@ int config_mode(void);
 /* The policy for the file at path (NULL: the global one). Called once per
  * file, at its first lock; never from a signal handler's path. */
 void config_policy(const char *path, struct policy *p);
+int config_has_rules(void);
 
 /* ---- config_parse.c: the file format ------------------------------------ */
 #define CONFIG_LINE_MAX 4096      /* bytes of one line, without its '\n' */

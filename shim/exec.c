@@ -260,10 +260,10 @@ static int drop_some(struct exec_state *es, struct ls_file *f)
 	u->drop = calloc(f->x_drop, sizeof(*u->drop));
 	if (!u->drop)
 		return -ENOMEM;
-	for (o = prot_ofds; o; o = o->next) {
+	for (o = f->ofds; o; o = o->fnext) {
 		struct lst_holder *h;
 
-		if (o->file != f || o->keep)
+		if (o->keep)
 			continue;
 		h = lst_holder_find(&f->t, o->id);
 		u->drop[u->ndrop].o = o;
@@ -318,8 +318,9 @@ static int exec_prepare_locked(struct exec_state *es, struct sbuf *b)
 	struct lst_file *lf, *tmp;
 	struct ls_ofd *o;
 
-	for (o = prot_ofds; o; o = o->next)
-		o->keep = 0;
+	HASH_ITER(hh, prot_files.files, lf, tmp)
+		for (o = ((struct ls_file *)lf)->ofds; o; o = o->fnext)
+			o->keep = 0;
 	for (int fd = 0; fd <= max; fd++) {
 		int fl;
 
@@ -342,11 +343,12 @@ static int exec_prepare_locked(struct exec_state *es, struct sbuf *b)
 		pairs[np++].fd = fd;
 	}
 	HASH_ITER(hh, prot_files.files, lf, tmp) {
-		((struct ls_file *)lf)->x_keep = 0;
-		((struct ls_file *)lf)->x_drop = 0;
+		struct ls_file *f = (struct ls_file *)lf;
+
+		f->x_keep = f->x_drop = 0;
+		for (o = f->ofds; o; o = o->fnext)
+			o->keep ? f->x_keep++ : f->x_drop++;
 	}
-	for (o = prot_ofds; o; o = o->next)
-		o->keep ? o->file->x_keep++ : o->file->x_drop++;
 	/* Files some of whose holders stay: release the others, keep the
 	 * anchor open across exec when ranges are left. Files whose
 	 * holders all go keep their close-on-exec anchor. */

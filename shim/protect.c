@@ -36,7 +36,6 @@
 
 pthread_rwlock_t prot_lock = PTHREAD_RWLOCK_INITIALIZER;
 struct lst_table prot_files;     /* prot_lock */
-struct ls_ofd *prot_ofds;        /* prot_lock: every holder */
 static uint64_t next_ofd_id = 1; /* prot_lock written */
 pid_t prot_owner;          /* the process the table belongs to */
 atomic_int prot_active;          /* a holder was ever made */
@@ -228,16 +227,20 @@ static struct ls_ofd *ofd_attach(int fd, const struct stat *st, int accmode,
 	}
 	if (!f->pol_set) {
 		char link[40], path[PATH_MAX];
-		ssize_t n;
+		ssize_t n = -1;
 
-		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-		n = readlink(link, path, sizeof(path) - 1);
-		path[n > 0 ? n : 0] = 0;
+		/* The path is looked up once per file, and only when a
+		 * section of the configuration could match it. */
+		if (config_has_rules()) {
+			snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+			n = readlink(link, path, sizeof(path) - 1);
+			path[n > 0 ? n : 0] = 0;
+		}
 		config_policy(n > 0 ? path : NULL, &f->pol);
 		f->pol_set = 1;
 	}
-	for (o = prot_ofds; o; o = o->next)
-		if (o->file == f && kcmp_same(fd, o->fd))
+	for (o = f->ofds; o; o = o->fnext)
+		if (kcmp_same(fd, o->fd))
 			goto found;
 	o = calloc(1, sizeof(*o));
 	if (!o) {
@@ -249,8 +252,8 @@ static struct ls_ofd *ofd_attach(int fd, const struct stat *st, int accmode,
 	o->id = next_ofd_id++;
 	o->accmode = accmode;
 	o->fd = fd;
-	o->next = prot_ofds;
-	prot_ofds = o;
+	o->fnext = f->ofds;
+	f->ofds = o;
 	f->nofd++;
 	atomic_store(&prot_active, 1);
 found:
@@ -271,8 +274,8 @@ struct ls_ofd *prot_ofd_adopt(struct ls_file *f, int accmode, int fd)
 	o->id = next_ofd_id++;
 	o->accmode = accmode;
 	o->fd = fd;
-	o->next = prot_ofds;
-	prot_ofds = o;
+	o->fnext = f->ofds;
+	f->ofds = o;
 	f->nofd++;
 	atomic_store(&prot_active, 1);
 	return o;
@@ -313,10 +316,17 @@ static struct ls_ofd *ofd_detach(int fd)
 			ofd_refresh_fd(o);
 		return NULL;
 	}
-	for (pp = &prot_ofds; *pp != o; pp = &(*pp)->next)
+	for (pp = &o->file->ofds; *pp != o; pp = &(*pp)->fnext)
 		;
-	*pp = o->next;
+	*pp = o->fnext;
 	return o;
+}
+
+static int only_holder(const struct ls_file *f, uint64_t id)
+{
+	const struct lst_holder *h = f->t.holders;
+
+	return !h || (h->id == id && !h->next);
 }
 
 /* The holder's description is gone: release its ranges, and maybe the
@@ -326,7 +336,16 @@ static void ofd_release(struct ls_ofd *o)
 	struct ls_file *f = o->file;
 
 	pthread_mutex_lock(&f->mu);
-	if (!f->fallback &&
+	if (!f->fallback && f->nofd == 1 && !f->pins && f->anchor >= 0 &&
+	    only_holder(f, o->id) && !anchor_own_posix(f->anchor)) {
+		/* The last holder of the file: closing the anchor drops its
+		 * locks, no unlock first. */
+		lst_file_clear(&f->t, prot_pool());
+		fdstate_set(f->anchor, FD_NONE);
+		fdstate_set_ofd(f->anchor, NULL);
+		raw_close(f->anchor);
+		f->anchor = -1;
+	} else if (!f->fallback &&
 	    lst_release(&f->t, prot_pool(), o->id, unlock_on_anchor, f) < 0) {
 		/* No memory to split: release the whole file, which plain
 		 * POSIX would have done at this close anyway. */
@@ -598,11 +617,11 @@ static int refused_by_self(int afd, const struct req *r)
 
 enum { DONE, WAIT, PASS, WAIT_LOCAL };
 
-static pid_t holder_tid(uint64_t id)
+static pid_t holder_tid(struct ls_file *f, uint64_t id)
 {
 	struct ls_ofd *o;
 
-	for (o = prot_ofds; o; o = o->next)
+	for (o = f->ofds; o; o = o->fnext)
 		if (o->id == id)
 			return o->last_tid;
 	return 0;
@@ -695,7 +714,7 @@ static int setlk_try(struct ls_file *f, struct ls_ofd *o, struct req *r,
 				*res = -EAGAIN;
 				return DONE;
 			}
-			r->blocker = holder_tid(cf.holder);
+			r->blocker = holder_tid(f, cf.holder);
 			r->gen = atomic_load(&local_gen);
 			return WAIT_LOCAL;
 		}
@@ -790,10 +809,9 @@ static int setlk_wait(struct ls_file *f, struct req *r)
 
 	crit_enter(&c, 1);
 	f->pins++;
-	w.dupfd = real_fcntl(f->anchor, F_DUPFD_CLOEXEC,
-			     (void *)(long)anchor_lowest());
+	w.dupfd = anchor_dup(f->anchor);
 	if (w.dupfd < 0)
-		w.dupfd = real_fcntl(f->anchor, F_DUPFD_CLOEXEC, (void *)3L);
+		errno = -w.dupfd;
 	if (w.dupfd >= 0) {
 		fdstate_set(w.dupfd, FD_ANCHOR);
 		fdstate_set_ofd(w.dupfd, (struct ls_ofd *)f);
@@ -1227,13 +1245,12 @@ int prot_dupfd(int fd, int cmd, int arg)
 static int evict(int fd2)
 {
 	struct ls_file *f = (struct ls_file *)fdstate_ofd(fd2);
-	int nfd = real_fcntl(fd2, F_DUPFD_CLOEXEC,
-			     (void *)(long)anchor_lowest());
+	int nfd = anchor_dup(fd2);
 
-	if (nfd < 0)
-		nfd = real_fcntl(fd2, F_DUPFD_CLOEXEC, (void *)3L);
-	if (nfd < 0)
+	if (nfd < 0) {
+		errno = -nfd;
 		return -1;
+	}
 	fdstate_set(nfd, FD_ANCHOR);
 	fdstate_set_ofd(nfd, (struct ls_ofd *)f);
 	if (f && f->anchor == fd2)
@@ -1310,7 +1327,7 @@ int prot_close_range(unsigned first, unsigned last, int flags)
 			struct ls_ofd *o = ofd_detach((int)fd);
 
 			if (o) {
-				o->next = gone;
+				o->fnext = gone;
 				gone = o;
 			}
 		} else if (st == FD_ANCHOR) {
@@ -1323,7 +1340,7 @@ int prot_close_range(unsigned first, unsigned last, int flags)
 		r = -1;
 	saved = errno;
 	while (gone) {
-		struct ls_ofd *next = gone->next;
+		struct ls_ofd *next = gone->fnext;
 
 		ofd_release(gone);
 		gone = next;
@@ -1372,6 +1389,7 @@ static void atfork_child(void)
 	}
 	prot_lock = (pthread_rwlock_t)PTHREAD_RWLOCK_INITIALIZER;
 	prot_forget();
+	anchor_band_reset();
 	prot_owner = getpid();
 	my_tid_cache = 0;
 	local_waiters = 0;
@@ -1387,7 +1405,6 @@ void prot_forget(void)
 {
 	fdstate_reset();
 	lst_table_init(&prot_files);
-	prot_ofds = NULL;
 	atomic_store(&prot_active, 0);
 }
 

@@ -104,6 +104,7 @@ struct ls_file {
 	int fallback;
 	int noted;
 	unsigned nofd;  /* holders (struct ls_ofd) of this file */
+	struct ls_ofd *ofds; /* them, linked through fnext */
 	unsigned pins;  /* F_SETLKW waiters keeping the entry */
 	int64_t resync[2]; /* scratch of resync() */
 	struct policy pol; /* set at the first lock, from the path */
@@ -120,7 +121,7 @@ struct ls_ofd {
 	unsigned ndesc; /* tracked descriptors that refer to it */
 	int accmode;    /* O_RDONLY, O_WRONLY or O_RDWR */
 	int fd;         /* one of them, for kcmp */
-	struct ls_ofd *next; /* all holders of the process */
+	struct ls_ofd *fnext; /* the other holders of the file */
 	int keep;            /* exec.c scratch: has a descriptor kept */
 	pid_t last_tid;      /* thread that last locked through it */
 };
@@ -133,7 +134,6 @@ struct crit {
 };
 extern pthread_rwlock_t prot_lock;
 extern struct lst_table prot_files;
-extern struct ls_ofd *prot_ofds;
 extern pid_t prot_owner;
 void crit_enter(struct crit *c, int write);
 void crit_leave(struct crit *c);
@@ -163,6 +163,8 @@ extern atomic_int prot_active; /* the process holds or tracks anything */
 /* ---- anchor.c ------------------------------------------------------------ */
 int anchor_open(struct ls_file *f, int fd, int rw);
 int anchor_move(int anchor);
+int anchor_dup(int fd);
+void anchor_band_reset(void);
 void anchor_retire(struct ls_file *f);
 int anchor_own_posix(int fd);
 int anchor_lowest(void);
