@@ -145,7 +145,7 @@ $(B)/examples/%: examples/%.c $(LIB_A) | deps
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CPPFLAGS) -std=gnu11 -O1 -g -Wall -Wextra -Werror \
-		-pthread -Icore -o $@ $< $(LIB_A)
+		-pthread -Icore $(LDFLAGS) -o $@ $< $(LIB_A)
 
 $(TESTS): $(TEST_OBJ) $(LIB_A) | check-deps
 	@$(if $(Q),echo "  LD      $@")

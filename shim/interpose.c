@@ -99,17 +99,24 @@ SHIM_EXPORT int lockf64(int fd, int op, off_t len)
 	return lockf(fd, op, len);
 }
 
+/* Closes of descriptors the shim does not track are looked at only when
+ * the user asked for events (observe, or log-level info). */
+static inline int watching(void)
+{
+	return atomic_load_explicit(&watch_closes, memory_order_relaxed);
+}
+
 SHIM_EXPORT int close(int fd)
 {
 	int st = fdstate_get(fd);
 
-	if (likely(st == FD_NONE))
+	if (likely(st == FD_NONE) && likely(!watching()))
 		return real_close(fd);
 	if (st == FD_ANCHOR) {
 		errno = EBADF;
 		return -1;
 	}
-	return prot_close(fd);
+	return prot_close(fd, __builtin_return_address(0));
 }
 
 SHIM_EXPORT int dup(int fd)
@@ -127,16 +134,18 @@ SHIM_EXPORT int dup(int fd)
 
 SHIM_EXPORT int dup2(int fd, int fd2)
 {
-	if (likely(fdstate_get(fd) == FD_NONE && fdstate_get(fd2) == FD_NONE))
+	if (likely(fdstate_get(fd) == FD_NONE && fdstate_get(fd2) == FD_NONE &&
+		   !watching()))
 		return real_dup2(fd, fd2);
-	return prot_dup2(fd, fd2, 0, 0);
+	return prot_dup2(fd, fd2, 0, 0, __builtin_return_address(0));
 }
 
 SHIM_EXPORT int dup3(int fd, int fd2, int flags)
 {
-	if (likely(fdstate_get(fd) == FD_NONE && fdstate_get(fd2) == FD_NONE))
+	if (likely(fdstate_get(fd) == FD_NONE && fdstate_get(fd2) == FD_NONE &&
+		   !watching()))
 		return real_dup3(fd, fd2, flags);
-	return prot_dup2(fd, fd2, flags, 1);
+	return prot_dup2(fd, fd2, flags, 1, __builtin_return_address(0));
 }
 
 SHIM_EXPORT int close_range(unsigned first, unsigned last, int flags)
@@ -156,9 +165,9 @@ SHIM_EXPORT int fclose(FILE *fp)
 	if (!real.fclose)
 		real_init();
 	fd = fp ? fileno(fp) : -1;
-	if (likely(fdstate_get(fd) != FD_TRACKED))
+	if (likely(fdstate_get(fd) != FD_TRACKED && !watching()))
 		return real.fclose(fp);
-	return prot_fclose(fp, fd);
+	return prot_fclose(fp, fd, __builtin_return_address(0));
 }
 
 SHIM_EXPORT int closedir(DIR *d)
@@ -169,9 +178,9 @@ SHIM_EXPORT int closedir(DIR *d)
 	if (!real.closedir)
 		real_init();
 	fd = dv ? dirfd(d) : -1;
-	if (likely(fdstate_get(fd) != FD_TRACKED))
+	if (likely(fdstate_get(fd) != FD_TRACKED && !watching()))
 		return real.closedir(d);
-	return prot_closedir(d, fd);
+	return prot_closedir(d, fd, __builtin_return_address(0));
 }
 
 SHIM_EXPORT FILE *freopen(const char *path, const char *mode, FILE *fp)
@@ -181,9 +190,9 @@ SHIM_EXPORT FILE *freopen(const char *path, const char *mode, FILE *fp)
 	if (!real.freopen)
 		real_init();
 	fd = fp ? fileno(fp) : -1;
-	if (likely(fdstate_get(fd) != FD_TRACKED))
+	if (likely(fdstate_get(fd) != FD_TRACKED && !watching()))
 		return real.freopen(path, mode, fp);
-	return prot_freopen(path, mode, fp, fd);
+	return prot_freopen(path, mode, fp, fd, __builtin_return_address(0));
 }
 
 SHIM_EXPORT FILE *freopen64(const char *path, const char *mode, FILE *fp)

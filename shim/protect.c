@@ -175,7 +175,19 @@ struct ls_file *prot_file_get(dev_t dev, ino_t ino)
 	pthread_mutex_init(&f->mu, NULL);
 	f->anchor = -1;
 	lst_table_insert(&prot_files, &f->t);
+	log_count(LOGC_FILES, 1);
 	return f;
+}
+
+/* The at-exit summary counts files with held ranges (and their peak). */
+void prot_held_sync(struct ls_file *f)
+{
+	int held = f->t.map.root != NULL;
+
+	if (held != f->held) {
+		f->held = held;
+		log_count(LOGC_HELD, held ? 1 : -1);
+	}
 }
 
 /* Close the anchor and forget the file once nothing needs it. prot_lock
@@ -238,6 +250,8 @@ static struct ls_ofd *ofd_attach(int fd, const struct stat *st, int accmode,
 		}
 		config_policy(n > 0 ? path : NULL, &f->pol);
 		f->pol_set = 1;
+		if (f->pol.mode == MODE_OBSERVE || log_enabled(LOGL_INFO))
+			atomic_store(&watch_closes, 1);
 	}
 	for (o = f->ofds; o; o = o->fnext)
 		if (kcmp_same(fd, o->fd))
@@ -353,6 +367,7 @@ static void ofd_release(struct ls_ofd *o)
 		lst_file_clear(&f->t, prot_pool());
 	}
 	f->nofd--;
+	prot_held_sync(f);
 	pthread_mutex_unlock(&f->mu);
 	free(o);
 	file_maybe_retire(f);
@@ -457,6 +472,7 @@ struct req {
 	int tracked;
 	struct flock fl; /* the caller's struct, copied in */
 	pid_t blocker;   /* WAIT_LOCAL: the thread we wait for */
+	struct flock *ufl; /* the caller's pointer */
 	unsigned gen;    /* WAIT_LOCAL: local_gen seen under the mutex */
 };
 
@@ -522,6 +538,7 @@ static void note_fallback(struct ls_file *f, const char *why, int err)
 	if (f->noted)
 		return;
 	f->noted = 1;
+	log_count(LOGC_FALLBACKS, 1);
 	log_note("fallback to plain POSIX locks for dev %lu:%lu ino %lu: %s%s%s",
 		 (unsigned long)major(f->t.key.dev),
 		 (unsigned long)minor(f->t.key.dev),
@@ -598,6 +615,7 @@ static void go_fallback(struct ls_file *f, int fd, const char *why, int err)
 		lsr_set_apply(&f->t.map, prot_pool(), s, e, LSR_UNLCK);
 	}
 	lst_file_clear(&f->t, prot_pool());
+	prot_held_sync(f);
 }
 
 /* Is the conflict that refused the anchor's request our own POSIX lock? */
@@ -615,7 +633,7 @@ static int refused_by_self(int afd, const struct req *r)
 	return fl.l_type != F_UNLCK && fl.l_pid == getpid();
 }
 
-enum { DONE, WAIT, PASS, WAIT_LOCAL };
+enum { DONE, WAIT, PASS, WAIT_LOCAL, OBSERVE };
 
 static pid_t holder_tid(struct ls_file *f, uint64_t id)
 {
@@ -688,6 +706,10 @@ static int setlk_try(struct ls_file *f, struct ls_ofd *o, struct req *r,
 
 	if (f->fallback || f->pol.mode == MODE_OFF)
 		return PASS;
+	if (f->pol.mode == MODE_OBSERVE) {
+		observe_unseen(f);
+		return OBSERVE;
+	}
 	if (r->type == LSR_UNLCK) {
 		if (f->anchor < 0)
 			return PASS; /* nothing of ours: as plain POSIX */
@@ -701,6 +723,7 @@ static int setlk_try(struct ls_file *f, struct ls_ofd *o, struct req *r,
 			return DONE;
 		}
 		lst_unlock(&f->t, p, r->start, r->end);
+		prot_held_sync(f);
 		local_wake();
 		*res = 0;
 		return DONE;
@@ -748,6 +771,8 @@ static int setlk_try(struct ls_file *f, struct ls_ofd *o, struct req *r,
 	}
 	if (prot_ofd_lock(f->anchor, F_OFD_SETLK, r->type, r->start, r->end) == 0) {
 		lst_lock(&f->t, p, o->id, r->start, r->end, r->type);
+		prot_held_sync(f);
+		log_count(LOGC_LOCKS, 1);
 		o->last_tid = my_tid();
 		if (atomic_load(&local_waiters))
 			local_wake(); /* a conversion may free readers */
@@ -872,6 +897,38 @@ static struct ls_ofd *req_holder(struct req *r, int write, int *err)
 	return ofd_attach(r->fd, &r->st, r->accmode, err);
 }
 
+/* mode = observe: the kernel decides, through the program's own
+ * descriptor and the program's own struct; the table follows. */
+static int observe_set(struct req *r)
+{
+	struct ls_ofd *o;
+	struct ls_file *f;
+	struct crit c;
+	int ret = real_fcntl(r->fd, r->cmd, r->ufl);
+
+	if (ret < 0)
+		return -errno;
+	crit_enter(&c, 0);
+	o = fdstate_get(r->fd) == FD_TRACKED ? fdstate_ofd(r->fd) : NULL;
+	if (o) {
+		struct lsr_pool *p = prot_pool();
+
+		f = o->file;
+		pthread_mutex_lock(&f->mu);
+		if (r->type == LSR_UNLCK) {
+			if (lst_prepare_unlock(&f->t, p) == 0)
+				lst_unlock(&f->t, p, r->start, r->end);
+		} else if (lst_prepare_lock(&f->t, p, o->id) == 0) {
+			lst_lock(&f->t, p, o->id, r->start, r->end, r->type);
+			log_count(LOGC_LOCKS, 1);
+		}
+		prot_held_sync(f);
+		pthread_mutex_unlock(&f->mu);
+	}
+	crit_leave(&c);
+	return 0;
+}
+
 static int set_cmd(struct req *r)
 {
 	struct crit c;
@@ -897,6 +954,8 @@ static int set_cmd(struct req *r)
 			return res;
 		if (what == PASS)
 			return 1;
+		if (what == OBSERVE)
+			return observe_set(r);
 		if (what == WAIT_LOCAL) {
 			res = local_wait(r->blocker, r->gen);
 			if (res < 0)
@@ -952,6 +1011,7 @@ static int get_cmd(struct req *r, struct flock *out)
 
 		pthread_mutex_lock(&f->mu);
 		if (f->pol.conflicts_fd && !f->fallback &&
+		    f->pol.mode == MODE_PROTECT &&
 		    lst_conflict(&f->t, r->tracked && o ? o->id : 0, r->start,
 				 r->end, r->type, &cf)) {
 			/* Another holder of this process: its pid. */
@@ -1042,6 +1102,7 @@ int prot_lock_cmd(int fd, int cmd, struct flock *ufl)
 	memset(&r, 0, sizeof(r));
 	r.fd = fd;
 	r.cmd = cmd;
+	r.ufl = ufl;
 	r.tracked = st == FD_TRACKED;
 	if (!r.tracked) {
 		int flags;
@@ -1089,79 +1150,98 @@ static void release_after(struct ls_ofd *o)
 	crit_leave(&c);
 }
 
-/* Detach fd from its holder before the real close, so that a number the
- * kernel hands out again never counts for the old holder; release after
- * it, so that fclose()'s flush still runs under the lock. */
-static struct ls_ofd *detach_for_close(int fd)
+/*
+ * Before the real close of fd: detach it from its holder (a tracked fd),
+ * so that a number the kernel hands out again never counts for the old
+ * holder, and gather what plain POSIX would drop here (observe.c). After
+ * it: release the holder, so that fclose()'s flush still runs under the
+ * lock, and report.
+ */
+static struct ls_ofd *close_begin(int fd, struct loss *l, const char *func,
+				  void *caller)
 {
-	struct ls_ofd *o;
+	struct ls_ofd *o = NULL;
 	struct crit c;
 
-	crit_enter(&c, 1);
-	o = ofd_detach(fd);
-	crit_leave(&c);
+	l->active = 0;
+	l->n = l->more = 0;
+	if (fdstate_get(fd) == FD_TRACKED) {
+		crit_enter(&c, 1);
+		if (fdstate_get(fd) == FD_TRACKED) {
+			loss_tracked(l, fdstate_ofd(fd), fd, func, caller);
+			o = ofd_detach(fd);
+		}
+		crit_leave(&c);
+	} else if (atomic_load_explicit(&watch_closes, memory_order_relaxed)) {
+		loss_untracked(l, fd, func, caller);
+	}
 	return o;
 }
 
-int prot_close(int fd)
+static void close_end(struct ls_ofd *o, struct loss *l, int closed)
+{
+	int saved = errno;
+
+	release_after(o);
+	loss_finish(l, closed);
+	errno = saved;
+}
+
+int prot_close(int fd, void *caller)
 {
 	struct ls_ofd *o;
-	int r, saved;
+	struct loss l;
+	int r;
 
 	if (prot_passthrough_now())
 		return real_close(fd);
 	pthread_testcancel();
-	o = detach_for_close(fd);
+	o = close_begin(fd, &l, "close", caller);
 	r = real_close(fd);
-	saved = errno;
-	release_after(o);
-	errno = saved;
+	close_end(o, &l, r == 0 || errno != EBADF);
 	return r;
 }
 
-int prot_fclose(FILE *fp, int fd)
+int prot_fclose(FILE *fp, int fd, void *caller)
 {
 	struct ls_ofd *o;
-	int r, saved;
+	struct loss l;
+	int r;
 
 	if (prot_passthrough_now())
 		return real.fclose(fp);
-	o = detach_for_close(fd);
+	o = close_begin(fd, &l, "fclose", caller);
 	r = real.fclose(fp);
-	saved = errno;
-	release_after(o);
-	errno = saved;
+	close_end(o, &l, 1);
 	return r;
 }
 
-int prot_closedir(DIR *d, int fd)
+int prot_closedir(DIR *d, int fd, void *caller)
 {
 	struct ls_ofd *o;
-	int r, saved;
+	struct loss l;
+	int r;
 
 	if (prot_passthrough_now())
 		return real.closedir(d);
-	o = detach_for_close(fd);
+	o = close_begin(fd, &l, "closedir", caller);
 	r = real.closedir(d);
-	saved = errno;
-	release_after(o);
-	errno = saved;
+	close_end(o, &l, 1);
 	return r;
 }
 
-FILE *prot_freopen(const char *path, const char *mode, FILE *fp, int fd)
+FILE *prot_freopen(const char *path, const char *mode, FILE *fp, int fd,
+		   void *caller)
 {
 	struct ls_ofd *o;
+	struct loss l;
 	FILE *r;
-	int saved;
 
 	if (prot_passthrough_now())
 		return real.freopen(path, mode, fp);
-	o = detach_for_close(fd);
+	o = close_begin(fd, &l, "freopen", caller);
 	r = real.freopen(path, mode, fp);
-	saved = errno;
-	release_after(o);
-	errno = saved;
+	close_end(o, &l, 1);
 	return r;
 }
 
@@ -1260,9 +1340,11 @@ static int evict(int fd2)
 	return 0;
 }
 
-int prot_dup2(int fd, int fd2, int flags, int is_dup3)
+int prot_dup2(int fd, int fd2, int flags, int is_dup3, void *caller)
 {
+	const char *func = is_dup3 ? "dup3" : "dup2";
 	struct ls_ofd *gone = NULL, *o;
+	struct loss l = {0};
 	struct crit c;
 	int r, saved;
 
@@ -1274,6 +1356,9 @@ int prot_dup2(int fd, int fd2, int flags, int is_dup3)
 	}
 	if (fd == fd2)
 		return is_dup3 ? real_dup3(fd, fd2, flags) : real_dup2(fd, fd2);
+	if (fdstate_get(fd2) == FD_NONE &&
+	    atomic_load_explicit(&watch_closes, memory_order_relaxed))
+		loss_untracked(&l, fd2, func, caller);
 	crit_enter(&c, 1);
 	if (fdstate_get(fd2) == FD_ANCHOR && evict(fd2) < 0) {
 		saved = errno;
@@ -1282,6 +1367,10 @@ int prot_dup2(int fd, int fd2, int flags, int is_dup3)
 		return -1;
 	}
 	o = fdstate_get(fd2) == FD_TRACKED ? fdstate_ofd(fd2) : NULL;
+	if (o && fdstate_get(fd) == FD_TRACKED && fdstate_ofd(fd) == o)
+		o = NULL; /* a dup of its own description: nothing closes */
+	if (o)
+		loss_tracked(&l, o, fd2, func, caller);
 	r = is_dup3 ? real_dup3(fd, fd2, flags) : real_dup2(fd, fd2);
 	saved = errno;
 	if (r >= 0) {
@@ -1299,6 +1388,7 @@ int prot_dup2(int fd, int fd2, int flags, int is_dup3)
 			ofd_release(gone);
 	}
 	crit_leave(&c);
+	loss_finish(&l, r >= 0);
 	errno = saved;
 	return r;
 }

@@ -108,6 +108,7 @@ struct ls_file {
 	unsigned pins;  /* F_SETLKW waiters keeping the entry */
 	int64_t resync[2]; /* scratch of resync() */
 	struct policy pol; /* set at the first lock, from the path */
+	int held;          /* the map is not empty (summary counter) */
 	int pol_set;
 	unsigned x_keep, x_drop; /* exec.c scratch: holders kept, dropped */
 	int x_handed;
@@ -148,17 +149,46 @@ void prot_forget(void);
 void exec_adopt(void);
 
 int prot_lock_cmd(int fd, int cmd, struct flock *fl);
-int prot_close(int fd);
-int prot_fclose(FILE *f, int fd);
-int prot_closedir(DIR *d, int fd);
+int prot_close(int fd, void *caller);
+int prot_fclose(FILE *f, int fd, void *caller);
+int prot_closedir(DIR *d, int fd, void *caller);
 int prot_fcloseall(void);
-FILE *prot_freopen(const char *path, const char *mode, FILE *f, int fd);
+FILE *prot_freopen(const char *path, const char *mode, FILE *f, int fd,
+		   void *caller);
 int prot_dup(int fd);
-int prot_dup2(int fd, int fd2, int flags, int is_dup3);
+int prot_dup2(int fd, int fd2, int flags, int is_dup3, void *caller);
+void prot_held_sync(struct ls_file *f);
 int prot_dupfd(int fd, int cmd, int arg);
 int prot_close_range(unsigned first, unsigned last, int flags);
 void prot_closefrom(int lowfd);
 extern atomic_int prot_active; /* the process holds or tracks anything */
+
+/* ---- observe.c ---------------------------------------------------------------
+ * Ranges a close drops under plain POSIX that the contract keeps. Gathered
+ * before the real close, reported (and, in observe mode, forgotten) after
+ * it by loss_finish(). */
+#define LOSS_MAX 16
+struct loss {
+	int active, observe;
+	dev_t dev;
+	ino_t ino;
+	int fd;
+	const char *func;
+	void *caller;
+	size_t n, more;
+	struct {
+		int fd;
+		int type;
+		int64_t start, end;
+	} r[LOSS_MAX];
+	char path[256];
+};
+extern atomic_int watch_closes; /* closes of untracked fds are looked at */
+void loss_tracked(struct loss *l, struct ls_ofd *o, int fd, const char *func,
+		  void *caller);
+void loss_untracked(struct loss *l, int fd, const char *func, void *caller);
+void loss_finish(struct loss *l, int closed);
+void observe_unseen(struct ls_file *f);
 
 /* ---- anchor.c ------------------------------------------------------------ */
 int anchor_open(struct ls_file *f, int fd, int rw);

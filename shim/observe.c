@@ -1,0 +1,415 @@
+/*
+ * shim/observe.c: telling the user where a lock would be (or was) lost.
+ *
+ * A close of any descriptor of a file drops every POSIX lock the process
+ * holds on it. Under mode = observe the kernel really drops them: each
+ * close that drops ranges taken through another descriptor (or through
+ * another descriptor of the same description) is a lock-loss event, and
+ * the table forgets those ranges as the kernel did. Under mode = protect
+ * the anchors keep them, and the same place logs lock-loss-prevented at
+ * level info. Closes inside libc that no interposer sees are found at the
+ * next lock request on the file, and at exit, by comparing the table with
+ * the locks the kernel lists in /proc/self/fdinfo: lock-loss-unseen.
+ *
+ * The work is split around the real close: what will be lost is gathered
+ * before it (the descriptor still names the file), with the table locked;
+ * the table is changed and the event written after it, with nothing
+ * locked (dladdr(), behind log_caller(), takes the loader's lock).
+ */
+#include "shim.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+atomic_int watch_closes;
+
+static void loss_add(struct loss *l, int fd, int64_t s, int64_t e, int type)
+{
+	if (l->n < LOSS_MAX) {
+		l->r[l->n].fd = fd;
+		l->r[l->n].start = s;
+		l->r[l->n].end = e;
+		l->r[l->n].type = type;
+		l->n++;
+	} else {
+		l->more++;
+	}
+}
+
+struct piece_ctx {
+	struct loss *l;
+	const struct ls_file *f;
+	int fd;
+	int64_t s, e;
+};
+
+static int map_piece(void *arg, int64_t s, int64_t e, int type)
+{
+	struct piece_ctx *c = arg;
+
+	loss_add(c->l, c->fd, s < c->s ? c->s : s, e > c->e ? c->e : e, type);
+	return 0;
+}
+
+static int held_piece(void *arg, int64_t s, int64_t e, int type)
+{
+	struct piece_ctx *c = arg;
+
+	(void)type;
+	c->s = s;
+	c->e = e;
+	return lsr_set_visit(&c->f->t.map, s, e, map_piece, c);
+}
+
+/* The ranges of f that a close of a descriptor of holder closing (NULL:
+ * a descriptor the shim does not track) drops under plain POSIX and the
+ * contract keeps: every other holder's, and the closing holder's own
+ * when it keeps another descriptor. prot_lock held. */
+static void gather(struct loss *l, struct ls_file *f,
+		   const struct ls_ofd *closing, int last)
+{
+	struct piece_ctx c = {.l = l, .f = f};
+	const struct ls_ofd *o;
+
+	for (o = f->ofds; o; o = o->fnext) {
+		const struct lst_holder *h;
+
+		if (o == closing && last)
+			continue;
+		h = lst_holder_find(&f->t, o->id);
+		if (!h)
+			continue;
+		c.fd = o->fd;
+		lsr_set_visit(&h->held, 0, LSR_OFF_MAX, held_piece, &c);
+	}
+	if (!l->n && !l->more)
+		return;
+	l->active = 1;
+	l->observe = f->pol.mode == MODE_OBSERVE;
+	l->dev = f->t.key.dev;
+	l->ino = f->t.key.ino;
+}
+
+static void set_path(struct loss *l, int fd)
+{
+	char link[40];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, l->path, sizeof(l->path) - 1);
+	l->path[n > 0 ? n : 0] = 0;
+}
+
+static int wants(const struct ls_file *f)
+{
+	return f->pol.mode == MODE_OBSERVE || log_enabled(LOGL_INFO);
+}
+
+void loss_tracked(struct loss *l, struct ls_ofd *o, int fd, const char *func,
+		  void *caller)
+{
+	struct ls_file *f = o->file;
+
+	if (!wants(f))
+		return;
+	gather(l, f, o, o->ndesc == 1);
+	if (!l->active)
+		return;
+	l->fd = fd;
+	l->func = func;
+	l->caller = caller;
+	set_path(l, fd);
+}
+
+void loss_untracked(struct loss *l, int fd, const char *func, void *caller)
+{
+	struct ls_file *f;
+	struct stat st;
+	struct crit c;
+
+	if (prot_passthrough_now() || fstat(fd, &st) < 0)
+		return;
+	crit_enter(&c, 0);
+	f = (struct ls_file *)lst_table_find(&prot_files, st.st_dev,
+					     st.st_ino);
+	if (f && wants(f)) {
+		pthread_mutex_lock(&f->mu);
+		gather(l, f, NULL, 0);
+		pthread_mutex_unlock(&f->mu);
+	}
+	crit_leave(&c);
+	if (!l->active)
+		return;
+	l->fd = fd;
+	l->func = func;
+	l->caller = caller;
+	set_path(l, fd);
+}
+
+static void ranges_text(char *buf, size_t len, const struct loss *l)
+{
+	size_t off = 0;
+
+	buf[0] = 0;
+	for (size_t i = 0; i < l->n && off + 1 < len; i++) {
+		char end[24];
+		int n;
+
+		if (l->r[i].end == LSR_OFF_MAX)
+			snprintf(end, sizeof(end), "EOF");
+		else
+			snprintf(end, sizeof(end), "%lld",
+				 (long long)l->r[i].end);
+		n = snprintf(buf + off, len - off, "%sfd%d:%c:%lld-%s",
+			     i ? "," : "", l->r[i].fd,
+			     l->r[i].type == LSR_WRLCK ? 'W' : 'R',
+			     (long long)l->r[i].start, end);
+		if (n < 0)
+			break;
+		off += (size_t)n;
+	}
+	if (l->more && off + 1 < len)
+		snprintf(buf + off, len - off, ",+%zu more", l->more);
+}
+
+static void write_event(const struct loss *l, const char *event, int level)
+{
+	char qpath[PATH_MAX + 8], ranges[1024], caller[512], bt[1024];
+	char holders[256], fdtext[16];
+	size_t off = 0;
+
+	if (!log_enabled(level))
+		return;
+	log_quote(qpath, sizeof(qpath), l->path[0] ? l->path : "?");
+	ranges_text(ranges, sizeof(ranges), l);
+	/* The holders' descriptors, each once. */
+	holders[0] = 0;
+	for (size_t i = 0; i < l->n; i++) {
+		size_t j;
+
+		for (j = 0; j < i && l->r[j].fd != l->r[i].fd; j++)
+			;
+		if (j < i || off + 12 >= sizeof(holders))
+			continue;
+		off += (size_t)snprintf(holders + off, sizeof(holders) - off,
+					"%s%d", off ? "," : "", l->r[i].fd);
+	}
+	if (l->caller)
+		log_caller(caller, sizeof(caller), l->caller);
+	else
+		snprintf(caller, sizeof(caller), "-");
+	bt[0] = 0;
+	if (log_backtrace_enabled()) {
+		char frames[1000];
+
+		if (log_backtrace(frames, sizeof(frames)) > 0)
+			snprintf(bt, sizeof(bt), " backtrace=%s", frames);
+	}
+	if (l->fd < 0)
+		snprintf(fdtext, sizeof(fdtext), "-");
+	else
+		snprintf(fdtext, sizeof(fdtext), "%d", l->fd);
+	log_event(level, event,
+		  "path=%s dev=%u:%u ino=%lu fd=%s func=%s holder-fds=%s "
+		  "lost=%s caller=%s%s",
+		  qpath, major(l->dev), minor(l->dev), (unsigned long)l->ino,
+		  fdtext, l->func ? l->func : "?", holders[0] ? holders : "-",
+		  ranges, caller, bt);
+}
+
+/* After the real close: in observe mode the kernel dropped every range
+ * of the file, so the table does too; then the event. */
+void loss_finish(struct loss *l, int closed)
+{
+	int saved = errno;
+
+	if (!l->active)
+		return;
+	if (!closed) {
+		errno = saved;
+		return; /* the close failed: nothing was dropped */
+	}
+	if (l->observe) {
+		struct ls_file *f;
+		struct crit c;
+
+		crit_enter(&c, 0);
+		f = (struct ls_file *)lst_table_find(&prot_files, l->dev,
+						     l->ino);
+		if (f) {
+			pthread_mutex_lock(&f->mu);
+			if (lst_prepare_unlock(&f->t, prot_pool()) == 0)
+				lst_unlock(&f->t, prot_pool(), 0,
+					   LSR_OFF_MAX);
+			prot_held_sync(f);
+			pthread_mutex_unlock(&f->mu);
+		}
+		crit_leave(&c);
+		log_count(LOGC_OBSERVED, 1);
+		write_event(l, "lock-loss", LOGL_WARNING);
+	} else {
+		log_count(LOGC_PREVENTED, 1);
+		write_event(l, "lock-loss-prevented", LOGL_INFO);
+	}
+	errno = saved;
+}
+
+/* ---- closes nobody saw ---------------------------------------------------- */
+
+/* Walking the kernel's set over one range of the table: the parts not
+ * covered with the same type were lost. */
+struct diff_ctx {
+	struct loss *l;
+	int type, done;
+	int64_t pos, end;
+};
+
+static int diff_step(void *arg, int64_t ks, int64_t ke, int ktype)
+{
+	struct diff_ctx *d = arg;
+
+	if (ktype != d->type)
+		return 0;
+	if (ks > d->pos)
+		loss_add(d->l, -1, d->pos, ks - 1, d->type);
+	if (ke >= d->end) {
+		d->done = 1;
+		return 1;
+	}
+	if (ke + 1 > d->pos)
+		d->pos = ke + 1;
+	return 0;
+}
+
+struct unseen_ctx {
+	struct loss *l;
+	const struct lsr_set *k;
+};
+
+static int kernel_step(void *arg, int64_t s, int64_t e, int type)
+{
+	struct unseen_ctx *c = arg;
+	struct diff_ctx d = {.l = c->l, .type = type, .pos = s, .end = e};
+
+	lsr_set_visit(c->k, s, e, diff_step, &d);
+	if (!d.done && d.pos <= e)
+		loss_add(c->l, -1, d.pos, e, type);
+	return 0;
+}
+
+/* The POSIX locks of this process on f's file, as the kernel lists them
+ * in the fdinfo of the holders' descriptors, into set k. */
+static int kernel_locks(struct ls_file *f, struct lsr_set *k)
+{
+	struct lsr_pool *p = prot_pool();
+	const struct ls_ofd *o;
+	pid_t self = prot_owner;
+
+	for (o = f->ofds; o; o = o->fnext) {
+		char path[64], buf[8192], *line, *save = NULL;
+		ssize_t n;
+		int fd;
+
+		snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", o->fd);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return -1;
+		n = read(fd, buf, sizeof(buf) - 1);
+		raw_close(fd);
+		if (n <= 0)
+			return -1;
+		buf[n] = 0;
+		for (line = strtok_r(buf, "\n", &save); line;
+		     line = strtok_r(NULL, "\n", &save)) {
+			char kind[16], adv[16], type[16], end[32];
+			unsigned maj, min;
+			unsigned long ino;
+			long long start;
+			int lpid;
+
+			if (strncmp(line, "lock:", 5) ||
+			    sscanf(line + 5,
+				   "%*d: %15s %15s %15s %d %x:%x:%lu %lld %31s",
+				   kind, adv, type, &lpid, &maj, &min, &ino,
+				   &start, end) != 9)
+				continue;
+			if (strcmp(kind, "POSIX") || lpid != self)
+				continue;
+			if (lsr_pool_fill(p, LSR_APPLY_NODES) < 0)
+				return -1;
+			lsr_set_apply(k, p, start,
+				      strcmp(end, "EOF") ? atoll(end)
+							 : LSR_OFF_MAX,
+				      strcmp(type, "WRITE") ? LSR_RDLCK
+							    : LSR_WRLCK);
+		}
+	}
+	return 0;
+}
+
+/* f->mu held, observe mode: what the table holds and the kernel does not
+ * was lost by a close the shim did not see. Forget it, and say so. */
+void observe_unseen(struct ls_file *f)
+{
+	struct lsr_set k;
+	struct loss l;
+	struct unseen_ctx c = {.l = &l, .k = &k};
+
+	if (f->pol.mode != MODE_OBSERVE || !f->t.map.root)
+		return;
+	memset(&l, 0, sizeof(l));
+	lsr_set_init(&k);
+	if (kernel_locks(f, &k) == 0)
+		lsr_set_visit(&f->t.map, 0, LSR_OFF_MAX, kernel_step, &c);
+	lsr_set_clear(&k, prot_pool());
+	if (!l.n)
+		return;
+	prot_held_sync(f);
+	/* Name the holders that lost each piece. */
+	for (size_t i = 0; i < l.n; i++) {
+		const struct ls_ofd *o;
+
+		for (o = f->ofds; o; o = o->fnext) {
+			const struct lst_holder *h = lst_holder_find(&f->t,
+								     o->id);
+
+			if (h && lsr_set_type_at(&h->held, l.r[i].start)) {
+				l.r[i].fd = o->fd;
+				break;
+			}
+		}
+	}
+	for (size_t i = 0; i < l.n; i++)
+		if (lst_prepare_unlock(&f->t, prot_pool()) == 0)
+			lst_unlock(&f->t, prot_pool(), l.r[i].start,
+				   l.r[i].end);
+	prot_held_sync(f);
+	l.fd = -1;
+	l.func = "unseen";
+	l.active = 1;
+	l.dev = f->t.key.dev;
+	l.ino = f->t.key.ino;
+	if (f->ofds)
+		set_path(&l, f->ofds->fd);
+	log_count(LOGC_OBSERVED, 1);
+	write_event(&l, "lock-loss-unseen", LOGL_WARNING);
+}
+
+/* At exit: the same comparison for every file under observe. */
+__attribute__((destructor)) static void observe_at_exit(void)
+{
+	struct lst_file *lf, *tmp;
+	struct crit c;
+
+	if (!atomic_load(&watch_closes) || prot_passthrough_now())
+		return;
+	crit_enter(&c, 1);
+	HASH_ITER(hh, prot_files.files, lf, tmp)
+		observe_unseen((struct ls_file *)lf);
+	crit_leave(&c);
+}
