@@ -179,6 +179,38 @@ struct ls_file *prot_file_get(dev_t dev, ino_t ino)
 	return f;
 }
 
+/* Does this process hold a range of (dev, ino) that conflicts with a
+ * request of type over [start, end]? (deadlock.c) */
+struct hc_ctx {
+	int type;
+};
+
+static int hc_step(void *arg, int64_t s, int64_t e, int type)
+{
+	(void)s;
+	(void)e;
+	return ((struct hc_ctx *)arg)->type == LSR_WRLCK || type == LSR_WRLCK;
+}
+
+int prot_holds_conflict(dev_t dev, ino_t ino, int64_t start, int64_t end,
+			int type)
+{
+	struct hc_ctx h = {.type = type};
+	struct ls_file *f;
+	struct crit c;
+	int r = 0;
+
+	crit_enter(&c, 0);
+	f = (struct ls_file *)lst_table_find(&prot_files, dev, ino);
+	if (f) {
+		pthread_mutex_lock(&f->mu);
+		r = lsr_set_visit(&f->t.map, start, end, hc_step, &h);
+		pthread_mutex_unlock(&f->mu);
+	}
+	crit_leave(&c);
+	return r;
+}
+
 /* The at-exit summary counts files with held ranges (and their peak). */
 void prot_held_sync(struct ls_file *f)
 {
@@ -799,6 +831,7 @@ static int setlk_try(struct ls_file *f, struct ls_ofd *o, struct req *r,
 struct waiter {
 	struct ls_file *f;
 	int dupfd;
+	int published; /* a wait entry for deadlock.c */
 };
 
 static void waiter_done(void *arg)
@@ -806,6 +839,8 @@ static void waiter_done(void *arg)
 	struct waiter *w = arg;
 	struct crit c;
 
+	if (w->published)
+		dl_wait_end();
 	crit_enter(&c, 1);
 	if (w->dupfd >= 0) {
 		fdstate_set(w->dupfd, FD_NONE);
@@ -847,6 +882,15 @@ static int setlk_wait(struct ls_file *f, struct req *r)
 		waiter_done(&w);
 		return res;
 	}
+	/* Plain POSIX would fail a lock-order cycle with EDEADLK; OFD
+	 * locks would wait forever (deadlock.c). */
+	res = dl_wait_begin(f->t.key.dev, f->t.key.ino, r->start, r->end,
+			    r->type);
+	if (res < 0) {
+		waiter_done(&w);
+		return res;
+	}
+	w.published = 1;
 	pthread_cleanup_push(waiter_done, &w);
 	pthread_setcanceltype(PTHREAD_CANCEL_DEFERRED, &oldtype);
 	res = prot_ofd_lock(w.dupfd, F_OFD_SETLKW, r->type, r->start, r->end);
@@ -1480,6 +1524,7 @@ static void atfork_child(void)
 	prot_lock = (pthread_rwlock_t)PTHREAD_RWLOCK_INITIALIZER;
 	prot_forget();
 	anchor_band_reset();
+	dl_forget();
 	prot_owner = getpid();
 	my_tid_cache = 0;
 	local_waiters = 0;

@@ -199,6 +199,13 @@ void anchor_retire(struct ls_file *f);
 int anchor_own_posix(int fd);
 int anchor_lowest(void);
 
+/* ---- deadlock.c ---------------------------------------------------------- */
+int dl_wait_begin(dev_t dev, ino_t ino, int64_t start, int64_t end, int type);
+void dl_wait_end(void);
+void dl_forget(void);
+int prot_holds_conflict(dev_t dev, ino_t ino, int64_t start, int64_t end,
+			int type);
+
 /* ---- getlk.c --------------------------------------------------------------- */
 pid_t getlk_find_pid(dev_t dev, ino_t ino, const struct flock *fl);
 
