@@ -181,7 +181,8 @@ demo: deps all
 
 asan:
 	$(MAKE) B=build/asan SAN=address \
-		ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 check
+		ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+		LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp) check
 ubsan:
 	$(MAKE) B=build/ubsan SAN=undefined \
 		CFLAGS="-O1 -g -fno-sanitize-recover=undefined" check
