@@ -186,8 +186,15 @@ asan:
 ubsan:
 	$(MAKE) B=build/ubsan SAN=undefined \
 		CFLAGS="-O1 -g -fno-sanitize-recover=undefined" check
+# Criterion cannot start under ThreadSanitizer ("Could not initialize
+# inheritable arena"): the test binary stays plain, and the integration
+# tests preload the ThreadSanitizer build of the shim (runtime first).
+TSAN_RT = $(shell $(CC) -print-file-name=libtsan.so)
 tsan:
-	$(MAKE) B=build/tsan SAN=thread CFLAGS="-O1 -g" check
+	$(MAKE) B=build/tsan SAN=thread CFLAGS="-O1 -g" \
+		build/tsan/liblockspace-preload.so
+	$(MAKE) check TSAN_OPTIONS=halt_on_error=0:exitcode=66 \
+		TEST_PRELOAD="$(TSAN_RT) $(abspath build/tsan)/liblockspace-preload.so"
 
 # ---- fuzzing (clang's libFuzzer) -------------------------------------------
 FUZZ_CC ?= clang

@@ -45,9 +45,24 @@ static int by_start(const void *a, const void *b)
 static int parse_locks(const char *path, int fd, struct kernel_lock *out,
 		       int max);
 
+/* /proc/locks read in pieces can skip or repeat entries while other
+ * processes lock (the tests run in parallel): read until two readings
+ * agree. */
 int tu_kernel_locks(int fd, struct kernel_lock *out, int max)
 {
-	return parse_locks("/proc/locks", fd, out, max);
+	struct kernel_lock *prev = calloc((size_t)max + 1, sizeof(*prev));
+	int n = parse_locks("/proc/locks", fd, out, max), pn;
+
+	for (int tries = 0; prev && tries < 20; tries++) {
+		memcpy(prev, out, sizeof(*out) * (size_t)(n > 0 ? n : 0));
+		pn = n;
+		n = parse_locks("/proc/locks", fd, out, max);
+		if (n == pn && (n <= 0 ||
+				!memcmp(prev, out, sizeof(*out) * (size_t)n)))
+			break;
+	}
+	free(prev);
+	return n;
 }
 
 int tu_fd_locks(int fd, struct kernel_lock *out, int max)
