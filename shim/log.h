@@ -35,6 +35,7 @@ enum log_counter {
 void log_setup(const struct config *c, int report);
 /* Whether an event of this level (LOGL_*) would be written. */
 int log_enabled(int level);
+int log_reporting(void);
 /* One event: fmt produces the rest of the line, "key=value ..." (quote
  * values that may hold spaces with log_quote()). */
 void log_event(int level, const char *event, const char *fmt, ...)

@@ -107,7 +107,8 @@ static void set_path(struct loss *l, int fd)
 
 static int wants(const struct ls_file *f)
 {
-	return f->pol.mode == MODE_OBSERVE || log_enabled(LOGL_INFO);
+	return f->pol.mode == MODE_OBSERVE || log_enabled(LOGL_INFO) ||
+	       log_reporting();
 }
 
 void loss_tracked(struct loss *l, struct ls_ofd *o, int fd, const char *func,

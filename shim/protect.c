@@ -282,7 +282,8 @@ static struct ls_ofd *ofd_attach(int fd, const struct stat *st, int accmode,
 		}
 		config_policy(n > 0 ? path : NULL, &f->pol);
 		f->pol_set = 1;
-		if (f->pol.mode == MODE_OBSERVE || log_enabled(LOGL_INFO))
+		if (f->pol.mode == MODE_OBSERVE || log_enabled(LOGL_INFO) ||
+		    log_reporting())
 			atomic_store(&watch_closes, 1);
 	}
 	for (o = f->ofds; o; o = o->fnext)
