@@ -25,6 +25,7 @@
  * holds the text. Types are 1 (read) and 2 (write), offsets inclusive.
  */
 #include "shim.h"
+#include "handoff.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -89,11 +90,6 @@ static void sb_add(struct sbuf *b, const char *fmt, ...)
 }
 
 /* ---- before exec ------------------------------------------------------------ */
-
-struct snap_range {
-	int64_t start, end;
-	int type;
-};
 
 /* What a file looked like before a partial release, to put it back. */
 struct undo_file {
@@ -683,204 +679,6 @@ SHIM_EXPORT int execle(const char *path, const char *arg, ...)
 
 /* ---- in the new image ----------------------------------------------------------- */
 
-struct hf_holder {
-	int accmode, nfds, *fds;
-	size_t nr;
-	int64_t *r; /* start, end pairs */
-};
-
-struct hf_file {
-	uint64_t dev, ino;
-	int anchor, rw;
-	size_t nmap;
-	struct snap_range *map;
-	size_t nh;
-	struct hf_holder *h;
-};
-
-struct parser {
-	const char *p, *end;
-	const char *why;
-};
-
-static int tok(struct parser *ps, int64_t *v, int64_t lo, int64_t hi)
-{
-	const char *p = ps->p;
-	int neg = 0;
-	uint64_t x = 0;
-
-	if (p < ps->end && *p == ' ')
-		p++;
-	if (p < ps->end && *p == '-') {
-		neg = 1;
-		p++;
-	}
-	if (p >= ps->end || *p < '0' || *p > '9') {
-		ps->why = "malformed number";
-		return -1;
-	}
-	while (p < ps->end && *p >= '0' && *p <= '9') {
-		if (x > (UINT64_MAX - 9) / 10) {
-			ps->why = "number out of range";
-			return -1;
-		}
-		x = x * 10 + (uint64_t)(*p++ - '0');
-	}
-	if (p < ps->end && *p != ' ') {
-		ps->why = "malformed number";
-		return -1;
-	}
-	if ((!neg && x > (uint64_t)INT64_MAX) || (neg && x > (uint64_t)INT64_MAX)) {
-		ps->why = "number out of range";
-		return -1;
-	}
-	*v = neg ? -(int64_t)x : (int64_t)x;
-	if (*v < lo || *v > hi) {
-		ps->why = "number out of range";
-		return -1;
-	}
-	ps->p = p;
-	return 0;
-}
-
-static int word(struct parser *ps, const char *w)
-{
-	size_t n = strlen(w);
-	const char *p = ps->p;
-
-	if (p < ps->end && *p == ' ')
-		p++;
-	if ((size_t)(ps->end - p) < n || memcmp(p, w, n) ||
-	    (p + n < ps->end && p[n] != ' ')) {
-		ps->why = "malformed";
-		return -1;
-	}
-	ps->p = p + n;
-	return 0;
-}
-
-/* A count must be backed by at least that many tokens of input. */
-static int count(struct parser *ps, size_t *n, int per)
-{
-	int64_t v;
-
-	if (tok(ps, &v, 0, (ps->end - ps->p) / (2 * per) + 1))
-		return -1;
-	*n = (size_t)v;
-	return 0;
-}
-
-static void hf_free(struct hf_file *hf, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		for (size_t j = 0; j < hf[i].nh; j++) {
-			free(hf[i].h[j].fds);
-			free(hf[i].h[j].r);
-		}
-		free(hf[i].h);
-		free(hf[i].map);
-	}
-	free(hf);
-}
-
-static int parse(struct parser *ps, struct hf_file **out, size_t *nout)
-{
-	int64_t v, pid;
-	size_t nf, i, j, k;
-	struct hf_file *hf;
-	int64_t fdmax = (int64_t)fd_state_size - 1;
-
-	if (word(ps, "LSH1") || tok(ps, &pid, 1, INT_MAX))
-		return -1;
-	if (pid != getpid()) {
-		ps->why = "written by another process";
-		return -1;
-	}
-	if (count(ps, &nf, 6))
-		return -1;
-	hf = calloc(nf ? nf : 1, sizeof(*hf));
-	if (!hf) {
-		ps->why = "out of memory";
-		return -1;
-	}
-	for (i = 0; i < nf; i++) {
-		struct hf_file *f = &hf[i];
-		int64_t dev, ino, a, rw;
-
-		if (word(ps, "F") || tok(ps, &dev, 0, INT64_MAX) ||
-		    tok(ps, &ino, 0, INT64_MAX) || tok(ps, &a, 0, fdmax) ||
-		    tok(ps, &rw, 0, 1) || count(ps, &f->nmap, 3))
-			goto bad;
-		f->dev = (uint64_t)dev;
-		f->ino = (uint64_t)ino;
-		f->anchor = (int)a;
-		f->rw = (int)rw;
-		f->map = calloc(f->nmap ? f->nmap : 1, sizeof(*f->map));
-		if (!f->map)
-			goto oom;
-		for (j = 0; j < f->nmap; j++) {
-			int64_t s, e, t;
-
-			if (tok(ps, &s, 0, LSR_OFF_MAX) ||
-			    tok(ps, &e, s, LSR_OFF_MAX) ||
-			    tok(ps, &t, LSR_RDLCK, LSR_WRLCK))
-				goto bad;
-			if (j && s <= f->map[j - 1].end) {
-				ps->why = "ranges out of order";
-				goto bad;
-			}
-			f->map[j].start = s;
-			f->map[j].end = e;
-			f->map[j].type = (int)t;
-		}
-		if (count(ps, &f->nh, 4))
-			goto bad;
-		f->h = calloc(f->nh ? f->nh : 1, sizeof(*f->h));
-		if (!f->h)
-			goto oom;
-		for (j = 0; j < f->nh; j++) {
-			struct hf_holder *h = &f->h[j];
-			size_t nfds;
-
-			if (word(ps, "H") || tok(ps, &v, 0, O_RDWR) ||
-			    count(ps, &nfds, 1))
-				goto bad;
-			h->accmode = (int)v;
-			h->nfds = (int)nfds;
-			h->fds = calloc(nfds ? nfds : 1, sizeof(*h->fds));
-			if (!h->fds)
-				goto oom;
-			for (k = 0; k < nfds; k++) {
-				if (tok(ps, &v, 0, fdmax))
-					goto bad;
-				h->fds[k] = (int)v;
-			}
-			if (count(ps, &h->nr, 2))
-				goto bad;
-			h->r = calloc(h->nr ? 2 * h->nr : 1, sizeof(*h->r));
-			if (!h->r)
-				goto oom;
-			for (k = 0; k < h->nr; k++)
-				if (tok(ps, &h->r[2 * k], 0, LSR_OFF_MAX) ||
-				    tok(ps, &h->r[2 * k + 1], h->r[2 * k],
-					LSR_OFF_MAX))
-					goto bad;
-		}
-	}
-	if (ps->p != ps->end) {
-		ps->why = "trailing data";
-		goto bad;
-	}
-	*out = hf;
-	*nout = nf;
-	return 0;
-oom:
-	ps->why = "out of memory";
-bad:
-	hf_free(hf, nf);
-	return -1;
-}
-
 /* The anchor really holds exactly the claimed ranges, as OFD locks. */
 static int anchor_holds(const struct hf_file *f)
 {
@@ -1065,7 +863,7 @@ void exec_adopt(void)
 	ps.end = v + strlen(v);
 	if (!strncmp(v, "LSH1 memfd ", 11)) {
 		ps.p = v + 10;
-		if (tok(&ps, &mfd, 0, (int64_t)fd_state_size - 1) ||
+		if (handoff_tok(&ps, &mfd, 0, (int64_t)fd_state_size - 1) ||
 		    ps.p != ps.end) {
 			why = "malformed memfd";
 			goto bad;
@@ -1079,7 +877,8 @@ void exec_adopt(void)
 		ps.p = text;
 		ps.end = text + strlen(text);
 	}
-	if (parse(&ps, &hf, &nf)) {
+	if (handoff_parse(&ps, getpid(), (int64_t)fd_state_size - 1, &hf,
+			  &nf)) {
 		why = ps.why;
 		goto bad;
 	}
@@ -1090,7 +889,7 @@ void exec_adopt(void)
 	if (why)
 		prot_forget(); /* the descriptors stay as they are */
 	crit_leave(&c);
-	hf_free(hf, nf);
+	handoff_free(hf, nf);
 	if (why)
 		goto bad;
 	free(text);
