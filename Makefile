@@ -20,15 +20,15 @@ pkgconfigdir ?= $(libdir)/pkgconfig
 B          ?= build
 CC         ?= cc
 CFLAGS     ?= -O2 -g
-CFLAGS     += -std=gnu11 -Wall -Wextra -Werror -pthread -fPIC \
+override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -pthread -fPIC \
 	      -fvisibility=hidden -MMD -MP
-CPPFLAGS   += -D_GNU_SOURCE -DLOCKSPACE_VERSION='"$(VERSION)"' \
+override CPPFLAGS += -D_GNU_SOURCE -DLOCKSPACE_VERSION='"$(VERSION)"' \
 	      -DLOCKSPACE_SYSCONFDIR='"$(sysconfdir)"'
-LDFLAGS    +=
+LDFLAGS    ?=
 SAN        ?=
 ifneq ($(SAN),)
-CFLAGS     += -fsanitize=$(SAN) -fno-omit-frame-pointer
-LDFLAGS    += -fsanitize=$(SAN)
+override CFLAGS += -fsanitize=$(SAN) -fno-omit-frame-pointer
+override LDFLAGS += -fsanitize=$(SAN)
 endif
 
 ifeq ($(V),1)
@@ -152,8 +152,8 @@ $(TESTS): $(TEST_OBJ) $(LIB_A) | check-deps
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(TEST_OBJ) $(LIB_A) \
 		-lcriterion -pthread -ldl
 
-$(SHIM_OBJ): CPPFLAGS += -Icore
-$(TEST_OBJ): CPPFLAGS += -Icore -Ishim -DBUILD_DIR='"$(abspath $(B))"'
+$(SHIM_OBJ): override CPPFLAGS += -Icore
+$(TEST_OBJ): override CPPFLAGS += -Icore -Ishim -DBUILD_DIR='"$(abspath $(B))"'
 $(TEST_OBJ): | check-deps
 
 # ---- running --------------------------------------------------------------
