@@ -450,3 +450,104 @@ void tu_unhold(pid_t pid, int release)
 	close(release);
 	waitpid(pid, NULL, 0);
 }
+
+static const char *tn(int t)
+{
+	return t == F_RDLCK ? "F_RDLCK" : t == F_WRLCK ? "F_WRLCK" :
+	       t == F_UNLCK ? "F_UNLCK" : "error";
+}
+
+static void check_expect(int shim, int ready, const char *probe_path,
+			 const struct tu_expect *ex, int nex,
+			 const struct tu_proc *p)
+{
+	for (int i = 0; i < nex; i++) {
+		int want = shim ? ex[i].shim : ex[i].plain, got;
+
+		if (ex[i].ready != ready)
+			continue;
+		got = tu_probe(probe_path, ex[i].start, ex[i].len, NULL);
+		cr_expect_eq(got, want,
+			     "[%s] at ready %d, bytes %lld+%lld: %s, want %s\n"
+			     "program output:\n%s",
+			     shim ? "shim" : "plain", ready,
+			     (long long)ex[i].start, (long long)ex[i].len,
+			     tn(got), tn(want), p->buf);
+	}
+}
+
+int tu_script_run(int shim, const char *prog, const char *path,
+		  const char *probe_path, const char *const *steps,
+		  const char *const *env, const struct tu_expect *ex, int nex,
+		  tu_ready_fn fn, void *arg, struct tu_proc *p)
+{
+	const char *argv[128];
+	int n = 0, nready = 0, st;
+
+	argv[n++] = tu_prog(prog);
+	argv[n++] = path;
+	for (int i = 0; steps && steps[i] && n < 127; i++) {
+		argv[n++] = steps[i];
+		nready += !strcmp(steps[i], "ready");
+	}
+	argv[n] = NULL;
+	if (!probe_path)
+		probe_path = path;
+	cr_assert(tu_proc_start(p, shim, argv, env) == 0, "spawn %s",
+		  argv[0]);
+	for (int r = 0; r < nready; r++) {
+		if (tu_proc_ready(p, 10000) < 0) {
+			st = tu_proc_finish(p, 0);	/* kills a hung one */
+			cr_assert_fail("[%s] no ready %d from %s (status %d); "
+				       "output:\n%s", shim ? "shim" : "plain",
+				       r, prog, st, p->buf);
+		}
+		check_expect(shim, r, probe_path, ex, nex, p);
+		if (fn)
+			fn(shim, r, p, arg);
+		tu_proc_continue(p);
+	}
+	st = tu_proc_finish(p, 20000);
+	check_expect(shim, nready, probe_path, ex, nex, p);
+	return st;
+}
+
+int tu_probe_count(const char *dir, int n, off_t start, off_t len)
+{
+	int pfd[2], status, count = -1;
+	pid_t child;
+
+	if (pipe(pfd) < 0)
+		return -1;
+	child = fork();
+	if (child == 0) {
+		char path[4096];
+
+		count = 0;
+		for (int i = 0; i < n; i++) {
+			struct flock fl = { .l_type = F_WRLCK,
+					    .l_whence = SEEK_SET,
+					    .l_start = start, .l_len = len };
+			int fd;
+
+			snprintf(path, sizeof(path), "%s/%d", dir, i);
+			fd = (int)syscall(SYS_openat, AT_FDCWD, path,
+					  O_RDONLY | O_CLOEXEC);
+			if (fd < 0)
+				continue;
+			if (syscall(SYS_fcntl, fd, F_GETLK, &fl) == 0 &&
+			    fl.l_type == F_WRLCK)
+				count++;
+			syscall(SYS_close, fd);
+		}
+		if (write(pfd[1], &count, sizeof(count)) != sizeof(count))
+			_exit(1);
+		_exit(0);
+	}
+	close(pfd[1]);
+	if (read(pfd[0], &count, sizeof(count)) != sizeof(count))
+		count = -1;
+	close(pfd[0]);
+	waitpid(child, &status, 0);
+	return count;
+}

@@ -68,4 +68,31 @@ int tu_proc_finish(struct tu_proc *p, int timeout_ms);
  * "STEP = ", or NULL; copied into a thread-local buffer. */
 const char *tu_proc_result(const struct tu_proc *p, const char *step);
 
+/* A scripted run both ways: at each "ready" line of the program (and
+ * after it exited, ready == the number of "ready" steps) a probe from
+ * another process over [start, start + len) of the probed file must see
+ * l_type plain (without the shim) or shim (with it). */
+struct tu_expect {
+	int ready;
+	off_t start, len;
+	int plain, shim;
+};
+
+/* Called at each "ready" point, after the probes. */
+typedef void (*tu_ready_fn)(int shim, int ready, struct tu_proc *p,
+			    void *arg);
+
+/* Run prog PATH STEPS... once, with (shim 1) or without the shim and env
+ * added to its environment, probing probe_path (path when NULL) as ex
+ * says; checks with cr_expect, fails the test when a "ready" does not
+ * come. The output stays in *p. Returns the exit status. */
+int tu_script_run(int shim, const char *prog, const char *path,
+		  const char *probe_path, const char *const *steps,
+		  const char *const *env, const struct tu_expect *ex, int nex,
+		  tu_ready_fn fn, void *arg, struct tu_proc *p);
+
+/* How many of the files DIR/0 .. DIR/n-1 another process (a forked child,
+ * raw syscalls) sees write-locked over [start, start + len). */
+int tu_probe_count(const char *dir, int n, off_t start, off_t len);
+
 #endif

@@ -36,6 +36,35 @@
  *   fds                      print the numbers above 2 in /proc/self/fd
  *   t:STEP                   run STEP in a new thread and join it
  *   ready                    print "ready", wait for a line on stdin
+ *
+ * Steps for exec and conflicts = fd (issue 4):
+ *   reexec[:PATH[:FN[:noshim]]]
+ *                            exec PATH ("self" or none: this program) with
+ *                            the steps after this one (they run in the new
+ *                            image; on failure, here); FN execv (default),
+ *                            execve, execvp, fexecve; noshim drops
+ *                            LD_PRELOAD. The names a..z and the time of
+ *                            the exec go along in LOCKPROG_FDS, LOCKPROG_T0
+ *   elapsed                  microseconds since the exec that started us
+ *   cloexec:N:0|1            fcntl F_SETFD
+ *   getfd:N                  fcntl F_GETFD
+ *   getenv:NAME  setenv:NAME:VALUE  (in VALUE %P is our pid, %D and %I
+ *                            the file's st_dev and st_ino, %a..%z fds)
+ *   handoff                  length of LOCKSPACE_PRELOAD_HANDOFF in
+ *                            /proc/self/environ (-1: none); for the memfd
+ *                            form also the memfd's size, if still open
+ *   stderr:PATH              stderr appends to PATH from now on
+ *   pid                      print our pid
+ *   heldlocks                count the "lock:" lines of /proc/self/fdinfo
+ *   spawn:KIND ... end       run this program with the steps up to "end"
+ *                            as a child, KIND posix_spawn|system|popen,
+ *                            and wait for it; its lines start with "c."
+ *   many:DIR:N               open DIR/0..N-1 (created) and write-lock
+ *                            each whole; prints how many were locked
+ *   bg:STEP  join            run STEP in a new thread / join those threads
+ *   ms:STEP                  run STEP, then print "ms:STEP = MILLISECONDS"
+ *   sleep:MS  watchdog:MS    sleep / exit 99 if still running after MS
+ *   dupfd:NEW:OLD[:cloexec]  fcntl F_DUPFD (F_DUPFD_CLOEXEC)
  */
 #include <dirent.h>
 #include <errno.h>
@@ -44,29 +73,40 @@
 #include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAXF 8
 
+extern char **environ;
+
 static const char *path;
 static int fds[26];
 static int inofd = -1;
+static const char *prefix = "";	/* "c." in a spawned child */
+static int g_argc, g_next;	/* the steps, and the next one to run */
+static char **g_argv;
+static pthread_t bgs[16];
+static int nbg;
 
 static void say(const char *step, long rc, int err)
 {
 	if (rc < 0)
-		printf("%s = %ld %s\n", step, rc, strerrorname_np(err));
+		printf("%s%s = %ld %s\n", prefix, step, rc,
+		       strerrorname_np(err));
 	else
-		printf("%s = %ld\n", step, rc);
+		printf("%s%s = %ld\n", prefix, step, rc);
 	fflush(stdout);
 }
 
@@ -160,6 +200,265 @@ static void print_fds(const char *step)
 		closedir(d);
 }
 
+static long long now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
+}
+
+/* The names a..z for the next image, and the time of the exec. */
+static void export_state(void)
+{
+	char buf[26 * 12 + 1] = "", num[32];
+
+	for (int i = 0; i < 26; i++) {
+		snprintf(num, sizeof(num), "%d,", fds[i]);
+		strcat(buf, num);
+	}
+	setenv("LOCKPROG_FDS", buf, 1);
+	snprintf(num, sizeof(num), "%lld", now_us());
+	setenv("LOCKPROG_T0", num, 1);
+}
+
+static void import_state(void)
+{
+	const char *v = getenv("LOCKPROG_FDS");
+
+	for (int i = 0; v && *v && i < 26; i++) {
+		fds[i] = atoi(v);
+		v = strchr(v, ',');
+		v = v ? v + 1 : NULL;
+	}
+	unsetenv("LOCKPROG_FDS");
+	if (getenv("LOCKPROG_PREFIX"))
+		prefix = getenv("LOCKPROG_PREFIX");
+}
+
+/* The steps from g_next up to "end" (or all, when !upto_end), as the
+ * arguments of a new run of this program. argv[0] is exe. */
+static char **child_argv(const char *exe, int upto_end, int *last)
+{
+	char **av = calloc((size_t)g_argc + 3, sizeof(*av));
+	int n = 0, i;
+
+	av[n++] = (char *)exe;
+	av[n++] = (char *)path;
+	for (i = g_next; i < g_argc; i++) {
+		if (upto_end && !strcmp(g_argv[i], "end"))
+			break;
+		av[n++] = g_argv[i];
+	}
+	av[n] = NULL;
+	*last = i;
+	return av;
+}
+
+static void self_exe(char *buf, size_t len)
+{
+	ssize_t n = readlink("/proc/self/exe", buf, len - 1);
+
+	buf[n > 0 ? n : 0] = 0;
+}
+
+static long reexec(char **f, int n)
+{
+	char exe[4096], **av;
+	int last, err;
+
+	self_exe(exe, sizeof(exe));
+	av = child_argv(n > 1 && strcmp(f[1], "self") ? f[1] : exe, 0,
+			&last);
+	export_state();
+	if (n > 3 && !strcmp(f[3], "noshim"))
+		unsetenv("LD_PRELOAD");
+	if (n < 3 || !strcmp(f[2], "execv")) {
+		execv(av[0], av);
+	} else if (!strcmp(f[2], "execve")) {
+		execve(av[0], av, environ);
+	} else if (!strcmp(f[2], "execvp")) {
+		execvp(av[0], av);
+	} else if (!strcmp(f[2], "fexecve")) {
+		int efd = open(av[0], O_RDONLY | O_CLOEXEC);
+
+		if (efd >= 0)
+			fexecve(efd, av, environ);
+	}
+	err = errno;
+	free(av);
+	errno = err;
+	return -1;
+}
+
+/* Run the steps up to "end" in a child of the given kind; skip them. */
+static long spawn_child(const char *kind)
+{
+	char exe[4096], cmd[16384], **av;
+	long rc = -1;
+	int last, st;
+
+	self_exe(exe, sizeof(exe));
+	av = child_argv(exe, 1, &last);
+	export_state();
+	setenv("LOCKPROG_PREFIX", "c.", 1);
+	if (!strcmp(kind, "posix_spawn")) {
+		pid_t c;
+
+		errno = posix_spawn(&c, exe, NULL, NULL, av, environ);
+		if (!errno && waitpid(c, &st, 0) == c)
+			rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+	} else {
+		size_t len = 0;
+
+		cmd[0] = 0;
+		for (int i = 0; av[i]; i++) {
+			len += (size_t)snprintf(cmd + len, sizeof(cmd) - len,
+						"%s'%s'", i ? " " : "", av[i]);
+			if (len >= sizeof(cmd))
+				return -1;
+		}
+		if (!strcmp(kind, "system")) {
+			st = system(cmd);
+			rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+		} else {
+			FILE *p = popen(cmd, "r");
+			char line[1024];
+
+			while (p && fgets(line, sizeof(line), p)) {
+				fputs(line, stdout);
+				fflush(stdout);
+			}
+			st = p ? pclose(p) : -1;
+			rc = st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+		}
+	}
+	unsetenv("LOCKPROG_PREFIX");
+	free(av);
+	g_next = last + 1;
+	return rc;
+}
+
+static long count_held_locks(void)
+{
+	DIR *d = opendir("/proc/self/fdinfo");
+	struct dirent *e;
+	long n = 0;
+
+	while (d && (e = readdir(d))) {
+		char p[300], line[512];
+		FILE *s;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "/proc/self/fdinfo/%s", e->d_name);
+		s = fopen(p, "r");
+		while (s && fgets(line, sizeof(line), s))
+			n += !strncmp(line, "lock:", 5);
+		if (s)
+			fclose(s);
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/* "handoff = LEN" or "handoff = LEN memfd=SIZE" (memfd=-1: closed). */
+static void print_handoff(const char *step)
+{
+	static const char var[] = "LOCKSPACE_PRELOAD_HANDOFF=";
+	static char env[1 << 20];
+	int efd = open("/proc/self/environ", O_RDONLY | O_CLOEXEC);
+	ssize_t len = 0, r;
+	long vlen = -1, mfd = -1;
+
+	while (efd >= 0 && (r = read(efd, env + len,
+				     sizeof(env) - 1 - (size_t)len)) > 0)
+		len += r;
+	if (efd >= 0)
+		close(efd);
+	env[len] = 0;
+	for (char *p = env; p < env + len; p += strlen(p) + 1)
+		if (!strncmp(p, var, sizeof(var) - 1)) {
+			p += sizeof(var) - 1;
+			vlen = (long)strlen(p);
+			if (!strncmp(p, "LSH1 memfd ", 11))
+				mfd = atol(p + 11);
+			break;
+		}
+	if (mfd >= 0) {
+		struct stat st;
+
+		printf("%s%s = %ld memfd=%lld\n", prefix, step, vlen,
+		       fstat((int)mfd, &st) ? -1LL : (long long)st.st_size);
+	} else {
+		printf("%s%s = %ld\n", prefix, step, vlen);
+	}
+	fflush(stdout);
+}
+
+/* VALUE with %P, %D, %I and %a..%z replaced. */
+static void expand(char *out, size_t len, const char *v)
+{
+	struct stat st;
+	size_t n = 0;
+
+	memset(&st, 0, sizeof(st));
+	stat(path, &st);
+	for (; *v && n + 32 < len; v++) {
+		if (*v != '%' || !v[1]) {
+			out[n++] = *v;
+			continue;
+		}
+		v++;
+		if (*v == 'P')
+			n += (size_t)sprintf(out + n, "%d", (int)getpid());
+		else if (*v == 'D')
+			n += (size_t)sprintf(out + n, "%llu",
+					     (unsigned long long)st.st_dev);
+		else if (*v == 'I')
+			n += (size_t)sprintf(out + n, "%llu",
+					     (unsigned long long)st.st_ino);
+		else if (*v >= 'a' && *v <= 'z')
+			n += (size_t)sprintf(out + n, "%d", fds[*v - 'a']);
+		else
+			out[n++] = *v;
+	}
+	out[n] = 0;
+}
+
+static long lock_many(const char *dir, int count)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	char p[4096];
+	long locked = 0;
+
+	for (int i = 0; i < count; i++) {
+		int fd;
+
+		snprintf(p, sizeof(p), "%s/%d", dir, i);
+		fd = open(p, O_RDWR | O_CREAT, 0600);
+		if (fd < 0 || fcntl(fd, F_SETLK, &fl) < 0)
+			break;
+		locked++;
+	}
+	return locked;
+}
+
+static void *watchdog_main(void *arg)
+{
+	struct timespec ts;
+	long ms = (long)arg;
+
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (ms % 1000) * 1000000L;
+	nanosleep(&ts, NULL);
+	printf("%swatchdog = fired\n", prefix);
+	fflush(stdout);
+	_exit(99);
+	return NULL;
+}
+
 static void do_step(const char *step)
 {
 	char buf[512], *f[MAXF], *save = NULL, *tok;
@@ -172,6 +471,20 @@ static void do_step(const char *step)
 
 		pthread_create(&t, NULL, thread_main, (void *)(step + 2));
 		pthread_join(t, NULL);
+		return;
+	}
+	if (!strncmp(step, "bg:", 3)) {
+		if (nbg < 16)
+			pthread_create(&bgs[nbg++], NULL, thread_main,
+				       (void *)(step + 3));
+		return;
+	}
+	if (!strncmp(step, "ms:", 3)) {
+		long long t0 = now_us();
+
+		do_step(step + 3);
+		printf("%s%s = %lld\n", prefix, step, (now_us() - t0) / 1000);
+		fflush(stdout);
 		return;
 	}
 	snprintf(buf, sizeof(buf), "%s", step);
@@ -363,6 +676,66 @@ static void do_step(const char *step)
 	} else if (!strcmp(f[0], "fds")) {
 		print_fds(step);
 		return;
+	} else if (!strcmp(f[0], "reexec")) {
+		rc = reexec(f, n);	/* returns only when it failed */
+	} else if (!strcmp(f[0], "elapsed")) {
+		const char *t0 = getenv("LOCKPROG_T0");
+
+		rc = t0 ? now_us() - atoll(t0) : -1;
+	} else if (!strcmp(f[0], "cloexec")) {
+		rc = fcntl(fd, F_SETFD, atoi(f[2]) ? FD_CLOEXEC : 0);
+	} else if (!strcmp(f[0], "getfd")) {
+		rc = fcntl(fd, F_GETFD);
+	} else if (!strcmp(f[0], "getenv")) {
+		const char *v = getenv(f[1]);
+
+		printf("%s%s = %s\n", prefix, step, v ? v : "(unset)");
+		fflush(stdout);
+		return;
+	} else if (!strcmp(f[0], "setenv")) {
+		char v[4096];
+
+		expand(v, sizeof(v), n > 2 ? step + strlen(f[0]) +
+			strlen(f[1]) + 2 : "");
+		rc = setenv(f[1], v, 1);
+	} else if (!strcmp(f[0], "handoff")) {
+		print_handoff(step);
+		return;
+	} else if (!strcmp(f[0], "stderr")) {
+		int efd = open(f[1], O_WRONLY | O_CREAT | O_APPEND, 0600);
+
+		rc = efd < 0 ? -1 : dup2(efd, 2);
+		if (efd > 2)
+			close(efd);
+	} else if (!strcmp(f[0], "pid")) {
+		rc = getpid();
+	} else if (!strcmp(f[0], "heldlocks")) {
+		rc = count_held_locks();
+	} else if (!strcmp(f[0], "spawn")) {
+		rc = spawn_child(f[1]);
+	} else if (!strcmp(f[0], "many")) {
+		rc = lock_many(f[1], atoi(f[2]));
+	} else if (!strcmp(f[0], "join")) {
+		for (int i = 0; i < nbg; i++)
+			pthread_join(bgs[i], NULL);
+		rc = nbg;
+		nbg = 0;
+	} else if (!strcmp(f[0], "sleep")) {
+		struct timespec ts = { atoi(f[1]) / 1000,
+				       (atoi(f[1]) % 1000) * 1000000L };
+
+		rc = nanosleep(&ts, NULL);
+	} else if (!strcmp(f[0], "watchdog")) {
+		pthread_t t;
+
+		rc = pthread_create(&t, NULL, watchdog_main,
+				    (void *)(long)atoi(f[1]));
+		if (rc == 0)
+			pthread_detach(t);
+	} else if (!strcmp(f[0], "dupfd")) {
+		rc = fcntl(fdof(f[2]), n > 3 ? F_DUPFD_CLOEXEC : F_DUPFD, 0);
+		if (rc >= 0)
+			fds[f[1][0] - 'a'] = (int)rc;
 	} else if (!strcmp(f[0], "ready")) {
 		char line[64];
 
@@ -388,7 +761,10 @@ int main(int argc, char **argv)
 	path = argv[1];
 	for (int i = 0; i < 26; i++)
 		fds[i] = -1;
-	for (int i = 2; i < argc; i++)
-		do_step(argv[i]);
+	import_state();
+	g_argc = argc;
+	g_argv = argv;
+	for (g_next = 2; g_next < argc;)
+		do_step(argv[g_next++]);
 	return 0;
 }
