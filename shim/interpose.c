@@ -7,6 +7,7 @@
 #include "shim.h"
 
 #include <errno.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 __attribute__((constructor)) static void shim_init(void)
@@ -23,6 +24,33 @@ static int is_lock_cmd(int cmd)
 	return cmd == F_SETLK || cmd == F_SETLKW || cmd == F_GETLK;
 }
 
+/*
+ * The commands glibc passes straight to the kernel (all but F_SETLKW and
+ * F_OFD_SETLKW, which it makes cancellation points, and F_GETOWN, which it
+ * rewrites) go to the kernel here too, without a second variadic call:
+ * on a descriptor with nothing of ours this is the whole cost of fcntl.
+ */
+static inline int fcntl_direct(int fd, int cmd, unsigned long arg)
+{
+#if defined(__x86_64__)
+	long r;
+
+	if (cmd != F_GETOWN && cmd != F_OFD_SETLKW) {
+		__asm__ volatile("syscall"
+				 : "=a"(r)
+				 : "0"((long)SYS_fcntl), "D"((long)fd),
+				   "S"((long)cmd), "d"(arg)
+				 : "rcx", "r11", "memory");
+		if (unlikely((unsigned long)r > -4096UL)) {
+			errno = (int)-r;
+			return -1;
+		}
+		return (int)r;
+	}
+#endif
+	return real_fcntl(fd, cmd, (void *)arg);
+}
+
 /* fcntl reads its variadic argument once, as an unsigned long, and passes
  * it on as a pointer or an integer depending on the command. */
 static int shim_fcntl(int fd, int cmd, unsigned long arg)
@@ -33,7 +61,7 @@ static int shim_fcntl(int fd, int cmd, unsigned long arg)
 		return prot_lock_cmd(fd, cmd, (struct flock *)arg);
 	st = fdstate_get(fd);
 	if (likely(st == FD_NONE))
-		return real_fcntl(fd, cmd, (void *)arg);
+		return fcntl_direct(fd, cmd, arg);
 	if (st == FD_ANCHOR) {
 		errno = EBADF;
 		return -1;
