@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 
 #define SHIM_NAME "liblockspace-preload"
@@ -101,6 +102,47 @@ static int fdinfo_has(const char *path, const struct want *w)
 	return found;
 }
 
+/*
+ * Which processes run the shim: reading every /proc/PID/maps costs most of
+ * a lookup, so the answer is remembered per pid; a "no" expires after a
+ * few seconds, since the pid may come back as a new process.
+ */
+#define SEEN_SLOTS 4096
+#define SEEN_NO_TTL 3
+
+static struct {
+	pid_t pid;
+	int yes;
+	time_t when;
+} seen[SEEN_SLOTS];
+static pthread_mutex_t seen_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static int runs_shim(pid_t pid)
+{
+	struct timespec now;
+	unsigned h = (unsigned)pid % SEEN_SLOTS;
+	char path[64];
+	int yes;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+	pthread_mutex_lock(&seen_mu);
+	if (seen[h].pid == pid &&
+	    (seen[h].yes || now.tv_sec - seen[h].when < SEEN_NO_TTL)) {
+		yes = seen[h].yes;
+		pthread_mutex_unlock(&seen_mu);
+		return yes;
+	}
+	pthread_mutex_unlock(&seen_mu);
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	yes = read_has(path, SHIM_NAME);
+	pthread_mutex_lock(&seen_mu);
+	seen[h].pid = pid;
+	seen[h].yes = yes;
+	seen[h].when = now.tv_sec;
+	pthread_mutex_unlock(&seen_mu);
+	return yes;
+}
+
 /* Does one of pid's descriptors hold the lock w? */
 static int pid_holds(int pid, const struct want *w)
 {
@@ -140,7 +182,6 @@ static int pid_holds(int pid, const struct want *w)
 pid_t getlk_find_pid(dev_t dev, ino_t ino, const struct flock *fl)
 {
 	struct want w;
-	char path[64];
 	pid_t self = getpid(), pid = -1;
 	struct dirent *de;
 	int saved = errno;
@@ -167,10 +208,7 @@ pid_t getlk_find_pid(dev_t dev, ino_t ino, const struct flock *fl)
 		if (!isdigit((unsigned char)de->d_name[0]))
 			continue;
 		p = atoi(de->d_name);
-		if (p == self)
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/maps", p);
-		if (!read_has(path, SHIM_NAME))
+		if (p == self || !runs_shim(p))
 			continue;
 		if (pid_holds(p, &w))
 			pid = p;
