@@ -247,7 +247,7 @@ void file_maybe_retire(struct ls_file *f)
 
 static int kcmp_same(int fd1, int fd2)
 {
-	pid_t pid = getpid();
+	pid_t pid = prot_owner;
 
 	return syscall(SYS_kcmp, pid, pid, KCMP_FILE, fd1, fd2) == 0;
 }
