@@ -22,6 +22,8 @@
  *   close:N  dup:NEW:OLD  dup2:OLD:NEW  dup3:OLD:NEW
  *   close_range:N  closefrom:N     from N's number (to ~0 for close_range)
  *   fclose[:PATH]            fopen(PATH, "r") then fclose
+ *   freopen[:PATH]           fopen(PATH, "r"), freopen(PATH, "r") over
+ *                            it, then fclose
  *   closedir[:PATH]          opendir(PATH) then closedir
  *   getpwnam:USER  system:CMD
  *   forkunlock:N:START:LEN   a forked child unlocks the range and exits
@@ -582,6 +584,12 @@ static void do_step(const char *step)
 	} else if (!strcmp(f[0], "fclose")) {
 		FILE *s = fopen(n > 1 ? f[1] : path, "r");
 
+		rc = s ? fclose(s) : -1;
+	} else if (!strcmp(f[0], "freopen")) {
+		FILE *s = fopen(n > 1 ? f[1] : path, "r");
+
+		if (s)
+			s = freopen(n > 1 ? f[1] : path, "r", s);
 		rc = s ? fclose(s) : -1;
 	} else if (!strcmp(f[0], "closedir")) {
 		DIR *d = opendir(n > 1 ? f[1] : path);
