@@ -1038,8 +1038,8 @@ static int get_cmd(struct req *r, struct flock *out)
 	struct flock fl;
 	struct crit c;
 	int afd = -1, res;
-	dev_t dev;
-	ino_t ino;
+	dev_t dev = 0;
+	ino_t ino = 0;
 
 	crit_enter(&c, 0);
 	if (r->tracked) {
