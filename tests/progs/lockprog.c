@@ -64,6 +64,9 @@
  *   many:DIR:N               open DIR/0..N-1 (created) and write-lock
  *                            each whole; prints how many were locked
  *   bg:STEP  join            run STEP in a new thread / join those threads
+ *                            (t: and bg: run "STEP;STEP;..." in order)
+ *   post:K  await:K          K 0..9: set flag K / wait (up to 5 s) until
+ *                            another thread of ours set it
  *   ms:STEP                  run STEP, then print "ms:STEP = MILLISECONDS"
  *   sleep:MS  watchdog:MS    sleep / exit 99 if still running after MS
  *   dupfd:NEW:OLD[:cloexec]  fcntl F_DUPFD (F_DUPFD_CLOEXEC)
@@ -100,6 +103,9 @@ static const char *prefix = "";	/* "c." in a spawned child */
 static int g_argc, g_next;	/* the steps, and the next one to run */
 static char **g_argv;
 static pthread_t bgs[16];
+static pthread_mutex_t flags_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t flags_cv = PTHREAD_COND_INITIALIZER;
+static int flags[10];		/* post/await, flags_mu */
 static int nbg;
 
 static void say(const char *step, long rc, int err)
@@ -167,9 +173,15 @@ static void on_alarm(int sig)
 
 static void do_step(const char *step);
 
+/* A thread runs its steps, separated by ';', in order. */
 static void *thread_main(void *arg)
 {
-	do_step(arg);
+	char *steps = strdup(arg), *save = NULL, *st;
+
+	for (st = strtok_r(steps, ";", &save); st;
+	     st = strtok_r(NULL, ";", &save))
+		do_step(st);
+	free(steps);
 	return NULL;
 }
 
@@ -719,6 +731,23 @@ static void do_step(const char *step)
 		rc = getpid();
 	} else if (!strcmp(f[0], "heldlocks")) {
 		rc = count_held_locks();
+	} else if (!strcmp(f[0], "post") || !strcmp(f[0], "await")) {
+		struct timespec end;
+		int k = atoi(f[1]) % 10;
+
+		clock_gettime(CLOCK_REALTIME, &end);
+		end.tv_sec += 5;
+		pthread_mutex_lock(&flags_mu);
+		if (f[0][0] == 'p') {
+			flags[k] = 1;
+			pthread_cond_broadcast(&flags_cv);
+		}
+		while (!flags[k] && rc == 0)
+			rc = -pthread_cond_timedwait(&flags_cv, &flags_mu,
+						     &end);
+		pthread_mutex_unlock(&flags_mu);
+		if (rc < 0)
+			errno = (int)-rc;
 	} else if (!strcmp(f[0], "spawn")) {
 		rc = spawn_child(f[1]);
 	} else if (!strcmp(f[0], "many")) {
