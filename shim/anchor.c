@@ -66,18 +66,24 @@ static int band_grow(int lo)
 	return 1;
 }
 
-/* A duplicate of fd in the band, close-on-exec, or -errno. */
-int anchor_dup(int fd)
+/* A duplicate of fd in the band (close-on-exec unless keep), or -errno. */
+int anchor_dup_keep(int fd, int keep)
 {
 	for (;;) {
 		int lo = anchor_lowest();
-		int nfd = real_fcntl(fd, F_DUPFD_CLOEXEC, (void *)(long)lo);
+		int nfd = real_fcntl(fd, keep ? F_DUPFD : F_DUPFD_CLOEXEC,
+				     (void *)(long)lo);
 
 		if (nfd >= 0)
 			return nfd;
 		if ((errno != EMFILE && errno != EINVAL) || !band_grow(lo))
 			return -errno;
 	}
+}
+
+int anchor_dup(int fd)
+{
+	return anchor_dup_keep(fd, 0);
 }
 
 /* The fork child and the exec'd image start from the top again. */

@@ -422,10 +422,10 @@ static int put_in_memfd(struct sbuf *b)
 		return -EIO;
 	}
 	/* Keep it out of the program's numbers, and across the exec. */
-	moved = real_fcntl(fd, F_DUPFD, (void *)(long)anchor_lowest());
+	moved = anchor_dup_keep(fd, 1);
 	raw_close(fd);
 	if (moved < 0)
-		return -errno;
+		return moved;
 	fdstate_set(moved, FD_ANCHOR);
 	return moved;
 }
@@ -827,6 +827,25 @@ static const char *adopt(const struct hf_file *hf, size_t nf)
 	return NULL;
 }
 
+/* Only a memfd of ours, sealed as exec_prepare() sealed it, is read and
+ * closed: a variable naming any other descriptor must not cost the
+ * program that descriptor. */
+static int is_handoff_memfd(int fd)
+{
+	char link[40], target[64];
+	ssize_t n;
+	int seals = real_fcntl(fd, F_GET_SEALS, NULL);
+
+	if (seals < 0 || !(seals & F_SEAL_WRITE) || !(seals & F_SEAL_SEAL))
+		return 0;
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, target, sizeof(target) - 1);
+	if (n <= 0)
+		return 0;
+	target[n] = 0;
+	return !strncmp(target, "/memfd:lockspace-handoff", 24);
+}
+
 static char *read_memfd(int fd)
 {
 	struct stat st;
@@ -866,6 +885,10 @@ void exec_adopt(void)
 		if (handoff_tok(&ps, &mfd, 0, (int64_t)fd_state_size - 1) ||
 		    ps.p != ps.end) {
 			why = "malformed memfd";
+			goto bad;
+		}
+		if (!is_handoff_memfd((int)mfd)) {
+			why = "the memfd named is not a hand-over";
 			goto bad;
 		}
 		text = read_memfd((int)mfd);

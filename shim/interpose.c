@@ -178,12 +178,13 @@ SHIM_EXPORT int dup3(int fd, int fd2, int flags)
 
 SHIM_EXPORT int close_range(unsigned first, unsigned last, int flags)
 {
-	return prot_close_range(first, last, flags);
+	return prot_close_range(first, last, flags, "close_range",
+				__builtin_return_address(0));
 }
 
 SHIM_EXPORT void closefrom(int lowfd)
 {
-	prot_closefrom(lowfd);
+	prot_closefrom(lowfd, __builtin_return_address(0));
 }
 
 SHIM_EXPORT int fclose(FILE *fp)

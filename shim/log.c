@@ -95,7 +95,10 @@ static int open_dest(void)
 	}
 	if (fd < 0)
 		return -1;
-	hi = real_fcntl(fd, F_DUPFD_CLOEXEC, (void *)(long)log_lowest());
+	/* In the anchor band, which grows when full (anchor.c). */
+	hi = fd_state_size ? anchor_dup(fd)
+			   : real_fcntl(fd, F_DUPFD_CLOEXEC,
+					(void *)(long)log_lowest());
 	if (hi >= 0) {
 		raw_close(fd);
 		fd = hi;

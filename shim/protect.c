@@ -1442,12 +1442,14 @@ int prot_dup2(int fd, int fd2, int flags, int is_dup3, void *caller)
 
 /* Closes [first, last] except our descriptors, detaching the program's
  * tracked ones first and releasing them after. */
-int prot_close_range(unsigned first, unsigned last, int flags)
+int prot_close_range(unsigned first, unsigned last, int flags,
+		     const char *func, void *caller)
 {
 	struct ls_ofd *gone = NULL;
 	unsigned max, lo, fd;
+	struct loss loss[4];
+	int r = 0, saved, nloss = 0;
 	struct crit c;
-	int r = 0, saved;
 
 	if (prot_passthrough_now() || !atomic_load(&prot_active) ||
 	    (flags & CLOSE_RANGE_CLOEXEC) || first > last)
@@ -1459,7 +1461,16 @@ int prot_close_range(unsigned first, unsigned last, int flags)
 		int st = fdstate_get((int)fd);
 
 		if (st == FD_TRACKED) {
-			struct ls_ofd *o = ofd_detach((int)fd);
+			struct ls_ofd *o;
+
+			if (nloss < 4) {
+				loss[nloss].active = 0;
+				loss[nloss].n = loss[nloss].more = 0;
+				loss_tracked(&loss[nloss], fdstate_ofd((int)fd),
+					     (int)fd, func, caller);
+				nloss += loss[nloss].active;
+			}
+			o = ofd_detach((int)fd);
 
 			if (o) {
 				o->fnext = gone;
@@ -1481,17 +1492,19 @@ int prot_close_range(unsigned first, unsigned last, int flags)
 		gone = next;
 	}
 	crit_leave(&c);
+	for (int i = 0; i < nloss; i++)
+		loss_finish(&loss[i], r == 0);
 	errno = saved;
 	return r;
 }
 
-void prot_closefrom(int lowfd)
+void prot_closefrom(int lowfd, void *caller)
 {
 	int saved = errno;
 
 	if (lowfd < 0)
 		lowfd = 0;
-	prot_close_range((unsigned)lowfd, ~0U, 0);
+	prot_close_range((unsigned)lowfd, ~0U, 0, "closefrom", caller);
 	errno = saved;
 }
 

@@ -159,8 +159,9 @@ int prot_dup(int fd);
 int prot_dup2(int fd, int fd2, int flags, int is_dup3, void *caller);
 void prot_held_sync(struct ls_file *f);
 int prot_dupfd(int fd, int cmd, int arg);
-int prot_close_range(unsigned first, unsigned last, int flags);
-void prot_closefrom(int lowfd);
+int prot_close_range(unsigned first, unsigned last, int flags,
+		     const char *func, void *caller);
+void prot_closefrom(int lowfd, void *caller);
 extern atomic_int prot_active; /* the process holds or tracks anything */
 
 /* ---- observe.c ---------------------------------------------------------------
@@ -194,6 +195,7 @@ void observe_unseen(struct ls_file *f);
 int anchor_open(struct ls_file *f, int fd, int rw);
 int anchor_move(int anchor);
 int anchor_dup(int fd);
+int anchor_dup_keep(int fd, int keep);
 void anchor_band_reset(void);
 void anchor_retire(struct ls_file *f);
 int anchor_own_posix(int fd);
