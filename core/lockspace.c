@@ -1006,7 +1006,8 @@ static int lsp_check(struct lockspace *ls)
 			break;
 		lst_table_insert(&files, &r->reg);
 		fds[k++] = r->fd;
-		memcpy(fds + k, r->spares, r->nspares * sizeof(*fds));
+		if (r->nspares)
+			memcpy(fds + k, r->spares, r->nspares * sizeof(*fds));
 		k += r->nspares;
 	}
 	if (!r)

@@ -34,7 +34,7 @@ int lsr_resolve(int64_t base, int64_t l_start, int64_t l_len, int64_t *start,
 	if (l_len > 0) {
 		if (l_len - 1 > LSR_OFF_MAX - s)
 			return -EOVERFLOW;
-		e = s + l_len - 1;
+		e = s + (l_len - 1);
 	} else if (l_len < 0) {
 		e = s - 1;
 		if (l_len < -s) /* s + l_len < 0, written without overflow */
