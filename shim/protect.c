@@ -133,14 +133,20 @@ static void unlock_on_anchor(void *arg, int64_t start, int64_t end)
  * with nothing held; every change of any table that may free a range
  * bumps it and wakes the sleepers, who try again. A futex wait returns
  * EINTR on a signal (and restarts under SA_RESTART), as F_SETLKW does.
- * A thread that would wait for itself, directly or through a chain of
- * waiting threads, gets EDEADLK instead (the kernel's rule for POSIX
- * lock owners, with threads as the owners of holders). */
+ * A wait that can never end gets EDEADLK instead, as the kernel gives
+ * for POSIX lock owners: when the thread that took the blocking range is
+ * the one asking, or waits itself, along a chain of such threads; and
+ * when the holders form a cycle (the blocking holder has a request of its
+ * own waiting, for a holder that waits ... for the one asking), whichever
+ * threads took the ranges. */
 static atomic_uint local_gen;
 static atomic_int local_waiters;
 static pthread_mutex_t waits_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct {
-	pid_t tid, blocker;
+	pid_t tid;       /* the waiting thread; 0: a free slot */
+	uint64_t req;    /* the holder it asks through */
+	uint64_t blk;    /* the holder it waits for */
+	pid_t blk_tid;   /* the thread that last locked through blk */
 } waits[64]; /* waits_mu */
 static __thread pid_t my_tid_cache;
 
@@ -505,6 +511,7 @@ struct req {
 	int tracked;
 	struct flock fl; /* the caller's struct, copied in */
 	pid_t blocker;   /* WAIT_LOCAL: the thread we wait for */
+	uint64_t blk, req_id; /* WAIT_LOCAL: holders, blocking and ours */
 	struct flock *ufl; /* the caller's pointer */
 	unsigned gen;    /* WAIT_LOCAL: local_gen seen under the mutex */
 };
@@ -690,29 +697,58 @@ static void unwait(void *arg)
 	atomic_fetch_sub(&local_waiters, 1);
 }
 
-static int local_wait(pid_t blocker, unsigned gen)
+/* Would a wait by me, through holder req, for holder blk (last locked
+ * through by blk_tid) never end? waits_mu held. */
+static int local_cycle(pid_t me, uint64_t req, uint64_t blk, pid_t blk_tid)
 {
-	pid_t me = my_tid(), b = blocker;
-	int r, oldtype, oldstate, steps;
+	size_t i, n = sizeof(waits) / sizeof(waits[0]);
+	pid_t t = blk_tid;
+	uint64_t h = blk;
+	int steps;
+
+	/* Threads: the one that must let go is me, or waits for me. */
+	for (steps = 0; t && steps < 10; steps++) {
+		pid_t next = 0;
+
+		if (t == me)
+			return 1;
+		for (i = 0; i < n; i++)
+			if (waits[i].tid == t)
+				next = waits[i].blk_tid;
+		t = next;
+	}
+	/* Holders: blk waits for ... for req. */
+	for (steps = 0; h && steps < 10; steps++) {
+		uint64_t next = 0;
+
+		if (h == req)
+			return 1;
+		for (i = 0; i < n; i++)
+			if (waits[i].tid && waits[i].req == h)
+				next = waits[i].blk;
+		h = next;
+	}
+	return 0;
+}
+
+static int local_wait(uint64_t req, uint64_t blk, pid_t blk_tid,
+		      unsigned gen)
+{
+	pid_t me = my_tid();
+	int r, oldtype, oldstate;
 	size_t i, n = sizeof(waits) / sizeof(waits[0]);
 
 	pthread_mutex_lock(&waits_mu);
-	for (steps = 0; b && steps < 10; steps++) {
-		pid_t next = 0;
-
-		if (b == me) {
-			pthread_mutex_unlock(&waits_mu);
-			return -EDEADLK;
-		}
-		for (i = 0; i < n; i++)
-			if (waits[i].tid == b)
-				next = waits[i].blocker;
-		b = next;
+	if (local_cycle(me, req, blk, blk_tid)) {
+		pthread_mutex_unlock(&waits_mu);
+		return -EDEADLK;
 	}
 	for (i = 0; i < n; i++)
 		if (!waits[i].tid) {
 			waits[i].tid = me;
-			waits[i].blocker = blocker;
+			waits[i].req = req;
+			waits[i].blk = blk;
+			waits[i].blk_tid = blk_tid;
 			break;
 		}
 	pthread_mutex_unlock(&waits_mu);
@@ -771,6 +807,8 @@ static int setlk_try(struct ls_file *f, struct ls_ofd *o, struct req *r,
 				return DONE;
 			}
 			r->blocker = holder_tid(f, cf.holder);
+			r->blk = cf.holder;
+			r->req_id = o->id;
 			r->gen = atomic_load(&local_gen);
 			return WAIT_LOCAL;
 		}
@@ -1002,7 +1040,8 @@ static int set_cmd(struct req *r)
 		if (what == OBSERVE)
 			return observe_set(r);
 		if (what == WAIT_LOCAL) {
-			res = local_wait(r->blocker, r->gen);
+			res = local_wait(r->req_id, r->blk, r->blocker,
+					 r->gen);
 			if (res < 0)
 				return res;
 			waited = 1;
