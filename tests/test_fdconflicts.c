@@ -289,7 +289,7 @@ Test(fdconflicts, two_threads_in_a_cycle_one_gets_edeadlk, .timeout = 60)
 /* The same cycle between holders a and b, but the range of a was taken
  * by a thread that has ended: a waits (through thread T) for b, b (the
  * main thread) for a. As between two processes, one must get EDEADLK;
- * nobody can ever let go otherwise. */
+ * nobody can ever let go otherwise. Then a lets go of 0. */
 Test(fdconflicts, cycle_through_holder_of_ended_thread_is_edeadlk,
      .timeout = 60)
 {
@@ -301,7 +301,7 @@ Test(fdconflicts, cycle_through_holder_of_ended_thread_is_edeadlk,
 	script(path,
 	       STEPS("watchdog:2000", "open:a:rw", "open:b:rw",
 		     "lock:b:w:set:100:1", "t:lock:a:w:set:0:1",
-		     "bg:lock:a:w:set:100:1:wait",
+		     "bg:lock:a:w:set:100:1:wait;lock:a:u:set:0:1",
 		     "lock:b:w:set:0:1:wait", "lock:b:u:set:0:0", "join"),
 	       NO_EXPECT, NULL, NULL);
 	n = !strcmp(res(1, sa), "-1 EDEADLK") + !strcmp(res(1, sm),
