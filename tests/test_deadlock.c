@@ -311,6 +311,74 @@ Test(deadlock, two_processes_with_many_other_locks_shim, .timeout = 20)
 	cr_expect(system(cmd) == 0);
 }
 
+/*
+ * Both close the cycle at the same moment: at least one gets EDEADLK
+ * (both publish before they look), the other its lock, never a hang.
+ * Plain POSIX fails exactly one; the shim may fail both (each sees the
+ * other's entry): counted and printed, not failed.
+ */
+static int both_at_once(enum how h, int rounds)
+{
+	const char *w = "lock:b:w:set:0:1:wait";
+	int both = 0;
+
+	make_wait_dir();
+	for (int r = 0; r < rounds; r++) {
+		char x[64], y[64], ox[96], oy[96];
+		struct tu_proc a, b;
+		int fa, fb;
+
+		mkfile(x, sizeof(x));
+		mkfile(y, sizeof(y));
+		snprintf(ox, sizeof(ox), "open:b:rw:%s", x);
+		snprintf(oy, sizeof(oy), "open:b:rw:%s", y);
+		start(&a, h, x, STEPS("open:a:rw", oy, "lock:a:w:set:0:1",
+				      "ready", w, "lock:a:u:set:0:1",
+				      "ready"));
+		start(&b, h, y, STEPS("open:a:rw", ox, "lock:a:w:set:0:1",
+				      "ready", w, "lock:a:u:set:0:1",
+				      "ready"));
+		ready(&a, h, "A");
+		ready(&b, h, "B");
+		tu_proc_continue(&a);
+		tu_proc_continue(&b);
+		ready(&a, h, "A");
+		ready(&b, h, "B");
+		fa = !strcmp(res(&a, w), "-1 EDEADLK");
+		fb = !strcmp(res(&b, w), "-1 EDEADLK");
+		cr_expect(fa || fb, "[%s] no EDEADLK:\n%s\n%s", how_name(h),
+			  a.buf, b.buf);
+		cr_expect(fa || !strcmp(res(&a, w), "0"), "%s", a.buf);
+		cr_expect(fb || !strcmp(res(&b, w), "0"), "%s", b.buf);
+		if (h == PLAIN)
+			cr_expect(!(fa && fb), "plain: two EDEADLK");
+		both += fa && fb;
+		tu_proc_continue(&a);
+		tu_proc_continue(&b);
+		finish(&a, h, "A");
+		finish(&b, h, "B");
+		unlink(x);
+		unlink(y);
+	}
+	cr_expect_eq(wait_entries(), 0, "[%s] wait entries left",
+		     how_name(h));
+	remove_wait_dir();
+	return both;
+}
+
+Test(deadlock, both_close_the_cycle_at_once_plain, .timeout = 30)
+{
+	both_at_once(PLAIN, 10);
+}
+
+Test(deadlock, both_close_the_cycle_at_once_shim, .timeout = 30)
+{
+	int both = both_at_once(SHIM, 10);
+
+	fprintf(stderr, "cycle closed by both at once: both failed with "
+		"EDEADLK in %d of 10 rounds (plain: never)\n", both);
+}
+
 /* ---- three processes ------------------------------------------------- */
 
 /* A holds X waits Y, B holds Y waits Z, C holds Z waits X: C fails;
