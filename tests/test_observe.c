@@ -441,6 +441,21 @@ Test(observe, closefrom_of_tracked_fd, .timeout = 30)
 	unlink(path);
 }
 
+/* b never took a lock: the shim does not track it, as with a daemon
+ * that closes every descriptor at start. close() of such a descriptor is
+ * reported (close_of_other_fd_in_a_thread); close_range() must be too. */
+Test(observe, close_range_of_untracked_fd, .timeout = 30)
+{
+	char *path = mkfile();
+	struct run *r = loss_run(path, STEPS("open:a:rw", "lock:a:w:set:0:10",
+					     "open:b:r", "ready",
+					     "close_range:b", "ready"));
+
+	expect_loss(r, path, num(r, "open:b:r"), "close_range", "3",
+		    "fd3:W:0-9", 0);
+	unlink(path);
+}
+
 /* Several ranges of two types, each named with its holder. */
 Test(observe, lost_ranges_and_types, .timeout = 30)
 {
