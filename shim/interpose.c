@@ -104,7 +104,11 @@ SHIM_EXPORT int lockf(int fd, int op, off_t len)
 		fl.l_type = F_RDLCK;
 		if (shim_fcntl(fd, F_GETLK, (unsigned long)&fl) < 0)
 			return -1;
-		if (fl.l_type == F_UNLCK || fl.l_pid == getpid())
+		/* glibc: free, or held by this process. Under conflicts =
+		 * fd another holder of this process is busy, as F_TLOCK
+		 * says. */
+		if (fl.l_type == F_UNLCK ||
+		    (fl.l_pid == getpid() && !getlk_in_process))
 			return 0;
 		errno = EACCES;
 		return -1;

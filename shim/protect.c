@@ -41,6 +41,7 @@ pid_t prot_owner;          /* the process the table belongs to */
 atomic_int prot_active;          /* a holder was ever made */
 __attribute__((visibility("hidden"))) atomic_int vfork_seen; /* vfork() sets it */
 __thread int shim_busy;
+__thread int getlk_in_process; /* the last F_GETLK named our own holder */
 
 /* Spare range nodes of this thread (range.h: allocate before changing). */
 static __thread struct lsr_pool pool;
@@ -1110,6 +1111,7 @@ static int get_cmd(struct req *r, struct flock *out)
 			pthread_mutex_unlock(&f->mu);
 			crit_leave(&c);
 			*out = fl;
+			getlk_in_process = 1;
 			return 0;
 		}
 		if (f->anchor >= 0 && !f->fallback) {
@@ -1179,6 +1181,7 @@ int prot_lock_cmd(int fd, int cmd, struct flock *ufl)
 	}
 	if ((unsigned)fd >= fd_state_size)
 		return real_fcntl(fd, cmd, ufl);
+	getlk_in_process = 0;
 	if (cmd == F_GETLK && !atomic_load(&prot_active))
 		return getlk_kernel(fd, ufl);
 	if (cmd == F_SETLKW)

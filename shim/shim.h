@@ -217,5 +217,6 @@ void log_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Thread-local guard: the thread is inside the shim's critical sections
  * (a signal handler that calls back into it must not take the locks). */
 extern __thread int shim_busy;
+extern __thread int getlk_in_process;
 
 #endif
