@@ -170,18 +170,31 @@ struct holder_pids {
 static void holders_of(dev_t dev, ino_t ino, int64_t s, int64_t e, int type,
 		       pid_t skip, struct holder_pids *out)
 {
-	char buf[16384];
-	size_t len = 0;
+	size_t len = 0, cap = 65536;
+	char *buf = malloc(cap), *nb;
 	ssize_t n;
 	int fd;
 
+	/* All of it: the locks of the cycle may be listed after any number
+	 * of others (one list per CPU). This runs only before blocking. */
 	out->n = 0;
 	fd = open("/proc/locks", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (fd < 0 || !buf) {
+		if (fd >= 0)
+			raw_close(fd);
+		free(buf);
 		return;
-	while (len < sizeof(buf) - 1 &&
-	       (n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+	}
+	while ((n = read(fd, buf + len, cap - 1 - len)) > 0) {
 		len += (size_t)n;
+		if (cap - 1 - len < 4096) {
+			nb = cap < (64u << 20) ? realloc(buf, cap * 2) : NULL;
+			if (!nb)
+				break;
+			buf = nb;
+			cap *= 2;
+		}
+	}
 	raw_close(fd);
 	buf[len] = 0;
 	for (char *line = buf, *next; line && *line; line = next) {
@@ -223,6 +236,7 @@ static void holders_of(dev_t dev, ino_t ino, int64_t s, int64_t e, int type,
 			continue;
 		out->pid[out->n++] = pid;
 	}
+	free(buf);
 }
 
 /* The waits published by pid (not stale), at most max. */

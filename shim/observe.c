@@ -127,6 +127,30 @@ void loss_tracked(struct loss *l, struct ls_ofd *o, int fd, const char *func,
 	set_path(l, fd);
 }
 
+/* prot_lock held. */
+void loss_untracked_locked(struct loss *l, int fd, const char *func,
+			   void *caller)
+{
+	struct ls_file *f;
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return;
+	f = (struct ls_file *)lst_table_find(&prot_files, st.st_dev,
+					     st.st_ino);
+	if (f && wants(f)) {
+		pthread_mutex_lock(&f->mu);
+		gather(l, f, NULL, 0);
+		pthread_mutex_unlock(&f->mu);
+	}
+	if (!l->active)
+		return;
+	l->fd = fd;
+	l->func = func;
+	l->caller = caller;
+	set_path(l, fd);
+}
+
 void loss_untracked(struct loss *l, int fd, const char *func, void *caller)
 {
 	struct ls_file *f;

@@ -1484,6 +1484,36 @@ int prot_dup2(int fd, int fd2, int flags, int is_dup3, void *caller)
 
 /* Closes [first, last] except our descriptors, detaching the program's
  * tracked ones first and releasing them after. */
+/* Events asked for: the descriptors in [first, last] the shim does not
+ * track are closed too, and one of them may be a locked file's. Only the
+ * open ones, from /proc/self/fd. prot_lock held. */
+static int watch_range(unsigned first, unsigned last, unsigned max,
+		       struct loss *loss, int nloss, const char *func,
+		       void *caller)
+{
+	struct dirent *de;
+	DIR *d;
+
+	(void)max;
+	d = opendir("/proc/self/fd");
+	if (!d)
+		return nloss;
+	while (nloss < 4 && (de = readdir(d)) != NULL) {
+		char *end;
+		long fd = strtol(de->d_name, &end, 10);
+
+		if (*end || fd < (long)first || fd > (long)last ||
+		    fd == dirfd(d) || fdstate_get((int)fd) != FD_NONE)
+			continue;
+		loss[nloss].active = 0;
+		loss[nloss].n = loss[nloss].more = 0;
+		loss_untracked_locked(&loss[nloss], (int)fd, func, caller);
+		nloss += loss[nloss].active;
+	}
+	real.closedir(d);
+	return nloss;
+}
+
 int prot_close_range(unsigned first, unsigned last, int flags,
 		     const char *func, void *caller)
 {
@@ -1496,8 +1526,13 @@ int prot_close_range(unsigned first, unsigned last, int flags,
 	if (prot_passthrough_now() || !atomic_load(&prot_active) ||
 	    (flags & CLOSE_RANGE_CLOEXEC) || first > last)
 		return real_close_range(first, last, flags);
+	if (atomic_load(&fd_state_max) < 0)
+		return real_close_range(first, last, flags);
 	crit_enter(&c, 1);
 	max = (unsigned)atomic_load(&fd_state_max);
+	if (atomic_load_explicit(&watch_closes, memory_order_relaxed))
+		nloss = watch_range(first, last, max, loss, nloss, func,
+				    caller);
 	lo = first;
 	for (fd = first; fd <= last && fd <= max; fd++) {
 		int st = fdstate_get((int)fd);

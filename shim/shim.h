@@ -188,6 +188,8 @@ extern atomic_int watch_closes; /* closes of untracked fds are looked at */
 void loss_tracked(struct loss *l, struct ls_ofd *o, int fd, const char *func,
 		  void *caller);
 void loss_untracked(struct loss *l, int fd, const char *func, void *caller);
+void loss_untracked_locked(struct loss *l, int fd, const char *func,
+			   void *caller);
 void loss_finish(struct loss *l, int closed);
 void observe_unseen(struct ls_file *f);
 
