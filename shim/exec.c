@@ -682,20 +682,29 @@ SHIM_EXPORT int execle(const char *path, const char *arg, ...)
 /* The anchor really holds exactly the claimed ranges, as OFD locks. */
 static int anchor_holds(const struct hf_file *f)
 {
-	char path[64], buf[16384], *line, *save = NULL;
-	size_t seen = 0;
+	char path[64], *buf, *line, *save = NULL;
+	size_t seen = 0, len = 0, cap = 16384;
+	int fd, ok = 0;
 	ssize_t n;
-	int fd;
 
 	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", f->anchor);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	raw_close(fd);
-	if (n <= 0 || (size_t)n >= sizeof(buf) - 1)
-		return 0;
-	buf[n] = 0;
+	buf = malloc(cap);
+	if (fd < 0 || !buf)
+		goto out;
+	/* All of it: one line per range. */
+	while ((n = read(fd, buf + len, cap - 1 - len)) > 0) {
+		len += (size_t)n;
+		if (cap - 1 - len < 4096) {
+			char *nb = realloc(buf, cap * 2);
+
+			if (!nb)
+				goto out;
+			buf = nb;
+			cap *= 2;
+		}
+	}
+	buf[len] = 0;
 	for (line = strtok_r(buf, "\n", &save); line;
 	     line = strtok_r(NULL, "\n", &save)) {
 		char kind[16], adv[16], type[16], end[32];
@@ -703,28 +712,43 @@ static int anchor_holds(const struct hf_file *f)
 		unsigned long ino;
 		long long start, e;
 		int lpid;
-		size_t i;
+		size_t i, lo, hi;
 
 		if (strncmp(line, "lock:", 5))
 			continue;
 		if (sscanf(line + 5, "%*d: %15s %15s %15s %d %x:%x:%lu %lld %31s",
 			   kind, adv, type, &lpid, &maj, &min, &ino, &start,
 			   end) != 9)
-			return 0;
+			goto out;
 		if (strcmp(kind, "OFDLCK") || makedev(maj, min) != f->dev ||
 		    ino != f->ino)
-			return 0;
+			goto out;
 		e = strcmp(end, "EOF") ? atoll(end) : LSR_OFF_MAX;
-		for (i = 0; i < f->nmap; i++)
-			if (f->map[i].start == start && f->map[i].end == e &&
-			    !strcmp(type, f->map[i].type == LSR_WRLCK ? "WRITE"
-								   : "READ"))
-				break;
-		if (i == f->nmap)
-			return 0;
+		/* The claimed map is sorted by start: search it. */
+		lo = 0;
+		hi = f->nmap;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+
+			if (f->map[mid].start < start)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		i = lo;
+		if (i == f->nmap || f->map[i].start != start ||
+		    f->map[i].end != e ||
+		    strcmp(type, f->map[i].type == LSR_WRLCK ? "WRITE"
+							     : "READ"))
+			goto out;
 		seen++;
 	}
-	return seen == f->nmap;
+	ok = seen == f->nmap;
+out:
+	if (fd >= 0)
+		raw_close(fd);
+	free(buf);
+	return ok;
 }
 
 static int same_file(int fd, const struct hf_file *f, struct stat *st)

@@ -336,19 +336,34 @@ static int kernel_locks(struct ls_file *f, struct lsr_set *k)
 	pid_t self = prot_owner;
 
 	for (o = f->ofds; o; o = o->fnext) {
-		char path[64], buf[8192], *line, *save = NULL;
+		char path[64], *buf, *line, *save = NULL;
+		size_t len = 0, cap = 16384;
 		ssize_t n;
 		int fd;
 
+		/* All of it: a file may carry thousands of lock lines. */
 		snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", o->fd);
 		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
+		buf = malloc(cap);
+		if (fd < 0 || !buf) {
+			if (fd >= 0)
+				raw_close(fd);
+			free(buf);
 			return -1;
-		n = read(fd, buf, sizeof(buf) - 1);
+		}
+		while ((n = read(fd, buf + len, cap - 1 - len)) > 0) {
+			len += (size_t)n;
+			if (cap - 1 - len < 4096) {
+				char *nb = realloc(buf, cap * 2);
+
+				if (!nb)
+					break;
+				buf = nb;
+				cap *= 2;
+			}
+		}
 		raw_close(fd);
-		if (n <= 0)
-			return -1;
-		buf[n] = 0;
+		buf[len] = 0;
 		for (line = strtok_r(buf, "\n", &save); line;
 		     line = strtok_r(NULL, "\n", &save)) {
 			char kind[16], adv[16], type[16], end[32];
@@ -365,14 +380,17 @@ static int kernel_locks(struct ls_file *f, struct lsr_set *k)
 				continue;
 			if (strcmp(kind, "POSIX") || lpid != self)
 				continue;
-			if (lsr_pool_fill(p, LSR_APPLY_NODES) < 0)
+			if (lsr_pool_fill(p, LSR_APPLY_NODES) < 0) {
+				free(buf);
 				return -1;
+			}
 			lsr_set_apply(k, p, start,
 				      strcmp(end, "EOF") ? atoll(end)
 							 : LSR_OFF_MAX,
 				      strcmp(type, "WRITE") ? LSR_RDLCK
 							    : LSR_WRLCK);
 		}
+		free(buf);
 	}
 	return 0;
 }

@@ -982,13 +982,22 @@ static struct ls_ofd *req_holder(struct req *r, int write, int *err)
 }
 
 /* mode = observe: the kernel decides, through the program's own
- * descriptor and the program's own struct; the table follows. */
+ * descriptor; the table follows. The request goes as the absolute range
+ * resolved before: a SEEK_CUR offset shared with another process (after
+ * fork) may move between that and the kernel's own reading, and the
+ * table must record what the kernel locked. */
 static int observe_set(struct req *r)
 {
+	struct flock fl = r->fl;
 	struct ls_ofd *o;
 	struct ls_file *f;
 	struct crit c;
-	int ret = real_fcntl(r->fd, r->cmd, r->ufl);
+	int ret;
+
+	fl.l_whence = SEEK_SET;
+	fl.l_start = r->start;
+	fl.l_len = r->end == LSR_OFF_MAX ? 0 : r->end - r->start + 1;
+	ret = real_fcntl(r->fd, r->cmd, &fl);
 
 	if (ret < 0)
 		return -errno;
