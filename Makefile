@@ -39,7 +39,8 @@ endif
 
 # ---- Debian packages the build and the tests need -----------------------
 DEB_BUILD := gcc make libc6-dev uthash-dev
-DEB_CHECK := libcriterion-dev pkg-config strace
+DEB_CHECK := libcriterion-dev pkg-config strace sqlite3 python3 perl \
+	     stress-ng tdb-tools
 DEB_ALL   := $(DEB_BUILD) $(DEB_CHECK)
 
 # Installs what is missing when run as root, else prints the line to run.
