@@ -49,12 +49,25 @@ static const char *how(int shim)
 	return shim ? "shim" : "plain";
 }
 
+/* LeakSanitizer (make asan) cannot run its exit check without a free
+ * descriptor (rlimit_tight) or across setpriv: off for these programs. */
+static void no_leak_check(void)
+{
+	const char *old = getenv("ASAN_OPTIONS");
+	char buf[1024];
+
+	snprintf(buf, sizeof(buf), "%s%sdetect_leaks=0", old ? old : "",
+		 old && *old ? ":" : "");
+	setenv("ASAN_OPTIONS", buf, 1);
+}
+
 static void setup(void)
 {
 	int fd = tu_tmpfile(path, sizeof(path), 1000);
 
 	cr_assert(fd >= 0, "tmpfile: %s", strerror(errno));
 	close(fd);
+	no_leak_check();
 }
 
 static void teardown(void)
@@ -360,6 +373,19 @@ static void chmod_at_0(int shim, int ready, struct tu_proc *p, void *arg)
 		cr_assert(chmod(c->dir, 0700) == 0);
 }
 
+/* Every path of a preload line (runtime, shim) is readable. */
+static int readable(const char *line)
+{
+	char buf[1024], *save = NULL;
+
+	snprintf(buf, sizeof(buf), "%s", line);
+	for (char *t = strtok_r(buf, " :", &save); t;
+	     t = strtok_r(NULL, " :", &save))
+		if (access(t, R_OK))
+			return 0;
+	return 1;
+}
+
 /* As root the mode bites nobody: the program runs as "nobody" through
  * setpriv. The lock taken before the chmod and the one after (its anchor
  * reopened through /proc/self/fd, which needs no search permission) are
@@ -381,8 +407,7 @@ Test(faults, directory_made_unsearchable)
 	close(open(file, O_RDWR | O_CREAT, 0600));
 	cr_assert(chown(c.dir, pw->pw_uid, pw->pw_gid) == 0);
 	cr_assert(chown(file, pw->pw_uid, pw->pw_gid) == 0);
-	if (access(tu_prog("faultprog"), R_OK | X_OK) ||
-	    access(tu_preload(), R_OK))
+	if (access(tu_prog("faultprog"), R_OK | X_OK) || !readable(tu_preload()))
 		cr_skip_test("build directory not readable");
 	for (int shim = 0; shim <= 1; shim++) {
 		char uid[32], gid[32];
@@ -512,11 +537,23 @@ Test(faults, cancel_thread_blocked_in_setlkw)
 	expect_same_output();
 }
 
+/* A thread cancelled while instrumented frames (the ASan shim's close)
+ * are on its stack leaves their redzones poisoned, and ASan reports a
+ * stack-buffer-overflow in its own sigaltstack call at thread exit: a
+ * false positive (google/sanitizers#1399), not the shim's. */
+static void skip_under_asan(void)
+{
+	if (strstr(tu_preload(), "asan"))
+		cr_skip_test("ASan false positive after pthread_cancel "
+			     "(google/sanitizers#1399)");
+}
+
 /* A close with a cancellation pending is a cancellation point both ways;
  * the descriptor's fate is libc's (open or closed, the same both ways),
  * and the table stays consistent with it. */
 Test(faults, cancel_in_close_of_other_fd)
 {
+	skip_under_asan();
 	script(STEPS("open:a:rw", "lock:a:w:0:10", "reopen:b:a",
 		     "cancel_close:b", "ready", "close:b", "ready",
 		     "lock:a:w:20:10", "lock:a:u:0:10", "ready", "close:a",
@@ -529,14 +566,17 @@ Test(faults, cancel_in_close_of_other_fd)
 	expect_same_output();
 }
 
+/* The same on the locking descriptor: whatever libc made of the close,
+ * the next close releases the lock, as plain POSIX does. */
 Test(faults, cancel_in_close_of_locking_fd)
 {
+	skip_under_asan();
 	script(STEPS("open:a:rw", "lock:a:w:0:10", "cancel_close:a", "ready",
-		     "close:a", "open:a:rw", "lock:a:w:0:10", "ready",
-		     "close:a", "ready"),
+		     "close:a", "ready", "open:a:rw", "lock:a:w:0:10",
+		     "ready", "close:a", "ready"),
 	       NULL,
-	       EXPECT({ 0, 0, 10, W, W }, { 1, 0, 10, W, W },
-		      { 2, 0, 0, U, U }),
+	       EXPECT({ 0, 0, 10, W, W }, { 1, 0, 0, U, U },
+		      { 2, 0, 10, W, W }, { 3, 0, 0, U, U }),
 	       NULL, NULL);
 	expect_same_output();
 }
