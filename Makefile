@@ -91,7 +91,7 @@ SHIM_SO   := $(B)/liblockspace-preload.so
 TESTS     := $(B)/lockspace-tests
 
 .PHONY: all deps check-deps check demo bench install uninstall clean \
-	asan ubsan tsan fuzz
+	asan ubsan tsan fuzz torture
 .DEFAULT_GOAL := all
 
 all: $(LIB_A) $(LIB_SO) $(SHIM_SO) $(EXAMPLES) $(TOOLS)
@@ -165,7 +165,7 @@ SAN_LIB = $(if $(filter address,$(SAN)),asan,$(if $(filter thread,$(SAN)),tsan,u
 TEST_PRELOAD = $(strip $(SAN_RT) $(abspath $(SHIM_SO)))
 CRITERION_FLAGS ?= --jobs=2
 
-check: check-deps all $(TESTS) $(PROGS) $(BENCHES)
+check: check-deps all $(TESTS) $(PROGS) $(BENCHES) $(TORTURE)
 	$(Q)LOCKSPACE_TEST_PRELOAD="$(TEST_PRELOAD)" \
 		LOCKSPACE_TEST_PROGS="$(abspath $(B))/progs" \
 		$(TESTS) $(CRITERION_FLAGS)
@@ -196,6 +196,19 @@ tsan:
 		build/tsan/liblockspace-preload.so
 	$(MAKE) check TSAN_OPTIONS=halt_on_error=0:exitcode=66 \
 		TEST_PRELOAD="$(TSAN_RT) $(abspath build/tsan)/liblockspace-preload.so"
+
+# ---- torture: random programs, a model of the contract, the kernel as judge
+TORTURE := $(B)/torture/torture
+$(TORTURE): tests/torture/torture.c | deps
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) -std=gnu11 -O1 -g -Wall -Wextra -Werror -pthread \
+		-D_GNU_SOURCE -o $@ $< -ldl
+SECONDS ?= 600
+torture: all $(TORTURE)
+	$(Q)$(TORTURE) --seconds 10 --expect-loss
+	$(Q)LD_PRELOAD="$(TEST_PRELOAD)" LOCKSPACE_PRELOAD_MODE=protect \
+		$(TORTURE) --seconds $(SECONDS) $(if $(SEED),--seed $(SEED))
 
 # ---- fuzzing (clang's libFuzzer) -------------------------------------------
 FUZZ_CC ?= clang

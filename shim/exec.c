@@ -814,6 +814,7 @@ static const char *adopt(const struct hf_file *hf, size_t nf)
 			return "out of memory";
 		lf->anchor = f->anchor;
 		lf->anchor_rw = f->rw;
+		prot_file_policy(lf, f->anchor);
 		fdstate_set_ofd(f->anchor, (struct ls_ofd *)lf);
 		real_fcntl(f->anchor, F_SETFD, (void *)(long)FD_CLOEXEC);
 		for (size_t j = 0; j < f->nh; j++) {

@@ -60,19 +60,41 @@ void fdstate_init(void)
 	__atomic_store_n(&fd_state, a, __ATOMIC_RELEASE);
 }
 
+static void raise_max(int fd)
+{
+	int max = atomic_load_explicit(&fd_state_max, memory_order_relaxed);
+
+	while (fd > max &&
+	       !atomic_compare_exchange_weak(&fd_state_max, &max, fd))
+		;
+}
+
 void fdstate_set(int fd, int state)
 {
 	if ((unsigned)fd >= fd_state_size)
 		return;
 	atomic_store_explicit(&fd_state[fd], (uint8_t)state,
 			      memory_order_release);
-	if (state) {
-		int max = atomic_load(&fd_state_max);
+	if (state)
+		raise_max(fd);
+}
 
-		while (fd > max &&
-		       !atomic_compare_exchange_weak(&fd_state_max, &max, fd))
-			;
-	}
+void fdstate_mark_dup(int fd)
+{
+	uint8_t none = FD_NONE;
+
+	if ((unsigned)fd >= fd_state_size || !fd_state)
+		return;
+	if (atomic_compare_exchange_strong(&fd_state[fd], &none, FD_DUP))
+		raise_max(fd);
+}
+
+void fdstate_unmark_dup(int fd)
+{
+	uint8_t dup = FD_DUP;
+
+	if ((unsigned)fd < fd_state_size && fd_state)
+		atomic_compare_exchange_strong(&fd_state[fd], &dup, FD_NONE);
 }
 
 struct ls_ofd *fdstate_ofd(int fd)

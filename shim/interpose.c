@@ -60,8 +60,15 @@ static int shim_fcntl(int fd, int cmd, unsigned long arg)
 	if (is_lock_cmd(cmd))
 		return prot_lock_cmd(fd, cmd, (struct flock *)arg);
 	st = fdstate_get(fd);
-	if (likely(st == FD_NONE))
-		return fcntl_direct(fd, cmd, arg);
+	if (likely(st == FD_NONE || st == FD_DUP)) {
+		int r = fcntl_direct(fd, cmd, arg);
+
+		if ((cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) && r >= 0) {
+			fdstate_mark_dup(fd);
+			fdstate_mark_dup(r);
+		}
+		return r;
+	}
 	if (st == FD_ANCHOR) {
 		errno = EBADF;
 		return -1;
@@ -148,15 +155,28 @@ SHIM_EXPORT int close(int fd)
 		errno = EBADF;
 		return -1;
 	}
+	if (st == FD_DUP && !watching()) {
+		fdstate_unmark_dup(fd);
+		return real_close(fd);
+	}
 	return prot_close(fd, __builtin_return_address(0));
 }
 
 SHIM_EXPORT int dup(int fd)
 {
-	int st = fdstate_get(fd);
+	int st = fdstate_get(fd), r;
 
-	if (likely(st == FD_NONE))
-		return real_dup(fd);
+	/* A dup made while untracked is remembered (FD_DUP): should the
+	 * description take a lock later, closing one of the two must not
+	 * count as its last close. */
+	if (likely(st == FD_NONE || st == FD_DUP)) {
+		r = real_dup(fd);
+		if (r >= 0) {
+			fdstate_mark_dup(fd);
+			fdstate_mark_dup(r);
+		}
+		return r;
+	}
 	if (st == FD_ANCHOR) {
 		errno = EBADF;
 		return -1;
@@ -164,19 +184,40 @@ SHIM_EXPORT int dup(int fd)
 	return prot_dup(fd);
 }
 
+static inline int untracked(int fd)
+{
+	int st = fdstate_get(fd);
+
+	return st == FD_NONE || st == FD_DUP;
+}
+
 SHIM_EXPORT int dup2(int fd, int fd2)
 {
-	if (likely(fdstate_get(fd) == FD_NONE && fdstate_get(fd2) == FD_NONE &&
-		   !watching()))
-		return real_dup2(fd, fd2);
+	int r;
+
+	if (likely(untracked(fd) && untracked(fd2) && !watching())) {
+		r = real_dup2(fd, fd2);
+		if (r >= 0 && fd != fd2) {
+			fdstate_mark_dup(fd);
+			fdstate_mark_dup(fd2);
+		}
+		return r;
+	}
 	return prot_dup2(fd, fd2, 0, 0, __builtin_return_address(0));
 }
 
 SHIM_EXPORT int dup3(int fd, int fd2, int flags)
 {
-	if (likely(fdstate_get(fd) == FD_NONE && fdstate_get(fd2) == FD_NONE &&
-		   !watching()))
-		return real_dup3(fd, fd2, flags);
+	int r;
+
+	if (likely(untracked(fd) && untracked(fd2) && !watching())) {
+		r = real_dup3(fd, fd2, flags);
+		if (r >= 0) {
+			fdstate_mark_dup(fd);
+			fdstate_mark_dup(fd2);
+		}
+		return r;
+	}
 	return prot_dup2(fd, fd2, flags, 1, __builtin_return_address(0));
 }
 
@@ -198,8 +239,10 @@ SHIM_EXPORT int fclose(FILE *fp)
 	if (!real.fclose)
 		real_init();
 	fd = fp ? fileno(fp) : -1;
-	if (likely(fdstate_get(fd) != FD_TRACKED && !watching()))
+	if (likely(fdstate_get(fd) != FD_TRACKED && !watching())) {
+		fdstate_unmark_dup(fd);
 		return real.fclose(fp);
+	}
 	return prot_fclose(fp, fd, __builtin_return_address(0));
 }
 
@@ -211,8 +254,10 @@ SHIM_EXPORT int closedir(DIR *d)
 	if (!real.closedir)
 		real_init();
 	fd = dv ? dirfd(d) : -1;
-	if (likely(fdstate_get(fd) != FD_TRACKED && !watching()))
+	if (likely(fdstate_get(fd) != FD_TRACKED && !watching())) {
+		fdstate_unmark_dup(fd);
 		return real.closedir(d);
+	}
 	return prot_closedir(d, fd, __builtin_return_address(0));
 }
 
@@ -223,8 +268,10 @@ SHIM_EXPORT FILE *freopen(const char *path, const char *mode, FILE *fp)
 	if (!real.freopen)
 		real_init();
 	fd = fp ? fileno(fp) : -1;
-	if (likely(fdstate_get(fd) != FD_TRACKED && !watching()))
+	if (likely(fdstate_get(fd) != FD_TRACKED && !watching())) {
+		fdstate_unmark_dup(fd);
 		return real.freopen(path, mode, fp);
+	}
 	return prot_freopen(path, mode, fp, fd, __builtin_return_address(0));
 }
 

@@ -252,6 +252,28 @@ void file_maybe_retire(struct ls_file *f)
 	free(f);
 }
 
+/* The policy of a file, from its path (through fd), once. */
+void prot_file_policy(struct ls_file *f, int fd)
+{
+	char link[40], path[PATH_MAX];
+	ssize_t n = -1;
+
+	if (f->pol_set)
+		return;
+	/* The path is looked up only when a section of the configuration
+	 * could match it. */
+	if (config_has_rules()) {
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+		n = readlink(link, path, sizeof(path) - 1);
+		path[n > 0 ? n : 0] = 0;
+	}
+	config_policy(n > 0 ? path : NULL, &f->pol);
+	f->pol_set = 1;
+	if (f->pol.mode == MODE_OBSERVE || log_enabled(LOGL_INFO) ||
+	    log_reporting())
+		atomic_store(&watch_closes, 1);
+}
+
 static int kcmp_same(int fd1, int fd2)
 {
 	pid_t pid = prot_owner;
@@ -265,6 +287,7 @@ static int kcmp_same(int fd1, int fd2)
 static struct ls_ofd *ofd_attach(int fd, const struct stat *st, int accmode,
 				 int *err)
 {
+	int was_dup = fdstate_get(fd) == FD_DUP;
 	struct ls_ofd *o;
 	struct ls_file *f;
 
@@ -276,23 +299,7 @@ static struct ls_ofd *ofd_attach(int fd, const struct stat *st, int accmode,
 		*err = ENOLCK;
 		return NULL;
 	}
-	if (!f->pol_set) {
-		char link[40], path[PATH_MAX];
-		ssize_t n = -1;
-
-		/* The path is looked up once per file, and only when a
-		 * section of the configuration could match it. */
-		if (config_has_rules()) {
-			snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-			n = readlink(link, path, sizeof(path) - 1);
-			path[n > 0 ? n : 0] = 0;
-		}
-		config_policy(n > 0 ? path : NULL, &f->pol);
-		f->pol_set = 1;
-		if (f->pol.mode == MODE_OBSERVE || log_enabled(LOGL_INFO) ||
-		    log_reporting())
-			atomic_store(&watch_closes, 1);
-	}
+	prot_file_policy(f, fd);
 	for (o = f->ofds; o; o = o->fnext)
 		if (kcmp_same(fd, o->fd))
 			goto found;
@@ -312,6 +319,7 @@ static struct ls_ofd *ofd_attach(int fd, const struct stat *st, int accmode,
 	atomic_store(&prot_active, 1);
 found:
 	o->ndesc++;
+	o->siblings |= was_dup;
 	fdstate_set_ofd(fd, o);
 	fdstate_set(fd, FD_TRACKED);
 	return o;
@@ -352,6 +360,27 @@ static void ofd_refresh_fd(struct ls_ofd *o)
 			o->fd = fd;
 			return;
 		}
+}
+
+/*
+ * fd is the last descriptor of o the shim tracks, and o's description was
+ * dup'ed before it took a lock: the dups (FD_DUP) that share it keep the
+ * lock alive (the contract counts every descriptor of the description).
+ * Track them now, before fd goes. prot_lock held for writing.
+ */
+static void adopt_siblings(struct ls_ofd *o, int fd)
+{
+	int max = atomic_load(&fd_state_max);
+
+	if (o->ndesc != 1 || !o->siblings)
+		return;
+	for (int g = 0; g <= max; g++) {
+		if (g == fd || fdstate_get(g) != FD_DUP || !kcmp_same(fd, g))
+			continue;
+		o->ndesc++;
+		fdstate_set_ofd(g, o);
+		fdstate_set(g, FD_TRACKED);
+	}
 }
 
 /* Forget that fd refers to its holder. Returns the holder when fd was its
@@ -1264,13 +1293,16 @@ static struct ls_ofd *close_begin(int fd, struct loss *l, const char *func,
 	if (fdstate_get(fd) == FD_TRACKED) {
 		crit_enter(&c, 1);
 		if (fdstate_get(fd) == FD_TRACKED) {
+			adopt_siblings(fdstate_ofd(fd), fd);
 			loss_tracked(l, fdstate_ofd(fd), fd, func, caller);
 			o = ofd_detach(fd);
 		}
 		crit_leave(&c);
-	} else if (atomic_load_explicit(&watch_closes, memory_order_relaxed)) {
-		loss_untracked(l, fd, func, caller);
+		return o;
 	}
+	fdstate_unmark_dup(fd);
+	if (atomic_load_explicit(&watch_closes, memory_order_relaxed))
+		loss_untracked(l, fd, func, caller);
 	return o;
 }
 
@@ -1465,8 +1497,10 @@ int prot_dup2(int fd, int fd2, int flags, int is_dup3, void *caller)
 	o = fdstate_get(fd2) == FD_TRACKED ? fdstate_ofd(fd2) : NULL;
 	if (o && fdstate_get(fd) == FD_TRACKED && fdstate_ofd(fd) == o)
 		o = NULL; /* a dup of its own description: nothing closes */
-	if (o)
+	if (o) {
+		adopt_siblings(o, fd2);
 		loss_tracked(&l, o, fd2, func, caller);
+	}
 	r = is_dup3 ? real_dup3(fd, fd2, flags) : real_dup2(fd, fd2);
 	saved = errno;
 	if (r >= 0) {
@@ -1479,6 +1513,9 @@ int prot_dup2(int fd, int fd2, int flags, int is_dup3, void *caller)
 			n->ndesc++;
 			fdstate_set_ofd(fd2, n);
 			fdstate_set(fd2, FD_TRACKED);
+		} else {
+			fdstate_mark_dup(fd);
+			fdstate_mark_dup(fd2);
 		}
 		if (gone)
 			ofd_release(gone);
@@ -1549,6 +1586,7 @@ int prot_close_range(unsigned first, unsigned last, int flags,
 		if (st == FD_TRACKED) {
 			struct ls_ofd *o;
 
+			adopt_siblings(fdstate_ofd((int)fd), (int)fd);
 			if (nloss < 4) {
 				loss[nloss].active = 0;
 				loss[nloss].n = loss[nloss].more = 0;
@@ -1562,6 +1600,8 @@ int prot_close_range(unsigned first, unsigned last, int flags,
 				o->fnext = gone;
 				gone = o;
 			}
+		} else if (st == FD_DUP) {
+			fdstate_set((int)fd, FD_NONE);
 		} else if (st == FD_ANCHOR) {
 			if (fd > lo && real_close_range(lo, fd - 1, flags) < 0)
 				r = -1;

@@ -65,6 +65,8 @@ enum {
 	FD_NONE = 0,
 	FD_TRACKED = 1, /* a program fd of a holder (struct ls_ofd) */
 	FD_ANCHOR = 2,  /* ours; the program must never meet it */
+	FD_DUP = 3,     /* not tracked, but shares its description with
+			 * another descriptor (a dup made while untracked) */
 };
 extern _Atomic(uint8_t) *fd_state;
 extern size_t fd_state_size;
@@ -77,6 +79,10 @@ static inline int fdstate_get(int fd)
 	return atomic_load_explicit(&fd_state[fd], memory_order_relaxed);
 }
 void fdstate_set(int fd, int state); /* prot_lock held for writing */
+/* FD_NONE <-> FD_DUP, without the lock: a compare-and-swap, so that a
+ * concurrent first lock (FD_TRACKED) is never overwritten. */
+void fdstate_mark_dup(int fd);
+void fdstate_unmark_dup(int fd);
 struct ls_ofd *fdstate_ofd(int fd);
 void fdstate_set_ofd(int fd, struct ls_ofd *ofd);
 void fdstate_reset(void); /* fork child: forget everything */
@@ -125,6 +131,7 @@ struct ls_ofd {
 	struct ls_ofd *fnext; /* the other holders of the file */
 	int keep;            /* exec.c scratch: has a descriptor kept */
 	pid_t last_tid;      /* thread that last locked through it */
+	int siblings;        /* may have untracked dups (FD_DUP) */
 };
 
 /* What exec.c shares of protect.c's state (see the locking comment at the
@@ -146,6 +153,7 @@ void file_maybe_retire(struct ls_file *f);
 struct ls_ofd *prot_ofd_adopt(struct ls_file *f, int accmode, int fd);
 void prot_ofd_map(struct ls_ofd *o, int fd);
 void prot_forget(void);
+void prot_file_policy(struct ls_file *f, int fd);
 void exec_adopt(void);
 
 int prot_lock_cmd(int fd, int cmd, struct flock *fl);
