@@ -170,7 +170,8 @@ static int pid_holds(int pid, const struct want *w)
 		fds[n++] = atoi(de->d_name);
 	}
 	real.closedir ? real.closedir(d) : closedir(d);
-	qsort(fds, (size_t)n, sizeof(*fds), cmp_desc);
+	if (n)
+		qsort(fds, (size_t)n, sizeof(*fds), cmp_desc);
 	for (int i = 0; i < n && !found; i++) {
 		snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", pid, fds[i]);
 		found = fdinfo_has(path, w);

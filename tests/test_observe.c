@@ -258,8 +258,12 @@ static void expect_loss(const struct run *r, const char *path, int fd,
 			  "want another thread's tid: %s", line);
 	else
 		cr_expect_str_eq(field(line, "tid"), want, "%s", line);
-	cr_expect(!strncmp(field(line, "caller"), "lockprog+0x", 11),
-		  "caller should name the program: %s", line);
+	/* A sanitizer runtime preloaded before the shim intercepts the call
+	 * first: the caller is then the runtime. */
+	if (!strstr(tu_preload(), "libtsan") &&
+	    !strstr(tu_preload(), "libasan"))
+		cr_expect(!strncmp(field(line, "caller"), "lockprog+0x", 11),
+			  "caller should name the program: %s", line);
 	cr_expect(strstr(line, " ts="), "%s", line);
 	cr_expect_eq(count_events(r->text, "lock-loss-unseen"), 0, "%s",
 		     r->text);
