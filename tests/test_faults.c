@@ -401,14 +401,14 @@ Test(faults, directory_made_unsearchable)
 	if (geteuid() != 0 || !pw || access(setpriv, X_OK))
 		cr_skip_test("needs root, a user nobody and setpriv to run "
 			     "the program as a user the mode applies to");
+	if (access(tu_prog("faultprog"), R_OK | X_OK) || !readable(tu_preload()))
+		cr_skip_test("build directory not readable");
 	snprintf(c.dir, sizeof(c.dir), "/tmp/lsfault.XXXXXX");
 	cr_assert_not_null(mkdtemp(c.dir));
 	snprintf(file, sizeof(file), "%s/f", c.dir);
 	close(open(file, O_RDWR | O_CREAT, 0600));
 	cr_assert(chown(c.dir, pw->pw_uid, pw->pw_gid) == 0);
 	cr_assert(chown(file, pw->pw_uid, pw->pw_gid) == 0);
-	if (access(tu_prog("faultprog"), R_OK | X_OK) || !readable(tu_preload()))
-		cr_skip_test("build directory not readable");
 	for (int shim = 0; shim <= 1; shim++) {
 		char uid[32], gid[32];
 		const char *argv[32];
