@@ -91,7 +91,7 @@ SHIM_SO   := $(B)/liblockspace-preload.so
 TESTS     := $(B)/lockspace-tests
 
 .PHONY: all deps check-deps check demo bench install uninstall clean \
-	asan ubsan tsan fuzz torture
+	asan ubsan tsan fuzz torture valgrind
 .DEFAULT_GOAL := all
 
 all: $(LIB_A) $(LIB_SO) $(SHIM_SO) $(EXAMPLES) $(TOOLS)
@@ -220,10 +220,33 @@ $(B)/fuzz/fuzz_config: tests/fuzz/fuzz_config.c shim/config_parse.c shim/config.
 	@mkdir -p $(@D)
 	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
 		-Ishim -o $@ $<
-fuzz: $(B)/fuzz/fuzz_config
-	@mkdir -p $(B)/fuzz/corpus
+FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE
+$(B)/fuzz/fuzz_handoff: tests/fuzz/fuzz_handoff.c shim/handoff_parse.c \
+		shim/handoff.h core/range.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -Ishim -Icore -o $@ $<
+$(B)/fuzz/fuzz_import: tests/fuzz/fuzz_import.c $(CORE_SRC) $(wildcard core/*.h)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -Icore -o $@ $< $(CORE_SRC) -pthread
+# Each target runs FUZZTIME seconds; new inputs go to $(B)/fuzz/corpus_*,
+# crashers to $(B)/fuzz/ (copy them to tests/fuzz/crash_*/: the
+# fuzzregress suite replays them).
+fuzz: $(B)/fuzz/fuzz_config $(B)/fuzz/fuzz_handoff $(B)/fuzz/fuzz_import
+	@mkdir -p $(B)/fuzz/corpus_config $(B)/fuzz/corpus_handoff \
+		$(B)/fuzz/corpus_import
 	$(B)/fuzz/fuzz_config -max_total_time=$(FUZZTIME) -max_len=9000 \
-		-dict=tests/fuzz/config.dict $(B)/fuzz/corpus tests/fuzz/corpus_config
+		-artifact_prefix=$(B)/fuzz/config- -dict=tests/fuzz/config.dict \
+		$(B)/fuzz/corpus_config tests/fuzz/corpus_config
+	$(B)/fuzz/fuzz_handoff -max_total_time=$(FUZZTIME) -max_len=4096 \
+		-artifact_prefix=$(B)/fuzz/handoff- -dict=tests/fuzz/handoff.dict \
+		$(B)/fuzz/corpus_handoff tests/fuzz/corpus_handoff
+	$(B)/fuzz/fuzz_import -max_total_time=$(FUZZTIME) -max_len=2048 \
+		-artifact_prefix=$(B)/fuzz/import- -dict=tests/fuzz/import.dict \
+		$(B)/fuzz/corpus_import tests/fuzz/corpus_import
+
+# valgrind memcheck over the unit suites (tests/valgrind.sh says how).
+valgrind: $(TESTS)
+	$(Q)sh tests/valgrind.sh $(B)
 
 # ---- install ------------------------------------------------------------
 install: all
