@@ -13,8 +13,8 @@
  *
  * in the first usable of /run/lockspace, $XDG_RUNTIME_DIR/lockspace and
  * /dev/shm/lockspace ($LOCKSPACE_WAIT_DIR overrides, for tests). Then it
- * follows the chain: who holds what it waits for (/proc/locks; an OFD
- * lock's holder from fdinfo, as getlk.c finds it), what that process
+ * follows the chain: which of the other waiting processes holds what it
+ * waits for (the lock lines of their /proc/PID/fdinfo), what that process
  * waits for, and so on, at most 10 steps as the kernel does; if the chain
  * comes back to a lock this process holds, it withdraws its entry and
  * fails with EDEADLK. Publishing before checking means that when two
@@ -25,6 +25,7 @@
 #include "shim.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,83 +161,88 @@ static int conflicting(int a, int b)
 	return a == LSR_WRLCK || b == LSR_WRLCK;
 }
 
-struct holder_pids {
-	pid_t pid[16];
-	int n;
-};
-
-/* Processes other than skip holding a lock on (dev, ino) that conflicts
- * with type over [s, e]. */
-static void holders_of(dev_t dev, ino_t ino, int64_t s, int64_t e, int type,
-		       pid_t skip, struct holder_pids *out)
+/* The pids that have published a wait, other than ours, at most max. */
+static int list_waiters(pid_t *pids, int max)
 {
-	size_t len = 0, cap = 65536;
-	char *buf = malloc(cap), *nb;
-	ssize_t n;
-	int fd;
+	struct dirent *de;
+	DIR *d = opendir(dl_dir);
+	int n = 0;
 
-	/* All of it: the locks of the cycle may be listed after any number
-	 * of others (one list per CPU). This runs only before blocking. */
-	out->n = 0;
-	fd = open("/proc/locks", O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || !buf) {
-		if (fd >= 0)
-			raw_close(fd);
-		free(buf);
-		return;
+	if (!d)
+		return 0;
+	while (n < max && (de = readdir(d)) != NULL) {
+		char *end;
+		long p = strtol(de->d_name, &end, 10);
+
+		if (*end || p <= 0 || p == prot_owner)
+			continue;
+		pids[n++] = (pid_t)p;
 	}
-	while ((n = read(fd, buf + len, cap - 1 - len)) > 0) {
-		len += (size_t)n;
-		if (cap - 1 - len < 4096) {
-			nb = cap < (64u << 20) ? realloc(buf, cap * 2) : NULL;
-			if (!nb)
-				break;
-			buf = nb;
-			cap *= 2;
+	real.closedir ? real.closedir(d) : closedir(d);
+	return n;
+}
+
+/* Does pid hold, through any of its descriptors, a lock on (dev, ino)
+ * that conflicts with type over [s, e]? From /proc/PID/fdinfo: a POSIX
+ * lock there is pid's own, an OFD lock is its description's. */
+static int pid_holds_conflict(pid_t pid, dev_t dev, ino_t ino, int64_t s,
+			      int64_t e, int type)
+{
+	char path[300], buf[8192];
+	struct dirent *de;
+	int found = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo", (int)pid);
+	d = opendir(path);
+	if (!d)
+		return 0;
+	while (!found && (de = readdir(d)) != NULL) {
+		ssize_t n;
+		int fd;
+
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/fdinfo/%s", (int)pid,
+			 de->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		n = read(fd, buf, sizeof(buf) - 1);
+		raw_close(fd);
+		if (n <= 0)
+			continue;
+		buf[n] = 0;
+		for (char *line = buf, *next; line && *line && !found;
+		     line = next) {
+			char kind[16], adv[16], t[16], end[32];
+			unsigned maj, min;
+			unsigned long lino;
+			long long start, lend;
+			int lpid;
+
+			next = strchr(line, '\n');
+			if (next)
+				*next++ = 0;
+			if (strncmp(line, "lock:", 5) || strstr(line, "->") ||
+			    sscanf(line + 5,
+				   "%*d: %15s %15s %15s %d %x:%x:%lu %lld %31s",
+				   kind, adv, t, &lpid, &maj, &min, &lino,
+				   &start, end) != 9)
+				continue;
+			if (strcmp(kind, "POSIX") && strcmp(kind, "OFDLCK"))
+				continue;
+			if (makedev(maj, min) != dev || lino != ino)
+				continue;
+			lend = strcmp(end, "EOF") ? atoll(end) : LSR_OFF_MAX;
+			found = lend >= s && start <= e &&
+				conflicting(type, strcmp(t, "WRITE")
+							  ? LSR_RDLCK
+							  : LSR_WRLCK);
 		}
 	}
-	raw_close(fd);
-	buf[len] = 0;
-	for (char *line = buf, *next; line && *line; line = next) {
-		char kind[16], adv[16], t[16], end[32];
-		unsigned maj, min;
-		unsigned long lino;
-		long long start, lend;
-		int pid;
-
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = 0;
-		if (strstr(line, "->"))
-			continue; /* a waiter, not a holder */
-		if (sscanf(line, "%*d: %15s %15s %15s %d %x:%x:%lu %lld %31s",
-			   kind, adv, t, &pid, &maj, &min, &lino, &start,
-			   end) != 9)
-			continue;
-		if (makedev(maj, min) != dev || lino != ino)
-			continue;
-		lend = strcmp(end, "EOF") ? atoll(end) : LSR_OFF_MAX;
-		if (lend < s || start > e ||
-		    !conflicting(type, strcmp(t, "WRITE") ? LSR_RDLCK
-							  : LSR_WRLCK))
-			continue;
-		if (pid == -1 && !strcmp(kind, "OFDLCK")) {
-			struct flock fl = {
-				.l_type = (short)(strcmp(t, "WRITE") ? F_RDLCK
-								     : F_WRLCK),
-				.l_whence = SEEK_SET,
-				.l_start = start,
-				.l_len = lend == LSR_OFF_MAX ? 0
-							     : lend - start + 1,
-			};
-
-			pid = getlk_find_pid(dev, ino, &fl);
-		}
-		if (pid <= 0 || pid == skip || out->n == 16)
-			continue;
-		out->pid[out->n++] = pid;
-	}
-	free(buf);
+	real.closedir ? real.closedir(d) : closedir(d);
+	return found;
 }
 
 /* The waits published by pid (not stale), at most max. */
@@ -283,20 +289,23 @@ static int waits_of(pid_t pid, struct dl_wait *w, int max)
 }
 
 /* Does a chain of waits starting at "someone needs (dev, ino, s, e,
- * type)" reach a lock of this process? */
+ * type)" reach a lock of this process? Only processes that wait can be
+ * in a cycle: each of them that holds what is needed is followed. */
 static int chain_to_us(dev_t dev, ino_t ino, int64_t s, int64_t e, int type,
 		       int depth, int *steps)
 {
-	struct holder_pids h;
+	pid_t pids[64];
+	int np = list_waiters(pids, 64);
 
-	holders_of(dev, ino, s, e, type, prot_owner, &h);
-	for (int i = 0; i < h.n; i++) {
+	for (int i = 0; i < np; i++) {
 		struct dl_wait w[8];
 		int nw;
 
+		nw = waits_of(pids[i], w, 8);
+		if (!nw || !pid_holds_conflict(pids[i], dev, ino, s, e, type))
+			continue;
 		if (++*steps > DL_STEPS)
 			return 0;
-		nw = waits_of(h.pid[i], w, 8);
 		for (int j = 0; j < nw; j++) {
 			if (prot_holds_conflict(w[j].dev, w[j].ino, w[j].start,
 						w[j].end, w[j].type))
