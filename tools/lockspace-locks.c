@@ -12,7 +12,7 @@
  *   <dir>/<pid>:  lockspace-wait 1 <starttime of pid, /proc/PID/stat #22>
  *                 <pid> <tid> <maj>:<min>:<ino> <start> <end|-1> <R|W>
  *
- * Standalone: no header or library of the project. Everything read under
+ * (device numbers in decimal there, in hex in /proc/locks). Standalone: no header or library of the project. Everything read under
  * /proc may vanish while we read it (the process exits); such a process is
  * skipped, never an error.
  */
@@ -549,7 +549,7 @@ static void read_wait_file(const char *dir, const char *name)
 		struct wait w = {0};
 
 		line++;
-		if (sscanf(line, "%d %d %x:%x:%llu %lld %lld %c", &w.pid,
+		if (sscanf(line, "%d %d %u:%u:%llu %lld %lld %c", &w.pid,
 			   &w.tid, &w.maj, &w.min, &w.ino, &w.start, &w.end,
 			   &w.type) != 8 ||
 		    w.pid != pid)
@@ -1094,30 +1094,32 @@ static size_t ncyc, cap_cyc;
 static void print_cycle(const size_t *path, int from, int n)
 {
 	size_t min = path[from];
-	int at = from;
+	int at = from, len = n - from;
 
-	for (int i = from; i < n; i++)
-		if (path[i] < min) {
+	/* Printed from its smallest pid, remembered by its first edge. */
+	for (int i = from; i < n; i++) {
+		if (path[i] < min)
 			min = path[i];
+		if (rows[path[i]].l.pid < rows[path[at]].l.pid)
 			at = i;
-		}
+	}
 	for (size_t i = 0; i < ncyc; i++)
 		if (cyc_seen[i] == min)
 			return;
 	GROW(cyc_seen, ncyc, cap_cyc);
 	cyc_seen[ncyc++] = min;
-	if (!path_shown(path + from, n - from))
+	if (!path_shown(path + from, len))
 		return;
 	chain_begin(1);
 	if (!opt_json) {
 		printf("cycle:");
-		for (int i = 0; i < n - from; i++)
-			printf(" %d ->", rows[path[from + (at - from + i) %
-						   (n - from)]].l.pid);
-		printf(" %d\n", rows[min].l.pid);
+		for (int i = 0; i < len; i++)
+			printf(" %d ->",
+			       rows[path[from + (at - from + i) % len]].l.pid);
+		printf(" %d\n", rows[path[at]].l.pid);
 	}
-	for (int i = 0; i < n - from; i++)
-		print_edge(&rows[path[from + (at - from + i) % (n - from)]]);
+	for (int i = 0; i < len; i++)
+		print_edge(&rows[path[from + (at - from + i) % len]]);
 	chain_end();
 }
 

@@ -1,0 +1,618 @@
+/* tests/test_locks.c: lockspace-locks, the lslocks of the shim (issue 11).
+ *
+ * lslocks before util-linux 2.40 shows a lock that a shimmed process holds
+ * on its anchor as OFDLCK with pid -1; lockspace-locks names the process,
+ * the anchor's descriptor and the path. Holders and waiters are lockprog
+ * processes (tests/progs/), with and without the shim; the wait-for
+ * cycles and stale entries come from wait files the tests write
+ * themselves into a fresh LOCKSPACE_WAIT_DIR.
+ */
+#include <criterion/criterion.h>
+#include <criterion/logging.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util.h"
+
+#define TOOL BUILD_DIR "/lockspace-locks"
+#define READY_MS 10000
+#define FINISH_MS 10000
+#define FILE_SIZE 4096
+#define OUT_LEN 65536
+
+static char wait_dir[64];
+static char wait_env[128];
+
+static void setup_dir(void)
+{
+	snprintf(wait_dir, sizeof(wait_dir), "/tmp/lockspace-locks-XXXXXX");
+	cr_assert(mkdtemp(wait_dir), "mkdtemp: %s", strerror(errno));
+	snprintf(wait_env, sizeof(wait_env), "LOCKSPACE_WAIT_DIR=%s",
+		 wait_dir);
+}
+
+static void remove_dir(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", wait_dir);
+	if (system(cmd) != 0)
+		cr_log_warn("could not remove %s", wait_dir);
+}
+
+TestSuite(locks, .init = setup_dir, .fini = remove_dir, .timeout = 60);
+
+static void make_file(char *path, size_t len)
+{
+	int fd = tu_tmpfile(path, len, FILE_SIZE);
+
+	cr_assert(fd >= 0, "tmpfile: %s", strerror(errno));
+	close(fd);
+}
+
+/* Run the tool with args (NULL-terminated) and the wait directory. */
+static int run_tool(char *out, const char *a1, const char *a2,
+		    const char *a3, const char *a4)
+{
+	const char *argv[] = { TOOL, a1, a2, a3, a4, NULL };
+	const char *env[] = { wait_env, NULL };
+
+	return tu_run(0, argv, env, out, OUT_LEN);
+}
+
+/* A lockprog that opens path and takes one lock (mode w|r, "wait" for
+ * F_SETLKW), then stays until its stdin closes. With wait, no "ready" is
+ * waited for: the program blocks. */
+static void hold(struct tu_proc *p, int shim, const char *path, char mode,
+		 long start, long len, int wait)
+{
+	char lock[96];
+	const char *argv[] = { tu_prog("lockprog"), path, "watchdog:30000",
+			       "open:a:rw", lock, "ready", NULL };
+	const char *env[] = { wait_env, NULL };
+
+	snprintf(lock, sizeof(lock), "lock:a:%c:set:%ld:%ld%s", mode, start,
+		 len, wait ? ":wait" : "");
+	cr_assert(tu_proc_start(p, shim, argv, env) == 0, "spawn lockprog");
+	if (!wait)
+		cr_assert(tu_proc_ready(p, READY_MS) == 0,
+			  "lockprog did not lock: %s", p->buf);
+}
+
+static unsigned long long start_time(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long v = 0;
+	FILE *f;
+	int field;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = 0;
+	fclose(f);
+	p = strrchr(buf, ')');
+	if (!p)
+		return 0;
+	for (field = 2; *p && field < 22; p++)
+		if (*p == ' ')
+			field++;
+	sscanf(p, "%llu", &v);
+	return v;
+}
+
+/* A wait file as the shim writes it: pid waits for [start, end] of path. */
+static void write_wait(pid_t pid, unsigned long long st, const char *path,
+		       long start, long end, char type)
+{
+	char file[128];
+	struct stat sb;
+	FILE *f;
+
+	cr_assert(stat(path, &sb) == 0);
+	snprintf(file, sizeof(file), "%s/%d", wait_dir, (int)pid);
+	f = fopen(file, "w");
+	cr_assert(f);
+	fprintf(f, "lockspace-wait 1 %llu\n%d %d %u:%u:%lu %ld %ld %c\n", st,
+		(int)pid, (int)pid, major(sb.st_dev), minor(sb.st_dev),
+		(unsigned long)sb.st_ino, start, end, type);
+	fclose(f);
+}
+
+/* ---- the text table ------------------------------------------------- */
+
+/* The line of out whose second column is pid and sixth is start; its
+ * whitespace-separated fields go to f (BLOCKER and HOLDER-FD may be empty,
+ * so only the first eight and the last are at fixed places). */
+static int find_line(const char *out, pid_t pid, long start, char f[12][256])
+{
+	const char *l = out;
+
+	while (l && *l) {
+		const char *e = strchr(l, '\n');
+		char line[1024];
+		size_t len = e ? (size_t)(e - l) : strlen(l);
+		int n = 0;
+
+		if (len >= sizeof(line))
+			len = sizeof(line) - 1;
+		memcpy(line, l, len);
+		line[len] = 0;
+		for (char *s, *t = strtok_r(line, " ", &s); t && n < 12;
+		     t = strtok_r(NULL, " ", &s))
+			snprintf(f[n++], 256, "%s", t);
+		if (n >= 9 && atoi(f[1]) == pid && atol(f[5]) == start) {
+			memmove(f[11], f[n - 1], 256);
+			return n;
+		}
+		l = e ? e + 1 : NULL;
+	}
+	return 0;
+}
+
+/* ---- a tiny JSON reader: enough for {"locks": [{...}, ...]} ---------- */
+
+struct jrow {
+	char command[64], type[16], size[16], mode[16], via[16];
+	char path[512];
+	long pid, blocker, holder_fd; /* null: 0, -1 for holder-fd */
+	long long start, end;
+};
+
+struct jp {
+	const char *s;
+	int ok;
+};
+
+static void jws(struct jp *j)
+{
+	while (isspace((unsigned char)*j->s))
+		j->s++;
+}
+
+static int jstr(struct jp *j, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	jws(j);
+	if (*j->s != '"')
+		return j->ok = 0;
+	for (j->s++; *j->s && *j->s != '"'; j->s++) {
+		char c = *j->s;
+
+		if (c == '\\') {
+			c = *++j->s;
+			if (c == 'u') {
+				c = '?';
+				j->s += 4;
+			} else if (c == 'n') {
+				c = '\n';
+			}
+		}
+		if (n + 1 < len)
+			buf[n++] = c;
+	}
+	if (len)
+		buf[n] = 0;
+	if (*j->s != '"')
+		return j->ok = 0;
+	j->s++;
+	return 1;
+}
+
+/* A scalar; its text to buf (strings unquoted), NULL kept as "null". */
+static int jscalar(struct jp *j, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	jws(j);
+	if (*j->s == '"')
+		return jstr(j, buf, len);
+	while (*j->s && (isalnum((unsigned char)*j->s) || *j->s == '-' ||
+			 *j->s == '.' || *j->s == '+'))
+		if (n + 1 < len)
+			buf[n++] = *j->s++;
+		else
+			j->s++;
+	buf[n] = 0;
+	if (!n || (!isdigit((unsigned char)buf[0]) && buf[0] != '-' &&
+		   strcmp(buf, "null") && strcmp(buf, "true") &&
+		   strcmp(buf, "false")))
+		return j->ok = 0;
+	return 1;
+}
+
+static int jlit(struct jp *j, char c)
+{
+	jws(j);
+	if (*j->s != c)
+		return j->ok = 0;
+	j->s++;
+	return 1;
+}
+
+static void cp(char *d, size_t len, const char *s)
+{
+	size_t n = strnlen(s, len - 1);
+
+	memcpy(d, s, n);
+	d[n] = 0;
+}
+
+static long jnum(const char *v, long null)
+{
+	return strcmp(v, "null") ? atol(v) : null;
+}
+
+/* Parse a whole --json listing; returns the rows (at most max) or -1. */
+static int parse_json(const char *text, struct jrow *rows, int max)
+{
+	struct jp j = { text, 1 };
+	char key[64], val[512];
+	int n = 0;
+
+	if (!jlit(&j, '{') || !jstr(&j, key, sizeof(key)) ||
+	    strcmp(key, "locks") || !jlit(&j, ':') || !jlit(&j, '['))
+		return -1;
+	jws(&j);
+	if (*j.s == ']')
+		goto end;
+	do {
+		struct jrow r = { .holder_fd = -1 };
+		int keys = 0;
+
+		if (!jlit(&j, '{'))
+			return -1;
+		do {
+			if (!jstr(&j, key, sizeof(key)) || !jlit(&j, ':') ||
+			    !jscalar(&j, val, sizeof(val)))
+				return -1;
+			keys++;
+			if (!strcmp(key, "command"))
+				cp(r.command, sizeof(r.command), val);
+			else if (!strcmp(key, "pid"))
+				r.pid = atol(val);
+			else if (!strcmp(key, "type"))
+				cp(r.type, sizeof(r.type), val);
+			else if (!strcmp(key, "size"))
+				cp(r.size, sizeof(r.size), val);
+			else if (!strcmp(key, "mode"))
+				cp(r.mode, sizeof(r.mode), val);
+			else if (!strcmp(key, "start"))
+				r.start = atoll(val);
+			else if (!strcmp(key, "end"))
+				r.end = atoll(val);
+			else if (!strcmp(key, "path"))
+				cp(r.path, sizeof(r.path), val);
+			else if (!strcmp(key, "blocker"))
+				r.blocker = jnum(val, 0);
+			else if (!strcmp(key, "holder-fd"))
+				r.holder_fd = jnum(val, -1);
+			else if (!strcmp(key, "via"))
+				cp(r.via, sizeof(r.via), val);
+			else
+				keys--;
+			jws(&j);
+		} while (*j.s == ',' && j.s++);
+		if (!jlit(&j, '}') || keys != 11)
+			return -1;
+		if (n < max)
+			rows[n++] = r;
+		jws(&j);
+	} while (*j.s == ',' && j.s++);
+end:
+	if (!jlit(&j, ']') || !jlit(&j, '}'))
+		return -1;
+	jws(&j);
+	return j.ok && !*j.s ? n : -1;
+}
+
+static const struct jrow *jfind(const struct jrow *rows, int n, long pid,
+				long long start)
+{
+	for (int i = 0; i < n; i++)
+		if (rows[i].pid == pid && rows[i].start == start)
+			return &rows[i];
+	return NULL;
+}
+
+/* Does /proc/PID/fdinfo/FD list a lock of this kind? */
+static int fdinfo_has(pid_t pid, long fd, const char *kind)
+{
+	char path[64], buf[4096];
+	ssize_t n;
+	int f;
+
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%ld", (int)pid, fd);
+	f = open(path, O_RDONLY);
+	if (f < 0)
+		return 0;
+	n = read(f, buf, sizeof(buf) - 1);
+	close(f);
+	buf[n > 0 ? n : 0] = 0;
+	return strstr(buf, kind) != NULL;
+}
+
+/* ---- the tests -------------------------------------------------------- */
+
+/* The kernel names the shimmed holder -1; the tool names it, its anchor
+ * and the path, next to a plain POSIX holder of another range. */
+Test(locks, shimmed_and_plain_holders_listed)
+{
+	static char out[OUT_LEN];
+	struct kernel_lock kl[8];
+	struct tu_proc a, b;
+	char path[64], f[12][256];
+	int fd, n;
+
+	make_file(path, sizeof(path));
+	hold(&a, 1, path, 'w', 0, 100, 0);
+	hold(&b, 0, path, 'r', 200, 100, 0);
+
+	/* What lslocks 2.38 sees: an OFD lock of nobody. */
+	fd = open(path, O_RDONLY);
+	n = tu_kernel_locks(fd, kl, 8);
+	close(fd);
+	cr_assert_eq(n, 2);
+	cr_expect_str_eq(kl[0].kind, "OFDLCK");
+	cr_expect_eq(kl[0].pid, -1);
+	cr_expect_str_eq(kl[1].kind, "POSIX");
+	cr_expect_eq(kl[1].pid, b.pid);
+
+	cr_assert_eq(run_tool(out, "--path", path, NULL, NULL), 0);
+	cr_assert(!strncmp(out, "COMMAND ", 8), "header: %s", out);
+	cr_assert(find_line(out, a.pid, 0, f), "no line for %d:\n%s", a.pid,
+		  out);
+	cr_expect_str_eq(f[0], "lockprog");
+	cr_expect_str_eq(f[2], "OFDLCK");
+	cr_expect_str_eq(f[3], "4K");
+	cr_expect_str_eq(f[4], "WRITE");
+	cr_expect_str_eq(f[6], "99");
+	cr_expect_str_eq(f[7], path);
+	cr_expect_str_eq(f[11], "anchor", "%s", out);
+	cr_assert(find_line(out, b.pid, 200, f), "no line for %d:\n%s", b.pid,
+		  out);
+	cr_expect_str_eq(f[0], "lockprog");
+	cr_expect_str_eq(f[2], "POSIX");
+	cr_expect_str_eq(f[4], "READ");
+	cr_expect_str_eq(f[6], "299");
+	cr_expect_str_eq(f[7], path);
+	cr_expect_str_eq(f[11], "posix", "%s", out);
+
+	/* --pid keeps one process's locks, --noheadings drops the header. */
+	cr_assert_eq(run_tool(out, "--noheadings", "--pid", "", NULL), 2,
+		     "empty pid refused");
+	{
+		char pid[16];
+
+		snprintf(pid, sizeof(pid), "%d", (int)b.pid);
+		cr_assert_eq(run_tool(out, "-n", "--pid", pid, NULL), 0);
+	}
+	cr_expect(strncmp(out, "COMMAND", 7), "%s", out);
+	cr_expect(find_line(out, b.pid, 200, f), "%s", out);
+	cr_expect(!find_line(out, a.pid, 0, f), "%s", out);
+
+	tu_proc_finish(&a, FINISH_MS);
+	tu_proc_finish(&b, FINISH_MS);
+	unlink(path);
+}
+
+/* --json has the shape of lslocks --json and parses back; the holder
+ * descriptors are the ones fdinfo lists the locks on. */
+Test(locks, json_parses_back)
+{
+	static char out[OUT_LEN];
+	struct jrow rows[16];
+	const struct jrow *r;
+	struct tu_proc a, b;
+	char path[64];
+	int n;
+
+	make_file(path, sizeof(path));
+	hold(&a, 1, path, 'w', 10, 0, 0); /* to EOF */
+	hold(&b, 0, path, 'r', 0, 5, 0);
+	cr_assert_eq(run_tool(out, "--json", "--path", path, NULL), 0);
+	n = parse_json(out, rows, 16);
+	cr_assert_eq(n, 2, "parsed %d rows of:\n%s", n, out);
+
+	r = jfind(rows, n, a.pid, 10);
+	cr_assert(r, "%s", out);
+	cr_expect_str_eq(r->command, "lockprog");
+	cr_expect_str_eq(r->type, "OFDLCK");
+	cr_expect_str_eq(r->mode, "WRITE");
+	cr_expect_eq(r->end, -1, "EOF is -1");
+	cr_expect_str_eq(r->path, path);
+	cr_expect_str_eq(r->size, "4K");
+	cr_expect_str_eq(r->via, "anchor");
+	cr_expect_eq(r->blocker, 0);
+	cr_expect(r->holder_fd > 2 && fdinfo_has(a.pid, r->holder_fd,
+						 "OFDLCK"),
+		  "anchor fd %ld", r->holder_fd);
+
+	r = jfind(rows, n, b.pid, 0);
+	cr_assert(r, "%s", out);
+	cr_expect_str_eq(r->type, "POSIX");
+	cr_expect_str_eq(r->mode, "READ");
+	cr_expect_eq(r->end, 4);
+	cr_expect_str_eq(r->via, "posix");
+	cr_expect(r->holder_fd > 2 && fdinfo_has(b.pid, r->holder_fd,
+						 "POSIX"),
+		  "posix fd %ld", r->holder_fd);
+
+	tu_proc_finish(&a, FINISH_MS);
+	tu_proc_finish(&b, FINISH_MS);
+	unlink(path);
+}
+
+/* Two waiters behind one plain holder: a shimmed one, whose kernel wait is
+ * an OFD request with pid -1 (named through its wait file), and a plain
+ * one. Both show the holder as BLOCKER; --waits shows the chains. */
+Test(locks, waiters_shown_with_blocker)
+{
+	static char out[OUT_LEN];
+	struct jrow rows[16];
+	const struct jrow *s = NULL, *p = NULL;
+	struct tu_proc h, ws, wp;
+	char path[64], pat[80];
+	int n = 0;
+
+	make_file(path, sizeof(path));
+	hold(&h, 0, path, 'w', 0, 100, 0);
+	hold(&ws, 1, path, 'w', 0, 100, 1);
+	hold(&wp, 0, path, 'w', 50, 100, 1);
+	for (int i = 0; i < 500 && !(s && p); i++) {
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+
+		cr_assert_eq(run_tool(out, "--json", "--path", path, NULL), 0);
+		n = parse_json(out, rows, 16);
+		cr_assert(n >= 0, "bad json:\n%s", out);
+		s = jfind(rows, n, ws.pid, 0);
+		p = jfind(rows, n, wp.pid, 50);
+		if (s && strcmp(s->mode, "WRITE*"))
+			s = NULL;
+		if (!(s && p))
+			nanosleep(&ts, NULL);
+	}
+	cr_assert(s && p, "waiters not seen:\n%s", out);
+	cr_expect_eq(s->blocker, h.pid, "%s", out);
+	cr_expect_str_eq(s->via, "anchor");
+	cr_expect_str_eq(s->type, "OFDLCK");
+	cr_expect_str_eq(s->path, path);
+	cr_expect_str_eq(p->mode, "WRITE*");
+	cr_expect_eq(p->blocker, h.pid, "%s", out);
+	cr_expect_str_eq(p->via, "posix");
+	cr_expect(jfind(rows, n, h.pid, 0), "%s", out);
+
+	cr_assert_eq(run_tool(out, "--waits", NULL, NULL, NULL), 0);
+	snprintf(pat, sizeof(pat), "chain: %d -> %d\n", (int)ws.pid,
+		 (int)h.pid);
+	cr_expect(strstr(out, pat), "no '%s' in:\n%s", pat, out);
+	snprintf(pat, sizeof(pat), "chain: %d -> %d\n", (int)wp.pid,
+		 (int)h.pid);
+	cr_expect(strstr(out, pat), "no '%s' in:\n%s", pat, out);
+	cr_expect(!strstr(out, "cycle"), "%s", out);
+
+	tu_proc_finish(&h, FINISH_MS);
+	tu_proc_finish(&ws, FINISH_MS);
+	tu_proc_finish(&wp, FINISH_MS);
+	unlink(path);
+}
+
+/* A holds f1 and (its wait file says) waits for f2, which B holds; B
+ * waits for f1: --waits shows the cycle, once, and the listing shows each
+ * as the other's waiter. */
+Test(locks, waits_shows_cycle)
+{
+	static char out[OUT_LEN];
+	struct jrow rows[16];
+	const struct jrow *r;
+	struct tu_proc a, b;
+	char f1[64], f2[64], pat[96];
+	int n;
+
+	make_file(f1, sizeof(f1));
+	make_file(f2, sizeof(f2));
+	hold(&a, 0, f1, 'w', 0, 10, 0);
+	hold(&b, 1, f2, 'w', 0, 10, 0);
+	write_wait(a.pid, start_time(a.pid), f2, 0, 9, 'W');
+	write_wait(b.pid, start_time(b.pid), f1, 5, -1, 'R');
+
+	cr_assert_eq(run_tool(out, "--waits", NULL, NULL, NULL), 0);
+	snprintf(pat, sizeof(pat), "cycle: %d -> %d -> %d\n",
+		 (int)(a.pid < b.pid ? a.pid : b.pid),
+		 (int)(a.pid < b.pid ? b.pid : a.pid),
+		 (int)(a.pid < b.pid ? a.pid : b.pid));
+	cr_expect(strstr(out, pat), "no '%s' in:\n%s", pat, out);
+	cr_expect(!strstr(strstr(out, "cycle:") + 1, "cycle:"),
+		  "cycle printed twice:\n%s", out);
+	cr_expect(strstr(out, "(fd "), "holder fds named:\n%s", out);
+	cr_expect(!strstr(out, "stale"), "%s", out);
+
+	cr_assert_eq(run_tool(out, "--waits", "--json", NULL, NULL), 0);
+	cr_expect(strstr(out, "\"cycle\": true"), "%s", out);
+
+	cr_assert_eq(run_tool(out, "--json", NULL, NULL, NULL), 0);
+	n = parse_json(out, rows, 16);
+	cr_assert(n >= 4, "%d rows:\n%s", n, out);
+	r = jfind(rows, n, a.pid, 0);
+	while (r && strcmp(r->mode, "WRITE*"))
+		r = jfind(r + 1, n - (int)(r + 1 - rows), a.pid, 0);
+	cr_assert(r, "a as a waiter:\n%s", out);
+	cr_expect_eq(r->blocker, b.pid);
+	cr_expect_str_eq(r->path, f2);
+	r = jfind(rows, n, b.pid, 5);
+	cr_assert(r, "b as a waiter:\n%s", out);
+	cr_expect_str_eq(r->mode, "READ*");
+	cr_expect_eq(r->end, -1);
+	cr_expect_eq(r->blocker, a.pid);
+
+	tu_proc_finish(&a, FINISH_MS);
+	tu_proc_finish(&b, FINISH_MS);
+	unlink(f1);
+	unlink(f2);
+}
+
+/* Wait files of a process that is gone, and of a live pid whose start time
+ * differs (the pid was reused), count for nothing: no row, no chain; the
+ * --waits output names them stale. */
+Test(locks, stale_wait_entries_ignored)
+{
+	static char out[OUT_LEN];
+	struct jrow rows[16];
+	struct tu_proc h;
+	char path[64], pat[128];
+	pid_t dead;
+	int n, st;
+
+	make_file(path, sizeof(path));
+	hold(&h, 1, path, 'w', 0, 10, 0);
+	dead = fork();
+	if (dead == 0)
+		_exit(0);
+	cr_assert(waitpid(dead, &st, 0) == dead);
+	write_wait(dead, 12345, path, 0, 9, 'W');
+	write_wait(getpid(), start_time(getpid()) + 1, path, 0, 9, 'W');
+
+	cr_assert_eq(run_tool(out, "--json", NULL, NULL, NULL), 0);
+	n = parse_json(out, rows, 16);
+	cr_assert(n >= 1, "%s", out);
+	for (int i = 0; i < n; i++) {
+		cr_expect_neq(rows[i].pid, dead, "%s", out);
+		cr_expect_neq(rows[i].pid, getpid(), "%s", out);
+	}
+	cr_assert_eq(run_tool(out, "--waits", NULL, NULL, NULL), 0);
+	cr_expect(!strstr(out, "chain") && !strstr(out, "cycle"), "%s", out);
+	snprintf(pat, sizeof(pat), "stale: %s/%d (pid %d: not running)",
+		 wait_dir, (int)dead, (int)dead);
+	cr_expect(strstr(out, pat), "no '%s' in:\n%s", pat, out);
+	snprintf(pat, sizeof(pat), "stale: %s/%d (pid %d: another process",
+		 wait_dir, (int)getpid(), (int)getpid());
+	cr_expect(strstr(out, pat), "no '%s' in:\n%s", pat, out);
+
+	tu_proc_finish(&h, FINISH_MS);
+	unlink(path);
+}
+
+Test(locks, version_help_and_bad_options)
+{
+	static char out[OUT_LEN];
+
+	cr_expect_eq(run_tool(out, "--version", NULL, NULL, NULL), 0);
+	cr_expect_str_eq(out, "lockspace-locks 0.1.0\n");
+	cr_expect_eq(run_tool(out, "--help", NULL, NULL, NULL), 0);
+	cr_expect(strstr(out, "--waits") && strstr(out, "--json"), "%s", out);
+	cr_expect_eq(run_tool(out, "--bogus", NULL, NULL, NULL), 2);
+	cr_expect_eq(run_tool(out, "--pid", "x", NULL, NULL), 2);
+	cr_expect_eq(run_tool(out, "extra", NULL, NULL, NULL), 2);
+}
