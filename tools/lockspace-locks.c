@@ -12,9 +12,10 @@
  *   <dir>/<pid>:  lockspace-wait 1 <starttime of pid, /proc/PID/stat #22>
  *                 <pid> <tid> <maj>:<min>:<ino> <start> <end|-1> <R|W>
  *
- * (device numbers in decimal there, in hex in /proc/locks). Standalone: no header or library of the project. Everything read under
- * /proc may vanish while we read it (the process exits); such a process is
- * skipped, never an error.
+ * (device numbers in decimal there, in hex in /proc/locks). Standalone:
+ * no header or library of the project. Everything read under /proc may
+ * vanish while we read it (the process exits); such a process is skipped,
+ * never an error.
  */
 #include <ctype.h>
 #include <dirent.h>
@@ -271,14 +272,16 @@ static size_t nrefs, cap_refs;
 static struct fdlock *fdlocks;
 static size_t nfdlocks, cap_fdlocks;
 
-static void read_fdinfo(int pid, int fdinfo_dir, const char *name)
+static void read_fdinfo(int pid, int fd)
 {
-	char *buf = slurp_at(fdinfo_dir, name, NULL), *line, *next;
+	char path[64], *buf, *line, *next;
 
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", pid, fd);
+	buf = slurp(path);
 	if (!buf)
 		return;
 	for (line = buf; line && *line; line = next) {
-		struct fdlock fl = {.pid = pid, .fd = atoi(name)};
+		struct fdlock fl = {.pid = pid, .fd = fd};
 		char *p;
 
 		next = strchr(line, '\n');
@@ -303,7 +306,7 @@ static int interesting(unsigned maj, unsigned min, unsigned long long ino);
 static void scan_pid(int pid)
 {
 	char path[64], link[4096];
-	int fd_dir, info_dir;
+	int fd_dir;
 	struct dirent *de;
 	DIR *d;
 
@@ -311,16 +314,9 @@ static void scan_pid(int pid)
 	fd_dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd_dir < 0)
 		return;
-	snprintf(path, sizeof(path), "/proc/%d/fdinfo", pid);
-	info_dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	d = fdopendir(fd_dir);
-	if (!d || info_dir < 0) {
-		if (d)
-			closedir(d);
-		else
-			close(fd_dir);
-		if (info_dir >= 0)
-			close(info_dir);
+	if (!d) {
+		close(fd_dir);
 		return;
 	}
 	while ((de = readdir(d)) != NULL) {
@@ -347,10 +343,9 @@ static void scan_pid(int pid)
 		r.path = xstrdup(link);
 		GROW(refs, nrefs, cap_refs);
 		refs[nrefs++] = r;
-		read_fdinfo(pid, info_dir, de->d_name);
+		read_fdinfo(pid, r.fd);
 	}
 	closedir(d);
-	close(info_dir);
 }
 
 static void scan_processes(void)
@@ -969,7 +964,8 @@ static void print_json(void)
 		} else {
 			printf(", \"size\": null");
 		}
-		printf(", \"mode\": \"%s%s\"", r->l.mode, r->waiting ? "*" : "");
+		printf(", \"mode\": \"%s%s\"", r->l.mode,
+		       r->waiting ? "*" : "");
 		printf(", \"start\": %lld, \"end\": %lld, \"path\": ",
 		       r->l.start, r->l.end);
 		json_str(r->path);
@@ -1027,8 +1023,9 @@ static void print_edge(const struct row *r)
 	else
 		snprintf(end, sizeof(end), "%lld", r->l.end);
 	if (opt_json) {
-		printf("%s\n            {\"pid\": %d, \"tid\": %d, \"command\": ",
+		printf("%s\n            {\"pid\": %d, \"tid\": %d, ",
 		       json_chains++ ? "," : "", r->l.pid, r->tid);
+		printf("\"command\": ");
 		json_str(comm_of(r->l.pid));
 		printf(", \"mode\": \"%s\", \"start\": %lld, \"end\": %lld, "
 		       "\"path\": ", r->l.mode, r->l.start, r->l.end);
@@ -1198,7 +1195,8 @@ static void print_waits(void)
 		    waited_for(rows[i].l.pid))
 			continue;
 		for (size_t j = 0; j < i; j++)
-			dup |= rows[j].waiting && rows[j].l.pid == rows[i].l.pid;
+			dup |= rows[j].waiting &&
+			       rows[j].l.pid == rows[i].l.pid;
 		if (!dup)
 			walk(rows[i].l.pid, path, 0, 1);
 	}
@@ -1239,7 +1237,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: lockspace-locks [options]\n"
 		"List the record locks of the machine, naming the holders of\n"
-		"locks taken under liblockspace-preload (OFD locks on anchors).\n"
+		"locks taken under liblockspace-preload (OFD locks on\n"
+		"anchors).\n"
 		"\n"
 		"  -p, --pid PID      only the locks of process PID\n"
 		"  -P, --path GLOB    only the locks of files matching GLOB\n"
@@ -1251,7 +1250,8 @@ static void usage(FILE *f)
 		"\n"
 		"Columns: COMMAND PID TYPE SIZE MODE START END PATH BLOCKER\n"
 		"HOLDER-FD VIA (anchor, posix, ofd, flock). MODE ends in '*'\n"
-		"for a waiter; END is EOF (-1 in JSON) for a lock to the end.\n");
+		"for a waiter; END is EOF (-1 in JSON) for a lock to the\n"
+		"end.\n");
 }
 
 int main(int argc, char **argv)
