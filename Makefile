@@ -258,7 +258,7 @@ install: all
 		shim/lockspace-run > $(DESTDIR)$(bindir)/lockspace-run
 	chmod 0755 $(DESTDIR)$(bindir)/lockspace-run
 	$(if $(TOOLS),install -m 0755 $(TOOLS) $(DESTDIR)$(bindir)/)
-	for m in lockspace-run.1:1 lockspace-preload.conf.5:5 \
+	for m in lockspace-run.1:1 lockspace-locks.1:1 lockspace-preload.conf.5:5 \
 		 lockspace-preload.8:8; do \
 		sed -e 's|@libdir@|$(libdir)|g' \
 		    -e 's|@sysconfdir@|$(sysconfdir)|g' \
@@ -286,6 +286,8 @@ uninstall:
 		$(DESTDIR)$(pkgconfigdir)/lockspace.pc \
 		$(DESTDIR)$(bindir)/lockspace-run \
 		$(DESTDIR)$(mandir)/man1/lockspace-run.1 \
+		$(DESTDIR)$(mandir)/man1/lockspace-locks.1 \
+		$(DESTDIR)$(bindir)/lockspace-locks \
 		$(DESTDIR)$(mandir)/man5/lockspace-preload.conf.5 \
 		$(DESTDIR)$(mandir)/man8/lockspace-preload.8
 
