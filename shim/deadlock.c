@@ -182,13 +182,31 @@ static int list_waiters(pid_t *pids, int max)
 	return n;
 }
 
+/* A lock, POSIX or OFD, on (dev, ino) conflicting with type over [s, e]. */
+struct conflict_want {
+	dev_t dev;
+	ino_t ino;
+	int64_t s, e;
+	int type;
+};
+
+static int is_conflict(void *arg, const struct proc_lock *l)
+{
+	const struct conflict_want *w = arg;
+
+	return (l->posix || l->ofd) && !l->waiter && l->dev == w->dev &&
+	       l->ino == w->ino && l->end >= w->s && l->start <= w->e &&
+	       conflicting(w->type, l->type);
+}
+
 /* Does pid hold, through any of its descriptors, a lock on (dev, ino)
  * that conflicts with type over [s, e]? From /proc/PID/fdinfo: a POSIX
  * lock there is pid's own, an OFD lock is its description's. */
 static int pid_holds_conflict(pid_t pid, dev_t dev, ino_t ino, int64_t s,
 			      int64_t e, int type)
 {
-	char path[300], buf[8192];
+	struct conflict_want w = {dev, ino, s, e, type};
+	char path[300];
 	struct dirent *de;
 	int found = 0;
 	DIR *d;
@@ -198,48 +216,11 @@ static int pid_holds_conflict(pid_t pid, dev_t dev, ino_t ino, int64_t s,
 	if (!d)
 		return 0;
 	while (!found && (de = readdir(d)) != NULL) {
-		ssize_t n;
-		int fd;
-
 		if (de->d_name[0] < '0' || de->d_name[0] > '9')
 			continue;
 		snprintf(path, sizeof(path), "/proc/%d/fdinfo/%s", (int)pid,
 			 de->d_name);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		n = read(fd, buf, sizeof(buf) - 1);
-		raw_close(fd);
-		if (n <= 0)
-			continue;
-		buf[n] = 0;
-		for (char *line = buf, *next; line && *line && !found;
-		     line = next) {
-			char kind[16], adv[16], t[16], end[32];
-			unsigned maj, min;
-			unsigned long lino;
-			long long start, lend;
-			int lpid;
-
-			next = strchr(line, '\n');
-			if (next)
-				*next++ = 0;
-			if (strncmp(line, "lock:", 5) || strstr(line, "->") ||
-			    sscanf(line + 5,
-				   "%*d: %15s %15s %15s %d %x:%x:%lu %lld %31s",
-				   kind, adv, t, &lpid, &maj, &min, &lino,
-				   &start, end) != 9)
-				continue;
-			if (strcmp(kind, "POSIX") && strcmp(kind, "OFDLCK"))
-				continue;
-			if (makedev(maj, min) != dev || lino != ino)
-				continue;
-			lend = strcmp(end, "EOF") ? atoll(end) : LSR_OFF_MAX;
-			found = lend >= s && start <= e &&
-				conflicting(type, strcmp(t, "WRITE")
-							  ? LSR_RDLCK
-							  : LSR_WRLCK);
-		}
+		found = proc_locks_each(path, is_conflict, &w) > 0;
 	}
 	real.closedir ? real.closedir(d) : closedir(d);
 	return found;

@@ -679,76 +679,46 @@ SHIM_EXPORT int execle(const char *path, const char *arg, ...)
 
 /* ---- in the new image ----------------------------------------------------------- */
 
+/* Counting the anchor's lock lines that are claimed ranges; any other
+ * line stops the walk. */
+struct holds_ctx {
+	const struct hf_file *f;
+	size_t seen;
+};
+
+static int claimed_step(void *arg, const struct proc_lock *l)
+{
+	struct holds_ctx *c = arg;
+	const struct hf_file *f = c->f;
+	size_t lo = 0, hi = f->nmap;
+
+	if (!l->ofd || l->dev != f->dev || l->ino != f->ino)
+		return 1;
+	/* The claimed map is sorted by start: search it. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (f->map[mid].start < l->start)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == f->nmap || f->map[lo].start != l->start ||
+	    f->map[lo].end != l->end || f->map[lo].type != l->type)
+		return 1;
+	c->seen++;
+	return 0;
+}
+
 /* The anchor really holds exactly the claimed ranges, as OFD locks. */
 static int anchor_holds(const struct hf_file *f)
 {
-	char path[64], *buf, *line, *save = NULL;
-	size_t seen = 0, len = 0, cap = 16384;
-	int fd, ok = 0;
-	ssize_t n;
+	struct holds_ctx c = {.f = f};
+	char path[64];
 
 	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", f->anchor);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	buf = malloc(cap);
-	if (fd < 0 || !buf)
-		goto out;
-	/* All of it: one line per range. */
-	while ((n = read(fd, buf + len, cap - 1 - len)) > 0) {
-		len += (size_t)n;
-		if (cap - 1 - len < 4096) {
-			char *nb = realloc(buf, cap * 2);
-
-			if (!nb)
-				goto out;
-			buf = nb;
-			cap *= 2;
-		}
-	}
-	buf[len] = 0;
-	for (line = strtok_r(buf, "\n", &save); line;
-	     line = strtok_r(NULL, "\n", &save)) {
-		char kind[16], adv[16], type[16], end[32];
-		unsigned maj, min;
-		unsigned long ino;
-		long long start, e;
-		int lpid;
-		size_t i, lo, hi;
-
-		if (strncmp(line, "lock:", 5))
-			continue;
-		if (sscanf(line + 5, "%*d: %15s %15s %15s %d %x:%x:%lu %lld %31s",
-			   kind, adv, type, &lpid, &maj, &min, &ino, &start,
-			   end) != 9)
-			goto out;
-		if (strcmp(kind, "OFDLCK") || makedev(maj, min) != f->dev ||
-		    ino != f->ino)
-			goto out;
-		e = strcmp(end, "EOF") ? atoll(end) : LSR_OFF_MAX;
-		/* The claimed map is sorted by start: search it. */
-		lo = 0;
-		hi = f->nmap;
-		while (lo < hi) {
-			size_t mid = lo + (hi - lo) / 2;
-
-			if (f->map[mid].start < start)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-		i = lo;
-		if (i == f->nmap || f->map[i].start != start ||
-		    f->map[i].end != e ||
-		    strcmp(type, f->map[i].type == LSR_WRLCK ? "WRITE"
-							     : "READ"))
-			goto out;
-		seen++;
-	}
-	ok = seen == f->nmap;
-out:
-	if (fd >= 0)
-		raw_close(fd);
-	free(buf);
-	return ok;
+	return proc_locks_each(path, claimed_step, &c) == 0 &&
+	       c.seen == f->nmap;
 }
 
 static int same_file(int fd, const struct hf_file *f, struct stat *st)

@@ -59,47 +59,21 @@ static int cmp_desc(const void *a, const void *b)
 	return (x < y) - (x > y);
 }
 
+/* The lock F_OFD_GETLK reported, as a lock line would name it. */
 struct want {
-	const char *type; /* WRITE or READ */
-	unsigned maj, min;
-	unsigned long ino;
-	long long start;
-	char end[32];
+	int type;
+	dev_t dev;
+	ino_t ino;
+	int64_t start, end;
 };
 
-/* Does the fdinfo file at path list an OFD lock that is w? */
-static int fdinfo_has(const char *path, const struct want *w)
+static int is_want(void *arg, const struct proc_lock *l)
 {
-	char buf[4096], *line, *save = NULL;
-	int fd = open(path, O_RDONLY | O_CLOEXEC), found = 0;
-	ssize_t n;
+	const struct want *w = arg;
 
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	raw_close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
-	for (line = strtok_r(buf, "\n", &save); line && !found;
-	     line = strtok_r(NULL, "\n", &save)) {
-		char kind[16], adv[16], type[16], end[32];
-		unsigned maj, min;
-		unsigned long ino;
-		long long start;
-		int lpid;
-
-		if (strncmp(line, "lock:", 5))
-			continue;
-		if (sscanf(line + 5, "%*d: %15s %15s %15s %d %x:%x:%lu %lld %31s",
-			   kind, adv, type, &lpid, &maj, &min, &ino, &start,
-			   end) != 9)
-			continue;
-		found = !strcmp(kind, "OFDLCK") && !strcmp(type, w->type) &&
-			maj == w->maj && min == w->min && ino == w->ino &&
-			start == w->start && !strcmp(end, w->end);
-	}
-	return found;
+	return l->ofd && !l->waiter && l->type == w->type &&
+	       l->dev == w->dev && l->ino == w->ino && l->start == w->start &&
+	       l->end == w->end;
 }
 
 /*
@@ -174,7 +148,7 @@ static int pid_holds(int pid, const struct want *w)
 		qsort(fds, (size_t)n, sizeof(*fds), cmp_desc);
 	for (int i = 0; i < n && !found; i++) {
 		snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", pid, fds[i]);
-		found = fdinfo_has(path, w);
+		found = proc_locks_each(path, is_want, (void *)w) > 0;
 	}
 	free(fds);
 	return found;
@@ -188,18 +162,12 @@ pid_t getlk_find_pid(dev_t dev, ino_t ino, const struct flock *fl)
 	int saved = errno;
 	DIR *d;
 
-	/* A line reads e.g. "lock: 1: OFDLCK ADVISORY WRITE -1 fe:00:1234
-	 * 0 EOF"; F_OFD_GETLK gave the lock's whole range. */
-	w.type = fl->l_type == F_WRLCK ? "WRITE" : "READ";
-	w.maj = major(dev);
-	w.min = minor(dev);
-	w.ino = (unsigned long)ino;
-	w.start = (long long)fl->l_start;
-	if (fl->l_len == 0)
-		snprintf(w.end, sizeof(w.end), "EOF");
-	else
-		snprintf(w.end, sizeof(w.end), "%lld",
-			 (long long)(fl->l_start + fl->l_len - 1));
+	/* F_OFD_GETLK gave the lock's whole range. */
+	w.type = fl->l_type == F_WRLCK ? LSR_WRLCK : LSR_RDLCK;
+	w.dev = dev;
+	w.ino = ino;
+	w.start = fl->l_start;
+	w.end = fl->l_len == 0 ? LSR_OFF_MAX : fl->l_start + fl->l_len - 1;
 	d = opendir("/proc");
 	if (!d)
 		goto out;

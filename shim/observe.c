@@ -327,70 +327,38 @@ static int kernel_step(void *arg, int64_t s, int64_t e, int type)
 	return 0;
 }
 
+/* Adding the process's own POSIX locks to a set. */
+struct own_ctx {
+	struct lsr_set *k;
+	pid_t self;
+};
+
+static int own_step(void *arg, const struct proc_lock *l)
+{
+	struct own_ctx *c = arg;
+	struct lsr_pool *p = prot_pool();
+
+	if (!l->posix || l->waiter || l->pid != c->self)
+		return 0;
+	if (lsr_pool_fill(p, LSR_APPLY_NODES) < 0)
+		return -1;
+	lsr_set_apply(c->k, p, l->start, l->end, l->type);
+	return 0;
+}
+
 /* The POSIX locks of this process on f's file, as the kernel lists them
  * in the fdinfo of the holders' descriptors, into set k. */
 static int kernel_locks(struct ls_file *f, struct lsr_set *k)
 {
-	struct lsr_pool *p = prot_pool();
+	struct own_ctx c = {.k = k, .self = prot_owner};
 	const struct ls_ofd *o;
-	pid_t self = prot_owner;
 
 	for (o = f->ofds; o; o = o->fnext) {
-		char path[64], *buf, *line, *save = NULL;
-		size_t len = 0, cap = 16384;
-		ssize_t n;
-		int fd;
+		char path[64];
 
-		/* All of it: a file may carry thousands of lock lines. */
 		snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", o->fd);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		buf = malloc(cap);
-		if (fd < 0 || !buf) {
-			if (fd >= 0)
-				raw_close(fd);
-			free(buf);
+		if (proc_locks_each(path, own_step, &c) != 0)
 			return -1;
-		}
-		while ((n = read(fd, buf + len, cap - 1 - len)) > 0) {
-			len += (size_t)n;
-			if (cap - 1 - len < 4096) {
-				char *nb = realloc(buf, cap * 2);
-
-				if (!nb)
-					break;
-				buf = nb;
-				cap *= 2;
-			}
-		}
-		raw_close(fd);
-		buf[len] = 0;
-		for (line = strtok_r(buf, "\n", &save); line;
-		     line = strtok_r(NULL, "\n", &save)) {
-			char kind[16], adv[16], type[16], end[32];
-			unsigned maj, min;
-			unsigned long ino;
-			long long start;
-			int lpid;
-
-			if (strncmp(line, "lock:", 5) ||
-			    sscanf(line + 5,
-				   "%*d: %15s %15s %15s %d %x:%x:%lu %lld %31s",
-				   kind, adv, type, &lpid, &maj, &min, &ino,
-				   &start, end) != 9)
-				continue;
-			if (strcmp(kind, "POSIX") || lpid != self)
-				continue;
-			if (lsr_pool_fill(p, LSR_APPLY_NODES) < 0) {
-				free(buf);
-				return -1;
-			}
-			lsr_set_apply(k, p, start,
-				      strcmp(end, "EOF") ? atoll(end)
-							 : LSR_OFF_MAX,
-				      strcmp(type, "WRITE") ? LSR_RDLCK
-							    : LSR_WRLCK);
-		}
-		free(buf);
 	}
 	return 0;
 }

@@ -218,6 +218,24 @@ void dl_forget(void);
 int prot_holds_conflict(dev_t dev, ino_t ino, int64_t start, int64_t end,
 			int type);
 
+/* ---- procfs.c ------------------------------------------------------------ */
+struct proc_lock {
+	int ofd, posix;  /* OFDLCK, POSIX (else FLOCK, ...) */
+	int waiter;      /* a "->" line: a request, not a lock */
+	int type;        /* LSR_RDLCK or LSR_WRLCK */
+	pid_t pid;       /* -1 for an OFD lock */
+	dev_t dev;
+	ino_t ino;
+	int64_t start, end; /* end LSR_OFF_MAX: to EOF */
+};
+/* The whole of a /proc file, NUL-terminated; free() it. NULL on error. */
+char *proc_read(const char *path, size_t *len);
+int proc_lock_parse(const char *line, struct proc_lock *l);
+/* fn for each lock line of the file at path, until it returns non-zero
+ * (returned); -1 when the file cannot be read. */
+typedef int (*proc_lock_fn)(void *arg, const struct proc_lock *l);
+int proc_locks_each(const char *path, proc_lock_fn fn, void *arg);
+
 /* ---- getlk.c --------------------------------------------------------------- */
 pid_t getlk_find_pid(dev_t dev, ino_t ino, const struct flock *fl);
 
