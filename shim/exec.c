@@ -495,53 +495,76 @@ static void exec_finish(struct exec_state *es)
  * that takes an environment. */
 
 typedef int (*execve_fn)(const char *, char *const[], char *const[]);
-typedef int (*execvpe_fn)(const char *, char *const[], char *const[]);
 typedef int (*fexecve_fn)(int, char *const[], char *const[]);
 typedef int (*execveat_fn)(int, const char *, char *const[], char *const[],
 			   int);
 
-static void *next_sym(const char *name)
+/* One exec call, whichever function the program called. */
+enum exec_kind { X_EXECVE, X_EXECVPE, X_FEXECVE, X_EXECVEAT, X_N };
+
+struct exec_call {
+	enum exec_kind kind;
+	int dirfd;        /* fexecve, execveat */
+	const char *path; /* execve, execvpe, execveat */
+	char *const *argv;
+	int flags;        /* execveat */
+};
+
+static int exec_real(const struct exec_call *c, char *const env[])
 {
-	return dlsym(RTLD_NEXT, name);
+	static const char *const names[X_N] = {"execve", "execvpe", "fexecve",
+					       "execveat"};
+	static void *fns[X_N];
+	void *fn = __atomic_load_n(&fns[c->kind], __ATOMIC_ACQUIRE);
+
+	if (!fn) {
+		fn = dlsym(RTLD_NEXT, names[c->kind]);
+		__atomic_store_n(&fns[c->kind], fn, __ATOMIC_RELEASE);
+	}
+	switch (c->kind) {
+	case X_EXECVE:
+	case X_EXECVPE:
+		return ((execve_fn)fn)(c->path, c->argv, env);
+	case X_FEXECVE:
+		return ((fexecve_fn)fn)(c->dirfd, c->argv, env);
+	default:
+		if (fn)
+			return ((execveat_fn)fn)(c->dirfd, c->path, c->argv,
+						 env, c->flags);
+		return (int)syscall(SYS_execveat, c->dirfd, c->path, c->argv,
+				    env, c->flags);
+	}
 }
 
-static int do_execve(const char *path, char *const argv[], char *const envp[])
+/* Hand the table over, exec, and put everything back if exec returns. */
+static int do_exec(const struct exec_call *c, char *const envp[])
 {
-	static execve_fn real_execve;
 	struct exec_state es;
-	int r;
+	int r = exec_prepare(&es, envp);
 
-	if (!real_execve)
-		real_execve = (execve_fn)next_sym("execve");
-	r = exec_prepare(&es, envp);
 	if (r < 0) {
 		exec_finish(&es);
 		errno = -r;
 		return -1;
 	}
-	r = real_execve(path, argv, es.env ? es.env : envp);
+	r = exec_real(c, es.env ? es.env : envp);
 	exec_finish(&es);
 	return r;
+}
+
+static int do_execve(const char *path, char *const argv[], char *const envp[])
+{
+	struct exec_call c = {.kind = X_EXECVE, .path = path, .argv = argv};
+
+	return do_exec(&c, envp);
 }
 
 static int do_execvpe(const char *file, char *const argv[],
 		      char *const envp[])
 {
-	static execvpe_fn real_execvpe;
-	struct exec_state es;
-	int r;
+	struct exec_call c = {.kind = X_EXECVPE, .path = file, .argv = argv};
 
-	if (!real_execvpe)
-		real_execvpe = (execvpe_fn)next_sym("execvpe");
-	r = exec_prepare(&es, envp);
-	if (r < 0) {
-		exec_finish(&es);
-		errno = -r;
-		return -1;
-	}
-	r = real_execvpe(file, argv, es.env ? es.env : envp);
-	exec_finish(&es);
-	return r;
+	return do_exec(&c, envp);
 }
 
 SHIM_EXPORT int execve(const char *path, char *const argv[],
@@ -568,51 +591,23 @@ SHIM_EXPORT int execvp(const char *file, char *const argv[])
 
 SHIM_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
-	static fexecve_fn real_fexecve;
-	struct exec_state es;
-	int r;
+	struct exec_call c = {.kind = X_FEXECVE, .dirfd = fd, .argv = argv};
 
-	if (!real_fexecve)
-		real_fexecve = (fexecve_fn)next_sym("fexecve");
-	r = exec_prepare(&es, envp);
-	if (r < 0) {
-		exec_finish(&es);
-		errno = -r;
-		return -1;
-	}
-	r = real_fexecve(fd, argv, es.env ? es.env : envp);
-	exec_finish(&es);
-	return r;
+	return do_exec(&c, envp);
 }
 
 SHIM_EXPORT int execveat(int dirfd, const char *path, char *const argv[],
 			 char *const envp[], int flags)
 {
-	static execveat_fn real_execveat;
-	struct exec_state es;
-	int r;
+	struct exec_call c = {.kind = X_EXECVEAT, .dirfd = dirfd,
+			      .path = path, .argv = argv, .flags = flags};
 
-	if (!real_execveat)
-		real_execveat = (execveat_fn)next_sym("execveat");
-	r = exec_prepare(&es, envp);
-	if (r < 0) {
-		exec_finish(&es);
-		errno = -r;
-		return -1;
-	}
-	if (real_execveat)
-		r = real_execveat(dirfd, path, argv, es.env ? es.env : envp,
-				  flags);
-	else
-		r = (int)syscall(SYS_execveat, dirfd, path, argv,
-				 es.env ? es.env : envp, flags);
-	exec_finish(&es);
-	return r;
+	return do_exec(&c, envp);
 }
 
 /* execl, execlp, execle: the arguments into an array, on the stack as
  * glibc does (no allocation between fork and exec). */
-#define COUNT_ARGS(arg0, ap, n)                                               \
+#define COUNT_ARGS(ap, n)                                                     \
 	do {                                                                  \
 		va_list cp;                                                   \
 		va_copy(cp, ap);                                              \
@@ -627,7 +622,7 @@ SHIM_EXPORT int execl(const char *path, const char *arg, ...)
 	size_t n;
 
 	va_start(ap, arg);
-	COUNT_ARGS(arg, ap, n);
+	COUNT_ARGS(ap, n);
 	{
 		char *argv[n + 1];
 
@@ -645,7 +640,7 @@ SHIM_EXPORT int execlp(const char *file, const char *arg, ...)
 	size_t n;
 
 	va_start(ap, arg);
-	COUNT_ARGS(arg, ap, n);
+	COUNT_ARGS(ap, n);
 	{
 		char *argv[n + 1];
 
@@ -663,7 +658,7 @@ SHIM_EXPORT int execle(const char *path, const char *arg, ...)
 	size_t n;
 
 	va_start(ap, arg);
-	COUNT_ARGS(arg, ap, n);
+	COUNT_ARGS(ap, n);
 	{
 		char *argv[n + 1];
 		char *const *envp;
