@@ -155,10 +155,6 @@ static int snapshot(const struct lsr_set *set, struct snap_range **out,
 	return 0;
 }
 
-static void unlock_cb(void *arg, int64_t s, int64_t e)
-{
-	prot_ofd_lock(*(int *)arg, F_OFD_SETLK, LSR_UNLCK, s, e);
-}
 
 /* Put a file back as the snapshot says (exec failed). */
 static void undo_one(struct undo_file *u)
@@ -267,8 +263,8 @@ static int drop_some(struct exec_state *es, struct ls_file *f)
 				  &u->drop[u->ndrop].n) < 0)
 			return -ENOMEM;
 		u->ndrop++;
-		if (lst_release(&f->t, prot_pool(), o->id, unlock_cb,
-				&f->anchor) < 0)
+		if (lst_release(&f->t, prot_pool(), o->id, prot_unlock_freed,
+				f) < 0)
 			return -ENOMEM;
 	}
 	return 0;

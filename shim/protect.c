@@ -120,7 +120,7 @@ int prot_ofd_lock(int afd, int cmd, int type, int64_t start, int64_t end)
 	return real_fcntl(afd, cmd, &fl);
 }
 
-static void unlock_on_anchor(void *arg, int64_t start, int64_t end)
+void prot_unlock_freed(void *arg, int64_t start, int64_t end)
 {
 	struct ls_file *f = arg;
 
@@ -318,10 +318,8 @@ static struct ls_ofd *ofd_attach(int fd, const struct stat *st, int accmode,
 	f->nofd++;
 	atomic_store(&prot_active, 1);
 found:
-	o->ndesc++;
 	o->siblings |= was_dup;
-	fdstate_set_ofd(fd, o);
-	fdstate_set(fd, FD_TRACKED);
+	prot_ofd_map(o, fd);
 	return o;
 }
 
@@ -377,9 +375,7 @@ static void adopt_siblings(struct ls_ofd *o, int fd)
 	for (int g = 0; g <= max; g++) {
 		if (g == fd || fdstate_get(g) != FD_DUP || !kcmp_same(fd, g))
 			continue;
-		o->ndesc++;
-		fdstate_set_ofd(g, o);
-		fdstate_set(g, FD_TRACKED);
+		prot_ofd_map(o, g);
 	}
 }
 
@@ -429,10 +425,10 @@ static void ofd_release(struct ls_ofd *o)
 		raw_close(f->anchor);
 		f->anchor = -1;
 	} else if (!f->fallback &&
-	    lst_release(&f->t, prot_pool(), o->id, unlock_on_anchor, f) < 0) {
+	    lst_release(&f->t, prot_pool(), o->id, prot_unlock_freed, f) < 0) {
 		/* No memory to split: release the whole file, which plain
 		 * POSIX would have done at this close anyway. */
-		unlock_on_anchor(f, 0, LSR_OFF_MAX);
+		prot_unlock_freed(f, 0, LSR_OFF_MAX);
 		lst_file_clear(&f->t, prot_pool());
 	}
 	f->nofd--;
@@ -970,23 +966,28 @@ static int setlk_wait(struct ls_file *f, struct req *r)
 
 /* Make the kernel lock on [start, end] match the table again after a
  * grant that must not count (its descriptor was closed meanwhile). */
+struct relock_ctx {
+	int anchor;
+	int64_t start, end;
+};
+
 static int relock_step(void *arg, int64_t s, int64_t e, int type)
 {
-	const int64_t *bounds = ((struct ls_file *)arg)->resync;
+	const struct relock_ctx *c = arg;
 
-	prot_ofd_lock(((struct ls_file *)arg)->anchor, F_OFD_SETLK, type,
-		 s < bounds[0] ? bounds[0] : s, e > bounds[1] ? bounds[1] : e);
+	prot_ofd_lock(c->anchor, F_OFD_SETLK, type, s < c->start ? c->start : s,
+		      e > c->end ? c->end : e);
 	return 0;
 }
 
 static void resync(struct ls_file *f, int64_t start, int64_t end)
 {
+	struct relock_ctx c = {f->anchor, start, end};
+
 	if (f->anchor < 0 || f->fallback)
 		return;
 	prot_ofd_lock(f->anchor, F_OFD_SETLK, LSR_UNLCK, start, end);
-	f->resync[0] = start;
-	f->resync[1] = end;
-	lsr_set_visit(&f->t.map, start, end, relock_step, f);
+	lsr_set_visit(&f->t.map, start, end, relock_step, &c);
 }
 
 /* Find (or, writing, make) the holder of r->fd; NULL with *err. */
@@ -1405,6 +1406,14 @@ int prot_fcloseall(void)
 
 /* ---- dups ------------------------------------------------------------------ */
 
+/* r was made as a copy of fd: it belongs to fd's holder. prot_lock held
+ * for writing. */
+static void dup_track(int fd, int r)
+{
+	if (r >= 0 && fdstate_get(fd) == FD_TRACKED)
+		prot_ofd_map(fdstate_ofd(fd), r);
+}
+
 int prot_dup(int fd)
 {
 	struct crit c;
@@ -1415,13 +1424,7 @@ int prot_dup(int fd)
 	crit_enter(&c, 1);
 	r = real_dup(fd);
 	saved = errno;
-	if (r >= 0 && fdstate_get(fd) == FD_TRACKED) {
-		struct ls_ofd *o = fdstate_ofd(fd);
-
-		o->ndesc++;
-		fdstate_set_ofd(r, o);
-		fdstate_set(r, FD_TRACKED);
-	}
+	dup_track(fd, r);
 	crit_leave(&c);
 	errno = saved;
 	return r;
@@ -1437,13 +1440,7 @@ int prot_dupfd(int fd, int cmd, int arg)
 	crit_enter(&c, 1);
 	r = real_fcntl(fd, cmd, (void *)(long)arg);
 	saved = errno;
-	if (r >= 0 && fdstate_get(fd) == FD_TRACKED) {
-		struct ls_ofd *o = fdstate_ofd(fd);
-
-		o->ndesc++;
-		fdstate_set_ofd(r, o);
-		fdstate_set(r, FD_TRACKED);
-	}
+	dup_track(fd, r);
 	crit_leave(&c);
 	errno = saved;
 	return r;
@@ -1508,11 +1505,7 @@ int prot_dup2(int fd, int fd2, int flags, int is_dup3, void *caller)
 		if (o)
 			gone = ofd_detach(fd2);
 		if (fdstate_get(fd) == FD_TRACKED) {
-			struct ls_ofd *n = fdstate_ofd(fd);
-
-			n->ndesc++;
-			fdstate_set_ofd(fd2, n);
-			fdstate_set(fd2, FD_TRACKED);
+			dup_track(fd, fd2);
 		} else {
 			fdstate_mark_dup(fd);
 			fdstate_mark_dup(fd2);

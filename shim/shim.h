@@ -112,7 +112,6 @@ struct ls_file {
 	unsigned nofd;  /* holders (struct ls_ofd) of this file */
 	struct ls_ofd *ofds; /* them, linked through fnext */
 	unsigned pins;  /* F_SETLKW waiters keeping the entry */
-	int64_t resync[2]; /* scratch of resync() */
 	struct policy pol; /* set at the first lock, from the path */
 	int held;          /* the map is not empty (summary counter) */
 	int pol_set;
@@ -166,6 +165,8 @@ FILE *prot_freopen(const char *path, const char *mode, FILE *f, int fd,
 int prot_dup(int fd);
 int prot_dup2(int fd, int fd2, int flags, int is_dup3, void *caller);
 void prot_held_sync(struct ls_file *f);
+/* lst_release()'s callback: unlock a freed range on f's anchor. */
+void prot_unlock_freed(void *f, int64_t start, int64_t end);
 int prot_dupfd(int fd, int cmd, int arg);
 int prot_close_range(unsigned first, unsigned last, int flags,
 		     const char *func, void *caller);
