@@ -83,10 +83,22 @@ void fdstate_mark_dup(int fd)
 {
 	uint8_t none = FD_NONE;
 
-	if ((unsigned)fd >= fd_state_size || !fd_state)
-		return;
+	if ((unsigned)fd >= fd_state_size || !fd_state ||
+	    atomic_load_explicit(&fd_state[fd], memory_order_relaxed))
+		return; /* already marked, or tracked: nothing to do */
 	if (atomic_compare_exchange_strong(&fd_state[fd], &none, FD_DUP))
 		raise_max(fd);
+}
+
+/* A number the kernel has just handed out: nobody else can be marking it,
+ * so a plain store does. */
+void fdstate_mark_dup_new(int fd)
+{
+	if ((unsigned)fd >= fd_state_size || !fd_state ||
+	    atomic_load_explicit(&fd_state[fd], memory_order_relaxed))
+		return;
+	atomic_store_explicit(&fd_state[fd], FD_DUP, memory_order_relaxed);
+	raise_max(fd);
 }
 
 void fdstate_unmark_dup(int fd)

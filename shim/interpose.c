@@ -65,7 +65,7 @@ static int shim_fcntl(int fd, int cmd, unsigned long arg)
 
 		if ((cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) && r >= 0) {
 			fdstate_mark_dup(fd);
-			fdstate_mark_dup(r);
+			fdstate_mark_dup_new(r);
 		}
 		return r;
 	}
@@ -173,7 +173,7 @@ SHIM_EXPORT int dup(int fd)
 		r = real_dup(fd);
 		if (r >= 0) {
 			fdstate_mark_dup(fd);
-			fdstate_mark_dup(r);
+			fdstate_mark_dup_new(r);
 		}
 		return r;
 	}

@@ -82,6 +82,7 @@ void fdstate_set(int fd, int state); /* prot_lock held for writing */
 /* FD_NONE <-> FD_DUP, without the lock: a compare-and-swap, so that a
  * concurrent first lock (FD_TRACKED) is never overwritten. */
 void fdstate_mark_dup(int fd);
+void fdstate_mark_dup_new(int fd);
 void fdstate_unmark_dup(int fd);
 struct ls_ofd *fdstate_ofd(int fd);
 void fdstate_set_ofd(int fd, struct ls_ofd *ofd);
