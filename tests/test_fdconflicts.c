@@ -129,6 +129,21 @@ Test(fdconflicts, lockf_tlock_is_busy, .timeout = 60)
 	unlink(path);
 }
 
+/* lockf(F_TEST) agrees with F_TLOCK: glibc says "free" for a lock of the
+ * caller's own process, which under conflicts = fd another holder of the
+ * process is not. */
+Test(fdconflicts, lockf_test_says_busy_as_tlock_does, .timeout = 60)
+{
+	char *path = mkfile();
+
+	script(path,
+	       STEPS("open:a:rw", "t:lock:a:w:set:0:0", "open:b:rw",
+		     "lockf:b:test:0"),
+	       NO_EXPECT, NULL, NULL);
+	expect_res2("lockf:b:test:0", "0", "-1 EACCES");
+	unlink(path);
+}
+
 /* Descriptors of one open file description are one holder. */
 Test(fdconflicts, dups_never_conflict, .timeout = 60)
 {

@@ -439,6 +439,35 @@ Test(protect, close_of_last_dup_releases, .timeout = 60)
 	unlink(path);
 }
 
+/* A dup made before the description's first lock is one of its
+ * descriptors too: the lock lives until the last of them is closed,
+ * whichever closes first. Plain POSIX drops it at the first close. */
+Test(protect, dup_made_before_first_lock_keeps_it, .timeout = 60)
+{
+	char *path = mkfile();
+
+	script(path, NULL,
+	       STEPS("open:a:rw", "dup:c:a", "lock:a:w:set:0:0", "ready",
+		     "close:c", "ready", "close:a", "ready"),
+	       PROBES({ 0, 0, 0, W, W }, { 1, 0, 0, U, W },
+		      { 2, 0, 0, U, U }),
+	       NULL);
+	unlink(path);
+}
+
+Test(protect, closing_the_locking_fd_keeps_lock_of_earlier_dup, .timeout = 60)
+{
+	char *path = mkfile();
+
+	script(path, NULL,
+	       STEPS("open:a:rw", "dup:c:a", "lock:a:w:set:0:0", "ready",
+		     "close:a", "ready", "close:c", "ready"),
+	       PROBES({ 0, 0, 0, W, W }, { 1, 0, 0, U, W },
+		      { 2, 0, 0, U, U }),
+	       NULL);
+	unlink(path);
+}
+
 Test(protect, unlock_through_other_fd_releases, .timeout = 60)
 {
 	char *path = mkfile();
