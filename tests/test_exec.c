@@ -38,56 +38,17 @@
 
 #define HANDOFF "LOCKSPACE_PRELOAD_HANDOFF"
 
-static struct tu_proc out[2];
-
 static const char *how(int shim)
 {
 	return shim ? "shim" : "plain";
 }
 
-static char *mkfile(void)
-{
-	static char path[64];
-	int fd = tu_tmpfile(path, sizeof(path), FILE_SIZE);
-
-	cr_assert(fd >= 0, "tmpfile: %s", strerror(errno));
-	close(fd);
-	return path;
-}
-
-/* Both runs of lockprog; each must exit 0. */
+/* Both runs of lockprog (tests/util.c), with this suite's environment. */
 static void script(const char *path, const char *const *steps,
 		   const struct tu_expect *ex, int nex, tu_ready_fn fn,
 		   void *arg)
 {
-	for (int shim = 0; shim <= 1; shim++) {
-		int st = tu_script_run(shim, "lockprog", path, NULL, steps,
-				       NULL, ex, nex, fn, arg, &out[shim]);
-
-		cr_expect_eq(st, 0, "[%s] lockprog exited with %d; output:\n%s",
-			     how(shim), st, out[shim].buf);
-	}
-}
-
-static const char *res(int shim, const char *step)
-{
-	const char *r = tu_proc_result(&out[shim], step);
-
-	return r ? r : "(no output)";
-}
-
-/* The step printed plain without the shim and shim with it. */
-static void expect_res2(const char *step, const char *plain, const char *shim)
-{
-	cr_expect_str_eq(res(0, step), plain, "[plain] %s: %s, want %s\n%s",
-			 step, res(0, step), plain, out[0].buf);
-	cr_expect_str_eq(res(1, step), shim, "[shim] %s: %s, want %s\n%s",
-			 step, res(1, step), shim, out[1].buf);
-}
-
-static void expect_res(const char *step, const char *want)
-{
-	expect_res2(step, want, want);
+	tu_script_both(path, NULL, steps, ex, nex, fn, arg);
 }
 
 /* ---- the wrapper that locks and execs ----------------------------------- */
@@ -97,7 +58,7 @@ static void expect_res(const char *step, const char *want)
  * exec'd image, which still holds it. */
 Test(exec, wrapper_losing_duplicate_open_then_exec, .timeout = 60)
 {
-	char *path = mkfile();
+	char *path = tu_mkfile(FILE_SIZE);
 
 	script(path,
 	       STEPS("open:a:rw", "lock:a:w:set:0:0", "open:b:r", "close:b",
@@ -105,7 +66,7 @@ Test(exec, wrapper_losing_duplicate_open_then_exec, .timeout = 60)
 		     "open:c:r", "close:c", "ready", "close:a", "ready"),
 	       EXPECT({ 0, 0, 0, U, W }, { 1, 0, 0, U, W }, { 2, 0, 0, U, W },
 		      { 3, 0, 0, U, U }, { 4, 0, 0, U, U }), NULL, NULL);
-	expect_res2("forklock:a:w:0:0", "0", "-1 EAGAIN");
+	tu_expect_res2("forklock:a:w:0:0", "0", "-1 EAGAIN");
 	unlink(path);
 }
 
@@ -116,7 +77,7 @@ Test(exec, lock_survives_exec_and_inherited_fd_close_releases, .timeout = 60)
 {
 	static const char *const fns[] = { "execv", "execve", "execvp",
 					   "fexecve" };
-	char *path = mkfile();
+	char *path = tu_mkfile(FILE_SIZE);
 
 	for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
 		char step[64];
@@ -130,10 +91,10 @@ Test(exec, lock_survives_exec_and_inherited_fd_close_releases, .timeout = 60)
 		       EXPECT({ 0, 0, 0, W, W }, { 1, 0, 0, W, W },
 			      { 2, 0, 0, U, W }, { 3, 0, 0, U, U }),
 		       NULL, NULL);
-		expect_res("forklock:a:w:0:0", "-1 EAGAIN");
-		expect_res("getfd:a", "0");
-		cr_expect_null(tu_proc_result(&out[1], step),
-			       "[shim] %s failed: %s", fns[i], out[1].buf);
+		tu_expect_res("forklock:a:w:0:0", "-1 EAGAIN");
+		tu_expect_res("getfd:a", "0");
+		cr_expect_null(tu_proc_result(&tu_out[1], step),
+			       "[shim] %s failed: %s", fns[i], tu_out[1].buf);
 	}
 	unlink(path);
 }
@@ -141,7 +102,7 @@ Test(exec, lock_survives_exec_and_inherited_fd_close_releases, .timeout = 60)
 /* Unlock stays process-wide in the new image: through any descriptor. */
 Test(exec, unlock_through_other_fd_releases_after_exec, .timeout = 60)
 {
-	char *path = mkfile();
+	char *path = tu_mkfile(FILE_SIZE);
 
 	script(path,
 	       STEPS("open:a:rw", "lock:a:w:set:0:100", "reexec", "open:b:rw",
@@ -149,20 +110,20 @@ Test(exec, unlock_through_other_fd_releases_after_exec, .timeout = 60)
 		     "close:a"),
 	       EXPECT({ 0, 0, 100, W, W }, { 1, 0, 100, U, U },
 		      { 2, 0, 100, U, U }), NULL, NULL);
-	expect_res("lock:b:u:set:0:0", "0");
+	tu_expect_res("lock:b:u:set:0:0", "0");
 	unlink(path);
 }
 
 /* exec closes a close-on-exec descriptor, and with it the lock. */
 Test(exec, exec_of_cloexec_locked_fd_releases, .timeout = 60)
 {
-	char *path = mkfile();
+	char *path = tu_mkfile(FILE_SIZE);
 
 	script(path,
 	       STEPS("open:a:rw", "lock:a:w:set:0:0", "cloexec:a:1", "ready",
 		     "reexec", "getfd:a", "forklock:a:w:0:0", "ready"),
 	       EXPECT({ 0, 0, 0, W, W }, { 1, 0, 0, U, U }), NULL, NULL);
-	expect_res("getfd:a", "-1 EBADF");
+	tu_expect_res("getfd:a", "-1 EBADF");
 	unlink(path);
 }
 
@@ -171,7 +132,7 @@ Test(exec, exec_of_cloexec_locked_fd_releases, .timeout = 60)
  * file. Shim: only what b alone held (100-149) goes. */
 Test(exec, two_holders_cloexec_one_loses_only_its_own_range, .timeout = 60)
 {
-	char *path = mkfile();
+	char *path = tu_mkfile(FILE_SIZE);
 
 	script(path,
 	       STEPS("open:a:rw", "lock:a:w:set:0:100", "open:b:rw",
@@ -243,7 +204,7 @@ static void one_inheritable(int shim, int ready, struct tu_proc *p,
  * what POSIX (everything) or the shim (b's own part) releases. */
 Test(exec, failed_exec_leaves_everything_as_it_was, .timeout = 60)
 {
-	char *path = mkfile();
+	char *path = tu_mkfile(FILE_SIZE);
 
 	script(path,
 	       STEPS("open:a:rw", "lock:a:w:set:0:100", "open:b:rw",
@@ -254,7 +215,7 @@ Test(exec, failed_exec_leaves_everything_as_it_was, .timeout = 60)
 		      { 0, 150, 0, U, U }, { 1, 0, 100, U, W },
 		      { 1, 100, 50, U, U }, { 2, 0, 0, U, U }),
 	       one_inheritable, path);
-	expect_res("reexec:/nonexistent/lockprog", "-1 ENOENT");
+	tu_expect_res("reexec:/nonexistent/lockprog", "-1 ENOENT");
 	unlink(path);
 }
 
@@ -263,7 +224,7 @@ Test(exec, failed_exec_leaves_everything_as_it_was, .timeout = 60)
  * environment shows it was there; its children do not see it either. */
 Test(exec, handoff_variable_is_gone_in_the_new_image, .timeout = 60)
 {
-	char *path = mkfile();
+	char *path = tu_mkfile(FILE_SIZE);
 	const char *len;
 
 	script(path,
@@ -271,10 +232,10 @@ Test(exec, handoff_variable_is_gone_in_the_new_image, .timeout = 60)
 		     "getenv:" HANDOFF, "handoff",
 		     "system:env | grep -c " HANDOFF, "close:a"),
 	       NO_EXPECT, NULL, NULL);
-	expect_res("getenv:" HANDOFF, "(unset)");
-	expect_res("system:env | grep -c " HANDOFF, "256");
-	cr_expect_str_eq(res(0, "handoff"), "-1");
-	len = res(1, "handoff");
+	tu_expect_res("getenv:" HANDOFF, "(unset)");
+	tu_expect_res("system:env | grep -c " HANDOFF, "256");
+	cr_expect_str_eq(tu_res(0, "handoff"), "-1");
+	len = tu_res(1, "handoff");
 	cr_expect(atoi(len) > 0, "[shim] no hand-over at exec: %s", len);
 	unlink(path);
 }
@@ -283,7 +244,7 @@ Test(exec, handoff_variable_is_gone_in_the_new_image, .timeout = 60)
  * the inherited anchor until it exits: documented. */
 Test(exec, new_image_without_shim_keeps_lock_until_exit, .timeout = 60)
 {
-	char *path = mkfile();
+	char *path = tu_mkfile(FILE_SIZE);
 
 	script(path,
 	       STEPS("open:a:rw", "lock:a:w:set:0:0",
@@ -292,7 +253,7 @@ Test(exec, new_image_without_shim_keeps_lock_until_exit, .timeout = 60)
 		     "close:a", "ready"),
 	       EXPECT({ 0, 0, 0, U, W }, { 1, 0, 0, U, W }, { 2, 0, 0, U, U }),
 	       NULL, NULL);
-	expect_res("getenv:LD_PRELOAD", "(unset)");
+	tu_expect_res("getenv:LD_PRELOAD", "(unset)");
 	unlink(path);
 }
 
@@ -302,7 +263,7 @@ Test(exec, new_image_without_shim_keeps_lock_until_exit, .timeout = 60)
  * descriptor of the child carries a lock. The parent's lock stays. */
 static void spawned_child_holds_nothing(const char *kind)
 {
-	char *path = mkfile(), spawn[32];
+	char *path = tu_mkfile(FILE_SIZE), spawn[32];
 
 	snprintf(spawn, sizeof(spawn), "spawn:%s", kind);
 	script(path,
@@ -311,9 +272,9 @@ static void spawned_child_holds_nothing(const char *kind)
 		     "ready", "close:a"),
 	       EXPECT({ 0, 0, 0, W, W }, { 1, 0, 0, W, W }, { 2, 0, 0, U, U }),
 	       NULL, NULL);
-	expect_res("c.lock:a:w:set:0:0", "-1 EAGAIN");
-	expect_res("c.heldlocks", "0");
-	expect_res(spawn, "0");
+	tu_expect_res("c.lock:a:w:set:0:0", "-1 EAGAIN");
+	tu_expect_res("c.heldlocks", "0");
+	tu_expect_res(spawn, "0");
 	unlink(path);
 }
 
@@ -351,7 +312,7 @@ static int count_lines(const char *file, const char *needle)
 
 static void corrupt_handoff(const char *value, int rawlock)
 {
-	char *path = mkfile(), log[64], err[96], set[512];
+	char *path = tu_mkfile(FILE_SIZE), log[64], err[96], set[512];
 	int fd;
 
 	fd = tu_tmpfile(log, sizeof(log), 0);
@@ -372,9 +333,9 @@ static void corrupt_handoff(const char *value, int rawlock)
 					 "lock:a:r:set:0:0", "ready",
 					 "close:a", "close:b"),
 				   NULL, EXPECT({ 0, 0, 0, R, R }), NULL,
-				   NULL, &out[shim]);
+				   NULL, &tu_out[shim]);
 		cr_expect_eq(st, 0, "[%s] %s: lockprog exited with %d:\n%s",
-			     how(shim), value, st, out[shim].buf);
+			     how(shim), value, st, tu_out[shim].buf);
 		n = count_lines(log, "ignoring the exec hand-over");
 		cr_expect_eq(n, shim, "[%s] %s: %d log lines, want %d",
 			     how(shim), value, n, shim);
@@ -384,13 +345,13 @@ static void corrupt_handoff(const char *value, int rawlock)
 		cr_expect_eq(n, shim, "[%s] %s: %d lines on stderr, want %d",
 			     how(shim), value, n, shim);
 	}
-	expect_res("getfd:a", "0");
-	expect_res("getfd:b", "0");
-	expect_res("lock:a:r:set:0:0", "0");
-	expect_res("close:a", "0");
-	expect_res("close:b", "0");
-	cr_expect_str_eq(res(1, "getenv:" HANDOFF), "(unset)");
-	cr_expect_str_neq(res(0, "getenv:" HANDOFF), "(unset)");
+	tu_expect_res("getfd:a", "0");
+	tu_expect_res("getfd:b", "0");
+	tu_expect_res("lock:a:r:set:0:0", "0");
+	tu_expect_res("close:a", "0");
+	tu_expect_res("close:b", "0");
+	cr_expect_str_eq(tu_res(1, "getenv:" HANDOFF), "(unset)");
+	cr_expect_str_neq(tu_res(0, "getenv:" HANDOFF), "(unset)");
 	unlink(log);
 	unlink(path);
 }
@@ -476,7 +437,7 @@ static void count_locked(int shim, int ready, struct tu_proc *p, void *arg)
 static void exec_many(int n)
 {
 	struct many m = { mkdir_tmp(), n };
-	char many[96], *path = mkfile();
+	char many[96], *path = tu_mkfile(FILE_SIZE);
 	long us[2];
 
 	snprintf(many, sizeof(many), "many:%s:%d", m.dir, n);
@@ -488,9 +449,9 @@ static void exec_many(int n)
 		char want[16];
 
 		snprintf(want, sizeof(want), "%d", n);
-		cr_expect_str_eq(res(shim, many), want, "[%s] locked %s",
-				 how(shim), res(shim, many));
-		us[shim] = atol(res(shim, "elapsed"));
+		cr_expect_str_eq(tu_res(shim, many), want, "[%s] locked %s",
+				 how(shim), tu_res(shim, many));
+		us[shim] = atol(tu_res(shim, "elapsed"));
 	}
 	cr_expect_eq(tu_probe_count(m.dir, n, 0, 0), 0,
 		     "locks left after exit");
@@ -498,10 +459,10 @@ static void exec_many(int n)
 	 * variable names is still open there, its size readable. */
 	tu_script_run(1, "lockprog", path, NULL,
 		      STEPS(many, "reexec:self:execv:noshim", "handoff"),
-		      NULL, NO_EXPECT, NULL, NULL, &out[1]);
+		      NULL, NO_EXPECT, NULL, NULL, &tu_out[1]);
 	cr_log_info("exec with %d locked files: hand-over %s (bytes of the "
 		    "variable [, memfd=bytes]); exec to main: plain %ld us, "
-		    "shim %ld us", n, res(1, "handoff"), us[0], us[1]);
+		    "shim %ld us", n, tu_res(1, "handoff"), us[0], us[1]);
 	rm_dir(m.dir, n);
 	unlink(path);
 }
@@ -541,15 +502,15 @@ Test(exec, nine_thousand_files_across_exec, .timeout = 120)
 Test(exec, second_exec_with_memfd_sized_handoff_succeeds, .timeout = 60)
 {
 	struct many m = { mkdir_tmp(), 2000 };
-	char many[96], *path = mkfile();
+	char many[96], *path = tu_mkfile(FILE_SIZE);
 
 	snprintf(many, sizeof(many), "many:%s:%d", m.dir, m.n);
 	script(path,
 	       STEPS(many, "reexec", "ready", "reexec", "ready"),
 	       NO_EXPECT, count_locked, &m);
-	cr_expect_null(tu_proc_result(&out[1], "reexec"),
+	cr_expect_null(tu_proc_result(&tu_out[1], "reexec"),
 		       "[shim] second exec failed: reexec = %s",
-		       res(1, "reexec"));
+		       tu_res(1, "reexec"));
 	rm_dir(m.dir, m.n);
 	unlink(path);
 }

@@ -36,54 +36,17 @@
 
 static const char *const fd_env[] = { "LOCKSPACE_PRELOAD_CONFLICTS=fd",
 				      NULL };
-static struct tu_proc out[2];
-
 static const char *how(int shim)
 {
 	return shim ? "shim" : "plain";
 }
 
-static char *mkfile(void)
-{
-	static char path[64];
-	int fd = tu_tmpfile(path, sizeof(path), FILE_SIZE);
-
-	cr_assert(fd >= 0, "tmpfile: %s", strerror(errno));
-	close(fd);
-	return path;
-}
-
+/* Both runs of lockprog (tests/util.c), with this suite's environment. */
 static void script(const char *path, const char *const *steps,
 		   const struct tu_expect *ex, int nex, tu_ready_fn fn,
 		   void *arg)
 {
-	for (int shim = 0; shim <= 1; shim++) {
-		int st = tu_script_run(shim, "lockprog", path, NULL, steps,
-				       fd_env, ex, nex, fn, arg, &out[shim]);
-
-		cr_expect_eq(st, 0, "[%s] lockprog exited with %d; output:\n%s",
-			     how(shim), st, out[shim].buf);
-	}
-}
-
-static const char *res(int shim, const char *step)
-{
-	const char *r = tu_proc_result(&out[shim], step);
-
-	return r ? r : "(no output)";
-}
-
-static void expect_res2(const char *step, const char *plain, const char *shim)
-{
-	cr_expect_str_eq(res(0, step), plain, "[plain] %s: %s, want %s\n%s",
-			 step, res(0, step), plain, out[0].buf);
-	cr_expect_str_eq(res(1, step), shim, "[shim] %s: %s, want %s\n%s",
-			 step, res(1, step), shim, out[1].buf);
-}
-
-static void expect_res(const char *step, const char *want)
-{
-	expect_res2(step, want, want);
+	tu_script_both(path, fd_env, steps, ex, nex, fn, arg);
 }
 
 /* ---- F_SETLK: busy ------------------------------------------------------- */
@@ -93,7 +56,7 @@ static void expect_res(const char *step, const char *want)
  * Ranges that do not overlap, and read locks on both sides, are granted. */
 Test(fdconflicts, other_thread_other_fd_setlk_is_eagain, .timeout = 60)
 {
-	char *path = mkfile();
+	char *path = tu_mkfile(FILE_SIZE);
 
 	script(path,
 	       STEPS("t:open:a:rw", "t:lock:a:w:set:0:100", "t:open:b:rw",
@@ -103,27 +66,27 @@ Test(fdconflicts, other_thread_other_fd_setlk_is_eagain, .timeout = 60)
 		     "t:lock:b:w:set:0:100", "ready"),
 	       EXPECT({ 0, 0, 100, W, W }, { 0, 500, 10, W, W },
 		      { 1, 0, 100, W, R }), NULL, NULL);
-	expect_res2("lock:b:w:set:0:0", "0", "-1 EAGAIN");
-	expect_res("lock:b:w:set:500:10", "0");
-	expect_res2("lock:b:r:set:50:10", "0", "-1 EAGAIN");
-	expect_res("lock:b:r:set:0:100", "0");
+	tu_expect_res2("lock:b:w:set:0:0", "0", "-1 EAGAIN");
+	tu_expect_res("lock:b:w:set:500:10", "0");
+	tu_expect_res2("lock:b:r:set:50:10", "0", "-1 EAGAIN");
+	tu_expect_res("lock:b:r:set:0:100", "0");
 	/* a write lock over a range another holder reads */
-	expect_res2("lock:b:w:set:0:100", "0", "-1 EAGAIN");
+	tu_expect_res2("lock:b:w:set:0:100", "0", "-1 EAGAIN");
 	unlink(path);
 }
 
 /* lockf(F_TLOCK) goes through glibc's internal fcntl: EAGAIN or EACCES. */
 Test(fdconflicts, lockf_tlock_is_busy, .timeout = 60)
 {
-	char *path = mkfile();
+	char *path = tu_mkfile(FILE_SIZE);
 	const char *r;
 
 	script(path,
 	       STEPS("open:a:rw", "t:lock:a:w:set:0:0", "open:b:rw",
 		     "lockf:b:tlock:0"),
 	       NO_EXPECT, NULL, NULL);
-	cr_expect_str_eq(res(0, "lockf:b:tlock:0"), "0");
-	r = res(1, "lockf:b:tlock:0");
+	cr_expect_str_eq(tu_res(0, "lockf:b:tlock:0"), "0");
+	r = tu_res(1, "lockf:b:tlock:0");
 	cr_expect(!strcmp(r, "-1 EAGAIN") || !strcmp(r, "-1 EACCES"),
 		  "[shim] lockf(F_TLOCK): %s", r);
 	unlink(path);
@@ -134,20 +97,20 @@ Test(fdconflicts, lockf_tlock_is_busy, .timeout = 60)
  * process is not. */
 Test(fdconflicts, lockf_test_says_busy_as_tlock_does, .timeout = 60)
 {
-	char *path = mkfile();
+	char *path = tu_mkfile(FILE_SIZE);
 
 	script(path,
 	       STEPS("open:a:rw", "t:lock:a:w:set:0:0", "open:b:rw",
 		     "lockf:b:test:0"),
 	       NO_EXPECT, NULL, NULL);
-	expect_res2("lockf:b:test:0", "0", "-1 EACCES");
+	tu_expect_res2("lockf:b:test:0", "0", "-1 EACCES");
 	unlink(path);
 }
 
 /* Descriptors of one open file description are one holder. */
 Test(fdconflicts, dups_never_conflict, .timeout = 60)
 {
-	char *path = mkfile();
+	char *path = tu_mkfile(FILE_SIZE);
 
 	script(path,
 	       STEPS(WATCHDOG, "open:a:rw", "lock:a:w:set:0:0", "dup:c:a",
@@ -158,10 +121,10 @@ Test(fdconflicts, dups_never_conflict, .timeout = 60)
 		     "close:d", "ready", "close:e", "ready"),
 	       EXPECT({ 0, 0, 0, W, W }, { 1, 0, 0, U, W }, { 2, 0, 0, U, U }),
 	       NULL, NULL);
-	expect_res("lock:c:w:set:0:0", "0");
-	expect_res("lock:d:r:set:0:10:wait", "0");
-	expect_res("lock:e:w:set:0:0:wait", "0");
-	expect_res2("lock:b:w:set:0:0", "0", "-1 EAGAIN");
+	tu_expect_res("lock:c:w:set:0:0", "0");
+	tu_expect_res("lock:d:r:set:0:10:wait", "0");
+	tu_expect_res("lock:e:w:set:0:0:wait", "0");
+	tu_expect_res2("lock:b:w:set:0:0", "0", "-1 EAGAIN");
 	unlink(path);
 }
 
@@ -169,7 +132,7 @@ Test(fdconflicts, dups_never_conflict, .timeout = 60)
 
 Test(fdconflicts, getlk_reports_other_holder_with_own_pid, .timeout = 60)
 {
-	char *path = mkfile(), want[96];
+	char *path = tu_mkfile(FILE_SIZE), want[96];
 	const char *pid;
 
 	script(path,
@@ -177,13 +140,13 @@ Test(fdconflicts, getlk_reports_other_holder_with_own_pid, .timeout = 60)
 		     "pid", "getlk:b:w:set:0:0", "getlk:b:r:set:40:10",
 		     "getlk:a:w:set:0:0"),
 	       NO_EXPECT, NULL, NULL);
-	pid = res(1, "pid");
+	pid = tu_res(1, "pid");
 	snprintf(want, sizeof(want), "0 type=w start=10 len=20 pid=%s", pid);
-	expect_res2("getlk:b:w:set:0:0", "0 type=u start=0 len=0 pid=0",
+	tu_expect_res2("getlk:b:w:set:0:0", "0 type=u start=0 len=0 pid=0",
 		    want);
-	expect_res("getlk:b:r:set:40:10", "0 type=u start=40 len=10 pid=0");
+	tu_expect_res("getlk:b:r:set:40:10", "0 type=u start=40 len=10 pid=0");
 	/* never the holder's own lock */
-	expect_res("getlk:a:w:set:0:0", "0 type=u start=0 len=0 pid=0");
+	tu_expect_res("getlk:a:w:set:0:0", "0 type=u start=0 len=0 pid=0");
 	unlink(path);
 }
 
@@ -192,38 +155,38 @@ Test(fdconflicts, getlk_reports_other_holder_with_own_pid, .timeout = 60)
  * the range through fd1 and lets go after 200 ms. Plain: granted at once. */
 static void expect_waited(const char *step)
 {
-	long plain = atol(res(0, step)), shim = atol(res(1, step));
+	long plain = atol(tu_res(0, step)), shim = atol(tu_res(1, step));
 
 	cr_expect(plain < 100, "[plain] %s waited %ld ms\n%s", step, plain,
-		  out[0].buf);
+		  tu_out[0].buf);
 	cr_expect(shim >= 150, "[shim] %s waited %ld ms, want >= 150\n%s",
-		  step, shim, out[1].buf);
+		  step, shim, tu_out[1].buf);
 }
 
 Test(fdconflicts, setlkw_waits_until_other_thread_unlocks, .timeout = 60)
 {
-	char *path = mkfile();
+	char *path = tu_mkfile(FILE_SIZE);
 
 	script(path,
 	       STEPS(WATCHDOG, "open:a:rw", "lock:a:w:set:0:0", "open:b:rw",
 		     "bg:ms:lock:b:w:set:0:0:wait", "sleep:200",
 		     "lock:a:u:set:0:0", "join", "ready"),
 	       EXPECT({ 0, 0, 0, U, W }), NULL, NULL);
-	expect_res("lock:b:w:set:0:0:wait", "0");
+	tu_expect_res("lock:b:w:set:0:0:wait", "0");
 	expect_waited("ms:lock:b:w:set:0:0:wait");
 	unlink(path);
 }
 
 Test(fdconflicts, setlkw_wakes_when_other_thread_closes, .timeout = 60)
 {
-	char *path = mkfile();
+	char *path = tu_mkfile(FILE_SIZE);
 
 	script(path,
 	       STEPS(WATCHDOG, "open:a:rw", "lock:a:w:set:0:0", "open:b:rw",
 		     "bg:ms:lock:b:w:set:0:0:wait", "sleep:200", "close:a",
 		     "join", "ready"),
 	       EXPECT({ 0, 0, 0, U, W }), NULL, NULL);
-	expect_res("lock:b:w:set:0:0:wait", "0");
+	tu_expect_res("lock:b:w:set:0:0:wait", "0");
 	expect_waited("ms:lock:b:w:set:0:0:wait");
 	unlink(path);
 }
@@ -231,14 +194,14 @@ Test(fdconflicts, setlkw_wakes_when_other_thread_closes, .timeout = 60)
 /* lockf(F_LOCK) waits the same way. */
 Test(fdconflicts, lockf_lock_waits_until_other_thread_unlocks, .timeout = 60)
 {
-	char *path = mkfile();
+	char *path = tu_mkfile(FILE_SIZE);
 
 	script(path,
 	       STEPS(WATCHDOG, "open:a:rw", "lock:a:w:set:0:0", "open:b:rw",
 		     "bg:ms:lockf:b:lock:0", "sleep:200", "lock:a:u:set:0:0",
 		     "join", "ready"),
 	       EXPECT({ 0, 0, 0, U, W }), NULL, NULL);
-	expect_res("lockf:b:lock:0", "0");
+	tu_expect_res("lockf:b:lock:0", "0");
 	expect_waited("ms:lockf:b:lock:0");
 	unlink(path);
 }
@@ -248,16 +211,16 @@ Test(fdconflicts, lockf_lock_waits_until_other_thread_unlocks, .timeout = 60)
  * the waiter (the main thread, which gets SIGALRM) is not its owner. */
 Test(fdconflicts, setlkw_interrupted_by_signal_is_eintr, .timeout = 60)
 {
-	char *path = mkfile();
+	char *path = tu_mkfile(FILE_SIZE);
 
 	script(path,
 	       STEPS(WATCHDOG, "open:a:rw", "t:lock:a:w:set:0:0", "open:b:rw",
 		     "ms:intr:b:w:0:0:100", "ready"),
 	       EXPECT({ 0, 0, 0, W, W }), NULL, NULL);
-	expect_res2("intr:b:w:0:0:100", "0", "-1 EINTR");
-	cr_expect(atol(res(1, "ms:intr:b:w:0:0:100")) >= 80,
+	tu_expect_res2("intr:b:w:0:0:100", "0", "-1 EINTR");
+	cr_expect(atol(tu_res(1, "ms:intr:b:w:0:0:100")) >= 80,
 		  "[shim] interrupted after %s ms, want ~100",
-		  res(1, "ms:intr:b:w:0:0:100"));
+		  tu_res(1, "ms:intr:b:w:0:0:100"));
 	unlink(path);
 }
 
@@ -266,14 +229,14 @@ Test(fdconflicts, setlkw_interrupted_by_signal_is_eintr, .timeout = 60)
 /* One thread, two descriptors: it would wait for itself forever. */
 Test(fdconflicts, thread_waiting_on_itself_is_edeadlk, .timeout = 60)
 {
-	char *path = mkfile();
+	char *path = tu_mkfile(FILE_SIZE);
 
 	script(path,
 	       STEPS(WATCHDOG, "open:a:rw", "lock:a:w:set:0:0", "open:b:rw",
 		     "lock:b:w:set:0:0:wait", "lockf:b:lock:0", "ready"),
 	       EXPECT({ 0, 0, 0, W, W }), NULL, NULL);
-	expect_res2("lock:b:w:set:0:0:wait", "0", "-1 EDEADLK");
-	expect_res2("lockf:b:lock:0", "0", "-1 EDEADLK");
+	tu_expect_res2("lock:b:w:set:0:0:wait", "0", "-1 EDEADLK");
+	tu_expect_res2("lockf:b:lock:0", "0", "-1 EDEADLK");
 	unlink(path);
 }
 
@@ -284,7 +247,7 @@ Test(fdconflicts, two_threads_in_a_cycle_one_gets_edeadlk, .timeout = 60)
 {
 	const char *sa = "lock:a:w:set:100:1:wait";
 	const char *sm = "lock:b:w:set:0:1:wait";
-	char *path = mkfile();
+	char *path = tu_mkfile(FILE_SIZE);
 	int n;
 
 	script(path,
@@ -293,11 +256,11 @@ Test(fdconflicts, two_threads_in_a_cycle_one_gets_edeadlk, .timeout = 60)
 		     "lock:a:u:set:0:1", "await:1", "lock:b:w:set:0:1:wait",
 		     "lock:b:u:set:0:0", "join"),
 	       NO_EXPECT, NULL, NULL);
-	n = !strcmp(res(1, sa), "-1 EDEADLK") + !strcmp(res(1, sm),
+	n = !strcmp(tu_res(1, sa), "-1 EDEADLK") + !strcmp(tu_res(1, sm),
 							  "-1 EDEADLK");
-	cr_expect_eq(n, 1, "[shim] %d EDEADLK, want 1:\n%s", n, out[1].buf);
-	cr_expect_str_eq(res(0, sa), "0");
-	cr_expect_str_eq(res(0, sm), "0");
+	cr_expect_eq(n, 1, "[shim] %d EDEADLK, want 1:\n%s", n, tu_out[1].buf);
+	cr_expect_str_eq(tu_res(0, sa), "0");
+	cr_expect_str_eq(tu_res(0, sm), "0");
 	unlink(path);
 }
 
@@ -310,7 +273,7 @@ Test(fdconflicts, cycle_through_holder_of_ended_thread_is_edeadlk,
 {
 	const char *sa = "lock:a:w:set:100:1:wait";
 	const char *sm = "lock:b:w:set:0:1:wait";
-	char *path = mkfile();
+	char *path = tu_mkfile(FILE_SIZE);
 	int n;
 
 	script(path,
@@ -319,11 +282,11 @@ Test(fdconflicts, cycle_through_holder_of_ended_thread_is_edeadlk,
 		     "bg:lock:a:w:set:100:1:wait;lock:a:u:set:0:1",
 		     "lock:b:w:set:0:1:wait", "lock:b:u:set:0:0", "join"),
 	       NO_EXPECT, NULL, NULL);
-	n = !strcmp(res(1, sa), "-1 EDEADLK") + !strcmp(res(1, sm),
+	n = !strcmp(tu_res(1, sa), "-1 EDEADLK") + !strcmp(tu_res(1, sm),
 							  "-1 EDEADLK");
-	cr_expect_eq(n, 1, "[shim] %d EDEADLK, want 1:\n%s", n, out[1].buf);
-	cr_expect_null(tu_proc_result(&out[1], "watchdog"),
-		       "[shim] hung:\n%s", out[1].buf);
+	cr_expect_eq(n, 1, "[shim] %d EDEADLK, want 1:\n%s", n, tu_out[1].buf);
+	cr_expect_null(tu_proc_result(&tu_out[1], "watchdog"),
+		       "[shim] hung:\n%s", tu_out[1].buf);
 	unlink(path);
 }
 
@@ -341,7 +304,7 @@ static void unhold(int shim, int ready, struct tu_proc *p, void *arg)
 
 Test(fdconflicts, other_process_lock_still_blocks, .timeout = 60)
 {
-	char *path = mkfile(), want[96];
+	char *path = tu_mkfile(FILE_SIZE), want[96];
 	int h[2];
 
 	for (int shim = 0; shim <= 1; shim++) {
@@ -356,16 +319,16 @@ Test(fdconflicts, other_process_lock_still_blocks, .timeout = 60)
 				    "join", "ready"),
 			      fd_env, EXPECT({ 0, 0, 10, W, W },
 					     { 1, 0, 10, W, W }),
-			      unhold, h, &out[shim]);
+			      unhold, h, &tu_out[shim]);
 		snprintf(want, sizeof(want),
 			 "0 type=w start=0 len=10 pid=%d", h[0]);
-		cr_expect_str_eq(res(shim, "getlk:b:w:set:0:10"), want,
-				 "[%s] %s", how(shim), out[shim].buf);
+		cr_expect_str_eq(tu_res(shim, "getlk:b:w:set:0:10"), want,
+				 "[%s] %s", how(shim), tu_out[shim].buf);
 	}
-	expect_res("lock:a:w:set:0:10", "-1 EAGAIN");
-	expect_res("lock:a:w:set:20:10", "0");
-	expect_res("lock:b:r:set:5:1", "-1 EAGAIN");
-	expect_res2("lock:b:w:set:20:10", "0", "-1 EAGAIN");
-	expect_res("lock:a:w:set:0:10:wait", "0");
+	tu_expect_res("lock:a:w:set:0:10", "-1 EAGAIN");
+	tu_expect_res("lock:a:w:set:20:10", "0");
+	tu_expect_res("lock:b:r:set:5:1", "-1 EAGAIN");
+	tu_expect_res2("lock:b:w:set:20:10", "0", "-1 EAGAIN");
+	tu_expect_res("lock:a:w:set:0:10:wait", "0");
 	unlink(path);
 }

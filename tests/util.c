@@ -551,3 +551,50 @@ int tu_probe_count(const char *dir, int n, off_t start, off_t len)
 	waitpid(child, &status, 0);
 	return count;
 }
+
+/* ---- a lockprog script run both ways ---------------------------------- */
+
+struct tu_proc tu_out[2];
+
+char *tu_mkfile(off_t size)
+{
+	static char path[64];
+	int fd = tu_tmpfile(path, sizeof(path), size);
+
+	cr_assert(fd >= 0, "tmpfile: %s", strerror(errno));
+	close(fd);
+	return path;
+}
+
+void tu_script_both(const char *path, const char *const *env,
+		    const char *const *steps, const struct tu_expect *ex,
+		    int nex, tu_ready_fn fn, void *arg)
+{
+	for (int shim = 0; shim <= 1; shim++) {
+		int st = tu_script_run(shim, "lockprog", path, NULL, steps,
+				       env, ex, nex, fn, arg, &tu_out[shim]);
+
+		cr_expect_eq(st, 0, "[%s] lockprog exited with %d; output:\n%s",
+			     shim ? "shim" : "plain", st, tu_out[shim].buf);
+	}
+}
+
+const char *tu_res(int shim, const char *step)
+{
+	const char *r = tu_proc_result(&tu_out[shim], step);
+
+	return r ? r : "(no output)";
+}
+
+void tu_expect_res2(const char *step, const char *plain, const char *shim)
+{
+	cr_expect_str_eq(tu_res(0, step), plain, "[plain] %s: %s, want %s\n%s",
+			 step, tu_res(0, step), plain, tu_out[0].buf);
+	cr_expect_str_eq(tu_res(1, step), shim, "[shim] %s: %s, want %s\n%s",
+			 step, tu_res(1, step), shim, tu_out[1].buf);
+}
+
+void tu_expect_res(const char *step, const char *want)
+{
+	tu_expect_res2(step, want, want);
+}

@@ -95,4 +95,20 @@ int tu_script_run(int shim, const char *prog, const char *path,
  * raw syscalls) sees write-locked over [start, start + len). */
 int tu_probe_count(const char *dir, int n, off_t start, off_t len);
 
+/* ---- a lockprog script run both ways (tests/progs/lockprog.c) ---------- */
+/* The two runs of the last tu_script_both(): [0] plain, [1] the shim. */
+extern struct tu_proc tu_out[2];
+/* A fresh temporary file of size bytes; its path (static storage). */
+char *tu_mkfile(off_t size);
+/* lockprog with steps on path, plain then under the shim (with env);
+ * each run must exit 0. */
+void tu_script_both(const char *path, const char *const *env,
+		    const char *const *steps, const struct tu_expect *ex,
+		    int nex, tu_ready_fn fn, void *arg);
+/* What a step printed in run shim ("(no output)" if nothing). */
+const char *tu_res(int shim, const char *step);
+/* The step printed plain without the shim and shim with it. */
+void tu_expect_res2(const char *step, const char *plain, const char *shim);
+void tu_expect_res(const char *step, const char *want);
+
 #endif
