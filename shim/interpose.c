@@ -105,17 +105,17 @@ SHIM_EXPORT int fcntl64(int fd, int cmd, ...)
 SHIM_EXPORT int lockf(int fd, int op, off_t len)
 {
 	struct flock fl = {.l_whence = SEEK_CUR, .l_len = len};
+	int mine;
 
 	switch (op) {
 	case F_TEST:
-		fl.l_type = F_RDLCK;
-		if (shim_fcntl(fd, F_GETLK, (unsigned long)&fl) < 0)
-			return -1;
 		/* glibc: free, or held by this process. Under conflicts =
 		 * fd another holder of this process is busy, as F_TLOCK
 		 * says. */
-		if (fl.l_type == F_UNLCK ||
-		    (fl.l_pid == getpid() && !getlk_in_process))
+		fl.l_type = F_RDLCK;
+		if (prot_getlk(fd, &fl, &mine) < 0)
+			return -1;
+		if (fl.l_type == F_UNLCK || (fl.l_pid == getpid() && !mine))
 			return 0;
 		errno = EACCES;
 		return -1;

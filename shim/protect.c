@@ -41,7 +41,6 @@ pid_t prot_owner;          /* the process the table belongs to */
 atomic_int prot_active;          /* a holder was ever made */
 __attribute__((visibility("hidden"))) atomic_int vfork_seen; /* vfork() sets it */
 __thread int shim_busy;
-__thread int getlk_in_process; /* the last F_GETLK named our own holder */
 
 /* Spare range nodes of this thread (range.h: allocate before changing). */
 static __thread struct lsr_pool pool;
@@ -537,6 +536,7 @@ struct req {
 	int tracked;
 	struct flock fl; /* the caller's struct, copied in */
 	pid_t blocker;   /* WAIT_LOCAL: the thread we wait for */
+	int in_process;  /* F_GETLK answered with another holder of ours */
 	uint64_t blk, req_id; /* WAIT_LOCAL: holders, blocking and ours */
 	struct flock *ufl; /* the caller's pointer */
 	unsigned gen;    /* WAIT_LOCAL: local_gen seen under the mutex */
@@ -1150,7 +1150,7 @@ static int get_cmd(struct req *r, struct flock *out)
 			pthread_mutex_unlock(&f->mu);
 			crit_leave(&c);
 			*out = fl;
-			getlk_in_process = 1;
+			r->in_process = 1;
 			return 0;
 		}
 		if (f->anchor >= 0 && !f->fallback) {
@@ -1206,7 +1206,7 @@ static int getlk_kernel(int fd, struct flock *ufl)
  * LP64). The fast answers first: our own descriptor is EBADF to the
  * program; F_GETLK in a process that holds nothing goes to the kernel.
  */
-int prot_lock_cmd(int fd, int cmd, struct flock *ufl)
+static int lock_cmd(int fd, int cmd, struct flock *ufl, int *in_process)
 {
 	struct req r;
 	int saved = errno, res, st;
@@ -1220,7 +1220,6 @@ int prot_lock_cmd(int fd, int cmd, struct flock *ufl)
 	}
 	if ((unsigned)fd >= fd_state_size)
 		return real_fcntl(fd, cmd, ufl);
-	getlk_in_process = 0;
 	if (cmd == F_GETLK && !atomic_load(&prot_active))
 		return getlk_kernel(fd, ufl);
 	if (cmd == F_SETLKW)
@@ -1249,6 +1248,8 @@ int prot_lock_cmd(int fd, int cmd, struct flock *ufl)
 		res = get_cmd(&r, &ans);
 		if (res == 0)
 			res = copy_out(ufl, &ans, sizeof(ans));
+		if (in_process)
+			*in_process = r.in_process;
 	} else if (res == 0) {
 		res = set_cmd(&r);
 	}
@@ -1261,6 +1262,19 @@ int prot_lock_cmd(int fd, int cmd, struct flock *ufl)
 	}
 	errno = saved;
 	return 0;
+}
+
+int prot_lock_cmd(int fd, int cmd, struct flock *ufl)
+{
+	return lock_cmd(fd, cmd, ufl, NULL);
+}
+
+/* F_GETLK that also says whether the answer is another holder of this
+ * process (conflicts = fd), which lockf(F_TEST) must call busy. */
+int prot_getlk(int fd, struct flock *fl, int *in_process)
+{
+	*in_process = 0;
+	return lock_cmd(fd, F_GETLK, fl, in_process);
 }
 
 /* ---- descriptors going away ---------------------------------------------- */

@@ -157,6 +157,7 @@ void prot_file_policy(struct ls_file *f, int fd);
 void exec_adopt(void);
 
 int prot_lock_cmd(int fd, int cmd, struct flock *fl);
+int prot_getlk(int fd, struct flock *fl, int *in_process);
 int prot_close(int fd, void *caller);
 int prot_fclose(FILE *f, int fd, void *caller);
 int prot_closedir(DIR *d, int fd, void *caller);
@@ -247,6 +248,5 @@ void log_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Thread-local guard: the thread is inside the shim's critical sections
  * (a signal handler that calls back into it must not take the locks). */
 extern __thread int shim_busy;
-extern __thread int getlk_in_process;
 
 #endif
