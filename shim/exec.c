@@ -232,8 +232,15 @@ static int map_step(void *arg, int64_t s, int64_t e, int type)
 	return 0;
 }
 
+/* Whether f's anchor carries ranges to hand over (asked of files that
+ * have a holder staying, before and after the leaving ones go). */
+static int handed(const struct ls_file *f)
+{
+	return !f->fallback && f->anchor >= 0 && f->t.map.root;
+}
+
 /* A file some of whose holders leave: snapshot it, then release them. */
-static int drop_some(struct exec_state *es, struct ls_file *f)
+static int drop_some(struct exec_state *es, struct ls_file *f, size_t ndrop)
 {
 	struct undo_file *u;
 	struct ls_ofd *o;
@@ -247,9 +254,9 @@ static int drop_some(struct exec_state *es, struct ls_file *f)
 	u->f = f;
 	if (snapshot(&f->t.map, &u->map, &u->nmap) < 0)
 		return -ENOMEM;
-	if (!f->x_drop)
+	if (!ndrop)
 		return 0;
-	u->drop = calloc(f->x_drop, sizeof(*u->drop));
+	u->drop = calloc(ndrop, sizeof(*u->drop));
 	if (!u->drop)
 		return -ENOMEM;
 	for (o = f->ofds; o; o = o->fnext) {
@@ -334,29 +341,24 @@ static int exec_prepare_locked(struct exec_state *es, struct sbuf *b)
 		pairs[np].o->keep = 1;
 		pairs[np++].fd = fd;
 	}
-	HASH_ITER(hh, prot_files.files, lf, tmp) {
-		struct ls_file *f = (struct ls_file *)lf;
-
-		f->x_keep = f->x_drop = 0;
-		for (o = f->ofds; o; o = o->fnext)
-			o->keep ? f->x_keep++ : f->x_drop++;
-	}
 	/* Files some of whose holders stay: release the others, keep the
 	 * anchor open across exec when ranges are left. Files whose
 	 * holders all go keep their close-on-exec anchor. */
 	HASH_ITER(hh, prot_files.files, lf, tmp) {
 		struct ls_file *f = (struct ls_file *)lf;
+		size_t nkeep = 0, ndrop = 0;
 
-		f->x_handed = 0;
-		if (f->fallback || f->anchor < 0 || !f->t.map.root ||
-		    !f->x_keep)
+		if (!handed(f))
 			continue;
-		if (drop_some(es, f) < 0)
+		for (o = f->ofds; o; o = o->fnext)
+			o->keep ? nkeep++ : ndrop++;
+		if (!nkeep)
+			continue;
+		if (drop_some(es, f, ndrop) < 0)
 			goto out;
-		if (f->t.map.root) {
+		if (handed(f)) {
 			real_fcntl(f->anchor, F_SETFD, (void *)0L);
 			es->u[es->nu - 1].cloexec_cleared = 1;
-			f->x_handed = 1;
 			nfiles++;
 		}
 	}
@@ -368,7 +370,7 @@ static int exec_prepare_locked(struct exec_state *es, struct sbuf *b)
 
 		for (j = i; j < np && pairs[j].o->file == f; j++)
 			;
-		if (f->x_handed)
+		if (handed(f)) /* it has kept holders: the pairs */
 			write_file(b, f, pairs + i, j - i);
 	}
 	err = b->err ? -ENOMEM : nfiles;

@@ -116,8 +116,6 @@ struct ls_file {
 	struct policy pol; /* set at the first lock, from the path */
 	int held;          /* the map is not empty (summary counter) */
 	int pol_set;
-	unsigned x_keep, x_drop; /* exec.c scratch: holders kept, dropped */
-	int x_handed;
 };
 
 /* A holder: one open file description of the program, as far as the shim
