@@ -46,20 +46,23 @@ static int parse_locks(const char *path, int fd, struct kernel_lock *out,
 		       int max);
 
 /* /proc/locks read in pieces can skip or repeat entries while other
- * processes lock (the tests run in parallel): read until two readings
- * agree. */
+ * processes lock (the tests run in parallel). */
 int tu_kernel_locks(int fd, struct kernel_lock *out, int max)
 {
 	struct kernel_lock *prev = calloc((size_t)max + 1, sizeof(*prev));
-	int n = parse_locks("/proc/locks", fd, out, max), pn;
+	int n = parse_locks("/proc/locks", fd, out, max), pn, same = 0;
 
-	for (int tries = 0; prev && tries < 20; tries++) {
+	/* Three readings in a row that agree: one that skipped an entry
+	 * while other processes locked would not be repeated twice more. */
+	for (int tries = 0; prev && same < 2 && tries < 50; tries++) {
 		memcpy(prev, out, sizeof(*out) * (size_t)(n > 0 ? n : 0));
 		pn = n;
 		n = parse_locks("/proc/locks", fd, out, max);
 		if (n == pn && (n <= 0 ||
 				!memcmp(prev, out, sizeof(*out) * (size_t)n)))
-			break;
+			same++;
+		else
+			same = 0;
 	}
 	free(prev);
 	return n;
