@@ -19,6 +19,7 @@
  */
 #include "lockspace.h"
 #include "table.h"
+#include <uthash.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -423,9 +424,13 @@ static int lsp_res_new(struct lockspace *ls, const char *name, const char *path,
 	pthread_mutex_lock(&lsp_reg_lock);
 	fd = lsp_take(path, flags, &st);
 	if (fd >= 0) {
-		r->fd = fd;
 		lst_file_init(&r->reg, st.st_dev, st.st_ino);
-		lst_table_insert(&lsp_reg, &r->reg);
+		if (lst_table_insert(&lsp_reg, &r->reg) < 0) {
+			close(fd);
+			fd = -ENOMEM;
+		} else {
+			r->fd = fd;
+		}
 	}
 	pthread_mutex_unlock(&lsp_reg_lock);
 	if (fd < 0) {
@@ -1004,7 +1009,10 @@ static int lsp_check(struct lockspace *ls)
 		if (rc ||
 		    lst_table_find(&files, r->reg.key.dev, r->reg.key.ino))
 			break;
-		lst_table_insert(&files, &r->reg);
+		if (lst_table_insert(&files, &r->reg) < 0) {
+			rc = -ENOMEM;
+			break;
+		}
 		fds[k++] = r->fd;
 		if (r->nspares)
 			memcpy(fds + k, r->spares, r->nspares * sizeof(*fds));
@@ -1014,7 +1022,7 @@ static int lsp_check(struct lockspace *ls)
 		rc = lsp_dups(fds, k) ? -EINVAL : 0;
 	else if (!rc)
 		rc = -EINVAL;
-	HASH_CLEAR(hh, files.files); /* frees the buckets, not the items */
+	lst_table_free(&files); /* the slots, not the resources */
 	free(fds);
 	return rc;
 }

@@ -68,11 +68,14 @@ struct lsr_set {
 int lsr_resolve(int64_t base, int64_t l_start, int64_t l_len, int64_t *start,
 		int64_t *end);
 
+/* Nodes come in blocks and are never given back to malloc: trimming a
+ * pool (or clearing a set without one) leaves them for any pool's next
+ * fill (range.c). */
 int lsr_pool_fill(struct lsr_pool *pool, unsigned want);
 void lsr_pool_trim(struct lsr_pool *pool, unsigned keep);
 
 void lsr_set_init(struct lsr_set *set);
-/* Frees every node of the set into the pool (or to the allocator when pool
+/* Gives every node of the set to the pool (or to the spare nodes when pool
  * is NULL). */
 void lsr_set_clear(struct lsr_set *set, struct lsr_pool *pool);
 /* Set [start, end] to type (LSR_UNLCK removes). Needs LSR_APPLY_NODES nodes

@@ -9,35 +9,116 @@
 
 void lst_table_init(struct lst_table *t)
 {
-	t->files = NULL;
+	t->slot = NULL;
+	t->cap = 0;
+	t->count = 0;
+}
+
+void lst_table_free(struct lst_table *t)
+{
+	free(t->slot);
+	lst_table_init(t);
+}
+
+static size_t key_hash(dev_t dev, ino_t ino)
+{
+	uint64_t x = (uint64_t)ino * 0x9e3779b97f4a7c15ULL ^ (uint64_t)dev;
+
+	x ^= x >> 29;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	x ^= x >> 32;
+	return (size_t)x;
+}
+
+static size_t home(const struct lst_table *t, const struct lst_file *f)
+{
+	return key_hash(f->key.dev, f->key.ino) & (t->cap - 1);
 }
 
 struct lst_file *lst_table_find(const struct lst_table *t, dev_t dev,
 				ino_t ino)
 {
-	struct lst_key key;
-	struct lst_file *f;
+	size_t i;
 
-	memset(&key, 0, sizeof(key));
-	key.dev = dev;
-	key.ino = ino;
-	HASH_FIND(hh, t->files, &key, sizeof(key), f);
-	return f;
+	if (!t->count)
+		return NULL;
+	for (i = key_hash(dev, ino) & (t->cap - 1); t->slot[i];
+	     i = (i + 1) & (t->cap - 1))
+		if (t->slot[i]->key.ino == ino && t->slot[i]->key.dev == dev)
+			return t->slot[i];
+	return NULL;
 }
 
-void lst_table_insert(struct lst_table *t, struct lst_file *f)
+static void place(struct lst_table *t, struct lst_file *f)
 {
-	HASH_ADD(hh, t->files, key, sizeof(f->key), f);
+	size_t i = home(t, f);
+
+	while (t->slot[i])
+		i = (i + 1) & (t->cap - 1);
+	t->slot[i] = f;
 }
 
+/* Move every entry into cap slots; -ENOMEM changes nothing. */
+static int resize(struct lst_table *t, size_t cap)
+{
+	struct lst_table n = {.cap = cap, .count = t->count};
+	size_t i;
+
+	n.slot = calloc(cap, sizeof(*n.slot));
+	if (!n.slot)
+		return -ENOMEM;
+	for (i = 0; i < t->cap; i++)
+		if (t->slot[i])
+			place(&n, t->slot[i]);
+	free(t->slot);
+	*t = n;
+	return 0;
+}
+
+int lst_table_insert(struct lst_table *t, struct lst_file *f)
+{
+	if (4 * (t->count + 1) > 3 * t->cap &&
+	    resize(t, t->cap ? 2 * t->cap : 16))
+		return -ENOMEM;
+	place(t, f);
+	t->count++;
+	return 0;
+}
+
+/* Linear probing without tombstones: after emptying slot i, each later
+ * entry of the run moves back into the hole when its home is not
+ * between the hole and itself. */
 void lst_table_remove(struct lst_table *t, struct lst_file *f)
 {
-	HASH_DELETE(hh, t->files, f);
+	size_t mask = t->cap - 1, i, j, k;
+
+	for (i = home(t, f); t->slot[i] != f; i = (i + 1) & mask)
+		if (!t->slot[i])
+			return; /* not in the table */
+	for (j = (i + 1) & mask; t->slot[j]; j = (j + 1) & mask) {
+		k = home(t, t->slot[j]);
+		if (i <= j ? i < k && k <= j : i < k || k <= j)
+			continue;
+		t->slot[i] = t->slot[j];
+		i = j;
+	}
+	t->slot[i] = NULL;
+	/* Shrink below 1/8 full; on failure it stays as it is. */
+	if (--t->count * 8 < t->cap && t->cap > 16)
+		(void)resize(t, t->cap / 2);
 }
 
 size_t lst_table_count(const struct lst_table *t)
 {
-	return HASH_COUNT(t->files);
+	return t->count;
+}
+
+struct lst_file *lst_table_next(const struct lst_table *t, size_t *i)
+{
+	while (*i < t->cap)
+		if (t->slot[(*i)++])
+			return t->slot[*i - 1];
+	return NULL;
 }
 
 void lst_file_init(struct lst_file *f, dev_t dev, ino_t ino)
@@ -60,15 +141,16 @@ void lst_file_clear(struct lst_file *f, struct lsr_pool *pool)
 		h = next;
 	}
 	f->holders = NULL;
+	f->sole = 0;
 	lsr_set_clear(&f->map, pool);
 }
 
 int lst_file_empty(const struct lst_file *f)
 {
-	return !f->map.root && !f->holders;
+	return !f->map.root && !f->holders && !f->sole;
 }
 
-struct lst_holder *lst_holder_find(const struct lst_file *f, uint64_t id)
+static struct lst_holder *holder_find(const struct lst_file *f, uint64_t id)
 {
 	struct lst_holder *h;
 
@@ -78,41 +160,101 @@ struct lst_holder *lst_holder_find(const struct lst_file *f, uint64_t id)
 	return NULL;
 }
 
+const struct lsr_set *lst_holder_ranges(const struct lst_file *f,
+					uint64_t id)
+{
+	const struct lst_holder *h;
+
+	if (f->sole)
+		return f->sole == id ? &f->map : NULL;
+	h = holder_find(f, id);
+	return h ? &h->held : NULL;
+}
+
 int lst_holder_holds(const struct lst_file *f, uint64_t id)
 {
-	struct lst_holder *h = lst_holder_find(f, id);
+	const struct lsr_set *set = lst_holder_ranges(f, id);
 
-	return h && h->held.root;
+	return set && set->root;
+}
+
+int lst_only_holder(const struct lst_file *f, uint64_t id)
+{
+	return f->sole == id || (!f->sole && !f->holders);
+}
+
+static int copy_step(void *arg, int64_t start, int64_t end, int type)
+{
+	void **a = arg;
+
+	(void)type;
+	lsr_set_apply(a[0], a[1], start, end, LSR_RDLCK);
+	return 0;
+}
+
+static struct lst_holder *holder_new(uint64_t id, struct lst_holder *next)
+{
+	struct lst_holder *h = malloc(sizeof(*h));
+
+	if (h) {
+		h->id = id;
+		lsr_set_init(&h->held);
+		h->next = next;
+	}
+	return h;
 }
 
 int lst_prepare_lock(struct lst_file *f, struct lsr_pool *pool, uint64_t id)
 {
-	struct lst_holder *h;
+	struct lst_holder *first, *second;
 
-	if (lsr_pool_fill(pool, LST_LOCK_NODES))
-		return -ENOMEM;
-	if (lst_holder_find(f, id))
+	if (!id)
+		abort(); /* 0 means "no holder" in f->sole */
+	if (f->sole == id || holder_find(f, id) || (!f->sole && !f->holders)) {
+		if (lsr_pool_fill(pool, LST_LOCK_NODES))
+			return -ENOMEM;
+		if (!f->sole && !f->holders)
+			f->sole = id;
 		return 0;
-	h = malloc(sizeof(*h));
-	if (!h)
+	}
+	if (!f->sole) {
+		if (lsr_pool_fill(pool, LST_LOCK_NODES))
+			return -ENOMEM;
+		first = holder_new(id, f->holders);
+		if (!first)
+			return -ENOMEM;
+		f->holders = first;
+		return 0;
+	}
+	/* A second holder: the first one's set is written out from the map
+	 * (at most one node a range, the lock's nodes left over). */
+	if (lsr_pool_fill(pool, LST_LOCK_NODES + f->map.count))
 		return -ENOMEM;
-	h->id = id;
-	lsr_set_init(&h->held);
-	h->next = f->holders;
-	f->holders = h;
+	second = holder_new(id, NULL);
+	first = holder_new(f->sole, second);
+	if (!first || !second) {
+		free(first);
+		free(second);
+		return -ENOMEM;
+	}
+	lsr_set_visit(&f->map, 0, LSR_OFF_MAX, copy_step,
+		      (void *[]){&first->held, pool});
+	f->holders = first;
+	f->sole = 0;
 	return 0;
 }
 
 void lst_lock(struct lst_file *f, struct lsr_pool *pool, uint64_t id,
 	      int64_t start, int64_t end, int type)
 {
-	struct lst_holder *h = lst_holder_find(f, id);
+	struct lst_holder *h = f->sole == id ? NULL : holder_find(f, id);
 
 	/* lst_prepare_lock() made the holder; without it this is a bug. */
-	if (!h)
+	if (f->sole != id && !h)
 		abort();
 	lsr_set_apply(&f->map, pool, start, end, type);
-	lsr_set_apply(&h->held, pool, start, end, LSR_RDLCK);
+	if (h)
+		lsr_set_apply(&h->held, pool, start, end, LSR_RDLCK);
 }
 
 static unsigned holder_count(const struct lst_file *f)
@@ -255,6 +397,27 @@ static int release_step(void *arg, int64_t start, int64_t end, int type)
 	}
 }
 
+/* The only holder goes: every byte of the map is freed, each run of
+ * touching ranges at once. */
+static int release_sole(struct lst_file *f, struct lsr_pool *pool,
+			lst_freed_fn fn, void *arg)
+{
+	int64_t s, e, ns, ne;
+
+	if (lsr_pool_fill(pool, LSR_APPLY_NODES))
+		return -ENOMEM;
+	while (first_in(&f->map, 0, LSR_OFF_MAX, &s, &e)) {
+		while (e < LSR_OFF_MAX &&
+		       first_in(&f->map, e + 1, e + 1, &ns, &ne))
+			first_in(&f->map, e + 1, LSR_OFF_MAX, &ns, &e);
+		lsr_set_apply(&f->map, pool, s, e, LSR_UNLCK);
+		if (fn)
+			fn(arg, s, e);
+	}
+	f->sole = 0;
+	return 0;
+}
+
 int lst_release(struct lst_file *f, struct lsr_pool *pool, uint64_t id,
 		lst_freed_fn fn, void *arg)
 {
@@ -262,6 +425,8 @@ int lst_release(struct lst_file *f, struct lsr_pool *pool, uint64_t id,
 	struct release_ctx c = {
 		.f = f, .pool = pool, .fn = fn, .arg = arg};
 
+	if (f->sole)
+		return f->sole == id ? release_sole(f, pool, fn, arg) : 0;
 	for (pp = &f->holders; *pp && (*pp)->id != id; pp = &(*pp)->next)
 		;
 	h = *pp;
@@ -278,6 +443,13 @@ int lst_release(struct lst_file *f, struct lsr_pool *pool, uint64_t id,
 	*pp = h->next;
 	lsr_set_clear(&h->held, pool);
 	free(h);
+	h = f->holders;
+	if (h && !h->next) { /* the one left: its set is the map's again */
+		f->sole = h->id;
+		f->holders = NULL;
+		lsr_set_clear(&h->held, pool);
+		free(h);
+	}
 	return 0;
 }
 
@@ -322,6 +494,11 @@ int lst_conflict(const struct lst_file *f, uint64_t id, int64_t start,
 	struct conflict_ctx c = {
 		.f = f, .type = type, .out = out, .rs = start, .re = end};
 
+	if (f->sole) {
+		c.holder = f->sole;
+		return f->sole != id &&
+		       lsr_set_visit(&f->map, start, end, held_step, &c);
+	}
 	for (h = f->holders; h; h = h->next) {
 		if (h->id == id)
 			continue;
@@ -375,6 +552,10 @@ int lst_file_check(const struct lst_file *f)
 	const struct lst_holder *h;
 
 	lsr_set_visit(&f->map, 0, LSR_OFF_MAX, map_covered_step, &c);
+	if (f->sole)
+		return f->holders ? -EUCLEAN : 0;
+	if (f->holders && !f->holders->next)
+		return -EUCLEAN; /* one holder is kept in f->sole */
 	for (h = f->holders; h && !c.bad; h = h->next)
 		lsr_set_visit(&h->held, 0, LSR_OFF_MAX, held_in_map_step, &c);
 	return c.bad ? -EUCLEAN : 0;

@@ -14,9 +14,16 @@
  * Invariant (lst_file_check): the bytes covered by map are exactly the
  * union of the holders' sets.
  *
- * A file is keyed by (st_dev, st_ino) in a uthash table. The caller
- * allocates struct lst_file (it may embed it) and serialises all access:
- * the table has no locks of its own. Functions that can fail allocate
+ * A file is keyed by (st_dev, st_ino) in an open-addressing table of
+ * pointers (8 bytes a slot, at most 3/4 full), not uthash: its handle
+ * would add 56 bytes to every file, and its failed allocation exits the
+ * program. The caller allocates struct lst_file (it may embed it) and
+ * serialises all access: the table has no locks of its own.
+ *
+ * Most files have one holder. Its set is then exactly the bytes of map
+ * (the invariant), so neither it nor a struct lst_holder is stored: only
+ * its id, in sole. A second holder writes the first one's set out; a
+ * release down to one holder drops it again. Holder ids are not 0. Functions that can fail allocate
  * first and change nothing when they fail; the lst_prepare_*() calls
  * reserve what the matching change needs, so that a caller can reserve,
  * apply the change to the kernel, and then commit without a failure path.
@@ -25,8 +32,8 @@
 #define LOCKSPACE_TABLE_H
 
 #include <stdint.h>
+#include <stddef.h>
 #include <sys/types.h>
-#include <uthash.h>
 
 #include "range.h"
 
@@ -43,13 +50,15 @@ struct lst_holder {
 
 struct lst_file {
 	struct lst_key key;
-	UT_hash_handle hh;
 	struct lsr_set map;
-	struct lst_holder *holders;
+	uint64_t sole;              /* the only holder's id, or 0 */
+	struct lst_holder *holders; /* NULL with sole, else none or >= 2 */
 };
 
 struct lst_table {
-	struct lst_file *files; /* uthash head */
+	struct lst_file **slot; /* NULL: free; linear probing */
+	size_t cap;             /* 0 or a power of two */
+	size_t count;
 };
 
 /* A range of another holder that conflicts with a request. */
@@ -65,9 +74,15 @@ struct lst_conflict {
 void lst_table_init(struct lst_table *t);
 struct lst_file *lst_table_find(const struct lst_table *t, dev_t dev,
 				ino_t ino);
-void lst_table_insert(struct lst_table *t, struct lst_file *f);
+/* -ENOMEM, with nothing changed, when the table cannot grow. */
+int lst_table_insert(struct lst_table *t, struct lst_file *f);
 void lst_table_remove(struct lst_table *t, struct lst_file *f);
 size_t lst_table_count(const struct lst_table *t);
+/* Iterate: for (i = 0; (f = lst_table_next(t, &i));). The table must not
+ * change meanwhile (a removal moves entries). */
+struct lst_file *lst_table_next(const struct lst_table *t, size_t *i);
+/* Free the slots (the files are the caller's). */
+void lst_table_free(struct lst_table *t);
 
 void lst_file_init(struct lst_file *f, dev_t dev, ino_t ino);
 /* Drop every range and holder; the file stays in its table. */
@@ -75,9 +90,14 @@ void lst_file_clear(struct lst_file *f, struct lsr_pool *pool);
 int lst_file_empty(const struct lst_file *f); /* no range, no holder */
 int lst_file_check(const struct lst_file *f); /* 0 or -EUCLEAN */
 
-struct lst_holder *lst_holder_find(const struct lst_file *f, uint64_t id);
+/* The ranges holder id holds (the types in the set mean nothing), or
+ * NULL when it is not a holder of f. */
+const struct lsr_set *lst_holder_ranges(const struct lst_file *f,
+					uint64_t id);
 /* Whether holder still holds any byte. */
 int lst_holder_holds(const struct lst_file *f, uint64_t id);
+/* Whether no holder but id (if any) is left. */
+int lst_only_holder(const struct lst_file *f, uint64_t id);
 
 /* Lock [start, end] with type (LSR_RDLCK/LSR_WRLCK) for holder: reserve,
  * then apply. lst_prepare_lock() creates the holder if it is new. */

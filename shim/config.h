@@ -18,6 +18,7 @@
 
 #include <limits.h>
 #include <stddef.h>
+#include <stdint.h>
 
 enum { MODE_OFF, MODE_OBSERVE, MODE_PROTECT };
 enum { LOGL_ERROR, LOGL_WARNING, LOGL_NOTICE, LOGL_INFO, LOGL_DEBUG };
@@ -26,10 +27,10 @@ enum { LOGD_STDERR, LOGD_SYSLOG, LOGD_FILE };
 
 /* What applies to one file: the global keys, overridden by the first
  * [glob] section whose pattern matches the file's path. */
-struct policy {
-	int mode;         /* MODE_* */
-	int conflicts_fd; /* conflicts = fd */
-	int backend;      /* BACKEND_*; only anchor so far */
+struct policy { /* one byte: it is in every locked file */
+	uint8_t mode : 3;         /* MODE_* */
+	uint8_t conflicts_fd : 1; /* conflicts = fd */
+	uint8_t backend : 3;      /* BACKEND_*; only anchor so far */
 };
 
 void config_init(void);

@@ -260,14 +260,14 @@ static int drop_some(struct exec_state *es, struct ls_file *f, size_t ndrop)
 	if (!u->drop)
 		return -ENOMEM;
 	for (o = f->ofds; o; o = o->fnext) {
-		struct lst_holder *h;
+		const struct lsr_set *held;
 
 		if (o->keep)
 			continue;
-		h = lst_holder_find(&f->t, o->id);
+		held = lst_holder_ranges(&f->t, o->id);
 		u->drop[u->ndrop].o = o;
-		if (h && snapshot(&h->held, &u->drop[u->ndrop].r,
-				  &u->drop[u->ndrop].n) < 0)
+		if (held && snapshot(held, &u->drop[u->ndrop].r,
+				     &u->drop[u->ndrop].n) < 0)
 			return -ENOMEM;
 		u->ndrop++;
 		if (lst_release(&f->t, prot_pool(), o->id, prot_unlock_freed,
@@ -293,16 +293,16 @@ static void write_file(struct sbuf *b, struct ls_file *f,
 	sb_add(b, " %zu", nh);
 	for (i = 0; i < n; i = j) {
 		struct ls_ofd *o = pairs[i].o;
-		struct lst_holder *h = lst_holder_find(&f->t, o->id);
+		const struct lsr_set *held = lst_holder_ranges(&f->t, o->id);
 
 		for (j = i; j < n && pairs[j].o == o; j++)
 			;
 		sb_add(b, " H %d %zu", o->accmode, j - i);
 		for (size_t k = i; k < j; k++)
 			sb_add(b, " %d", pairs[k].fd);
-		sb_add(b, " %zu", h ? h->held.count : 0);
-		if (h)
-			lsr_set_visit(&h->held, 0, LSR_OFF_MAX, held_step, b);
+		sb_add(b, " %zu", held ? held->count : 0);
+		if (held)
+			lsr_set_visit(held, 0, LSR_OFF_MAX, held_step, b);
 	}
 }
 
@@ -314,10 +314,10 @@ static int exec_prepare_locked(struct exec_state *es, struct sbuf *b)
 	int max = atomic_load(&fd_state_max), nfiles = 0, err = -ENOMEM;
 	struct fd_pair *pairs = NULL;
 	size_t np = 0, cap = 0, i, j;
-	struct lst_file *lf, *tmp;
+	struct lst_file *lf;
 	struct ls_ofd *o;
 
-	HASH_ITER(hh, prot_files.files, lf, tmp)
+	for (i = 0; (lf = lst_table_next(&prot_files, &i));)
 		for (o = ((struct ls_file *)lf)->ofds; o; o = o->fnext)
 			o->keep = 0;
 	for (int fd = 0; fd <= max; fd++) {
@@ -344,7 +344,7 @@ static int exec_prepare_locked(struct exec_state *es, struct sbuf *b)
 	/* Files some of whose holders stay: release the others, keep the
 	 * anchor open across exec when ranges are left. Files whose
 	 * holders all go keep their close-on-exec anchor. */
-	HASH_ITER(hh, prot_files.files, lf, tmp) {
+	for (i = 0; (lf = lst_table_next(&prot_files, &i));) {
 		struct ls_file *f = (struct ls_file *)lf;
 		size_t nkeep = 0, ndrop = 0;
 
@@ -771,13 +771,12 @@ static const char *adopt(const struct hf_file *hf, size_t nf)
 
 	for (size_t i = 0; i < nf; i++) {
 		const struct hf_file *f = &hf[i];
-		struct ls_file *lf = prot_file_get(f->dev, f->ino);
+		struct ls_file *lf = prot_file_get(f->dev, f->ino, f->anchor);
 
 		if (!lf)
 			return "out of memory";
 		lf->anchor = f->anchor;
 		lf->anchor_rw = f->rw;
-		prot_file_policy(lf, f->anchor);
 		fdstate_set_ofd(f->anchor, (struct ls_ofd *)lf);
 		real_fcntl(f->anchor, F_SETFD, (void *)(long)FD_CLOEXEC);
 		for (size_t j = 0; j < f->nh; j++) {

@@ -77,15 +77,15 @@ static void gather(struct loss *l, struct ls_file *f,
 	const struct ls_ofd *o;
 
 	for (o = f->ofds; o; o = o->fnext) {
-		const struct lst_holder *h;
+		const struct lsr_set *held;
 
 		if (o == closing && last)
 			continue;
-		h = lst_holder_find(&f->t, o->id);
-		if (!h)
+		held = lst_holder_ranges(&f->t, o->id);
+		if (!held)
 			continue;
 		c.fd = o->fd;
-		lsr_set_visit(&h->held, 0, LSR_OFF_MAX, held_piece, &c);
+		lsr_set_visit(held, 0, LSR_OFF_MAX, held_piece, &c);
 	}
 	if (!l->n && !l->more)
 		return;
@@ -139,9 +139,9 @@ void loss_untracked_locked(struct loss *l, int fd, const char *func,
 	f = (struct ls_file *)lst_table_find(&prot_files, st.st_dev,
 					     st.st_ino);
 	if (f && wants(f)) {
-		pthread_mutex_lock(&f->mu);
+		fmu_lock(&f->mu);
 		gather(l, f, NULL, 0);
-		pthread_mutex_unlock(&f->mu);
+		fmu_unlock(&f->mu);
 	}
 	if (!l->active)
 		return;
@@ -163,9 +163,9 @@ void loss_untracked(struct loss *l, int fd, const char *func, void *caller)
 	f = (struct ls_file *)lst_table_find(&prot_files, st.st_dev,
 					     st.st_ino);
 	if (f && wants(f)) {
-		pthread_mutex_lock(&f->mu);
+		fmu_lock(&f->mu);
 		gather(l, f, NULL, 0);
-		pthread_mutex_unlock(&f->mu);
+		fmu_unlock(&f->mu);
 	}
 	crit_leave(&c);
 	if (!l->active)
@@ -267,12 +267,12 @@ void loss_finish(struct loss *l, int closed)
 		f = (struct ls_file *)lst_table_find(&prot_files, l->dev,
 						     l->ino);
 		if (f) {
-			pthread_mutex_lock(&f->mu);
+			fmu_lock(&f->mu);
 			if (lst_prepare_unlock(&f->t, prot_pool()) == 0)
 				lst_unlock(&f->t, prot_pool(), 0,
 					   LSR_OFF_MAX);
 			prot_held_sync(f);
-			pthread_mutex_unlock(&f->mu);
+			fmu_unlock(&f->mu);
 		}
 		crit_leave(&c);
 		log_count(LOGC_OBSERVED, 1);
@@ -386,10 +386,10 @@ void observe_unseen(struct ls_file *f)
 		const struct ls_ofd *o;
 
 		for (o = f->ofds; o; o = o->fnext) {
-			const struct lst_holder *h = lst_holder_find(&f->t,
-								     o->id);
+			const struct lsr_set *held =
+				lst_holder_ranges(&f->t, o->id);
 
-			if (h && lsr_set_type_at(&h->held, l.r[i].start)) {
+			if (held && lsr_set_type_at(held, l.r[i].start)) {
 				l.r[i].fd = o->fd;
 				break;
 			}
@@ -414,13 +414,14 @@ void observe_unseen(struct ls_file *f)
 /* At exit: the same comparison for every file under observe. */
 __attribute__((destructor)) static void observe_at_exit(void)
 {
-	struct lst_file *lf, *tmp;
+	struct lst_file *lf;
 	struct crit c;
+	size_t i;
 
 	if (!atomic_load(&watch_closes) || prot_passthrough_now())
 		return;
 	crit_enter(&c, 1);
-	HASH_ITER(hh, prot_files.files, lf, tmp)
+	for (i = 0; (lf = lst_table_next(&prot_files, &i));)
 		observe_unseen((struct ls_file *)lf);
 	crit_leave(&c);
 }

@@ -92,30 +92,42 @@ extern atomic_int vfork_seen;
 
 /* ---- protect.c ------------------------------------------------------------
  *
- * struct ls_file: one locked file. Invariants:
+ * A file's mutex in one word, where a pthread_mutex_t takes 40 bytes of
+ * every locked file: 0 free, 1 taken, 2 taken and maybe waited for (a
+ * futex, Drepper's "Futexes Are Tricky", mutex 3). Keeps errno. */
+struct fmu {
+	atomic_uint v;
+};
+void fmu_lock(struct fmu *m);
+void fmu_unlock(struct fmu *m);
+
+/* struct ls_file: one locked file. Invariants:
  *   - anchor >= 0 exactly when the file has a held range, or a holder
  *     (struct ls_ofd) whose descriptors are open, or a waiter (pins);
  *     the anchor's OFD locks are exactly t.map, unless fallback is set,
  *     when the program's own descriptors carry plain POSIX locks.
  *   - anchor_rw: the anchor was opened for writing; set only once a write
  *     lock was asked for through a descriptor with write access.
+ *   - fallback, once set, stays for the life of the process (its note
+ *     is given once).
  * Locks: prot_lock (rwlock) for reading keeps the file and its holders
- * alive; mu guards every field below hh and the ranges in t. Order:
- * prot_lock, then mu; never block in the kernel holding either.
+ * alive; mu guards the fields below it and the ranges in t. Order:
+ * prot_lock, then mu; never block in the kernel holding either. 72
+ * bytes: one is allocated for every locked file (bench row 7).
  */
 struct ls_file {
 	struct lst_file t;
-	pthread_mutex_t mu;
+	struct fmu mu;
 	int anchor;
-	int anchor_rw;
-	int fallback;
-	int noted;
-	unsigned nofd;  /* holders (struct ls_ofd) of this file */
-	struct ls_ofd *ofds; /* them, linked through fnext */
-	unsigned pins;  /* F_SETLKW waiters keeping the entry */
-	struct policy pol; /* set at the first lock, from the path */
-	int held;          /* the map is not empty (summary counter) */
-	int pol_set;
+	unsigned refs;       /* holders (struct ls_ofd), including one being
+			      * released, and F_SETLKW waiters (pins) */
+	struct policy pol;   /* from the path, when the entry is made */
+	/* Flags, a byte each (bit-fields would share a memory location
+	 * between fields that different locks guard). */
+	uint8_t anchor_rw;
+	uint8_t fallback;
+	uint8_t held;        /* the map is not empty (summary counter) */
+	struct ls_ofd *ofds; /* the holders, linked through fnext */
 };
 
 /* A holder: one open file description of the program, as far as the shim
@@ -123,13 +135,13 @@ struct ls_file {
 struct ls_ofd {
 	struct ls_file *file;
 	uint64_t id;
-	unsigned ndesc; /* tracked descriptors that refer to it */
-	int accmode;    /* O_RDONLY, O_WRONLY or O_RDWR */
-	int fd;         /* one of them, for kcmp */
 	struct ls_ofd *fnext; /* the other holders of the file */
-	int keep;            /* exec.c scratch: has a descriptor kept */
-	pid_t last_tid;      /* thread that last locked through it */
-	int siblings;        /* may have untracked dups (FD_DUP) */
+	unsigned ndesc; /* tracked descriptors that refer to it */
+	int fd;         /* one of them, for kcmp */
+	pid_t last_tid; /* thread that last locked through it */
+	uint8_t accmode;  /* O_RDONLY, O_WRONLY or O_RDWR */
+	uint8_t keep;     /* exec.c scratch: has a descriptor kept */
+	uint8_t siblings; /* may have untracked dups (FD_DUP) */
 };
 
 /* What exec.c shares of protect.c's state (see the locking comment at the
@@ -146,12 +158,12 @@ void crit_leave(struct crit *c);
 int prot_passthrough_now(void);
 struct lsr_pool *prot_pool(void);
 int prot_ofd_lock(int afd, int cmd, int type, int64_t start, int64_t end);
-struct ls_file *prot_file_get(dev_t dev, ino_t ino);
+/* The entry of (dev, ino), made with the policy of fd's path if new. */
+struct ls_file *prot_file_get(dev_t dev, ino_t ino, int fd);
 void file_maybe_retire(struct ls_file *f);
 struct ls_ofd *prot_ofd_adopt(struct ls_file *f, int accmode, int fd);
 void prot_ofd_map(struct ls_ofd *o, int fd);
 void prot_forget(void);
-void prot_file_policy(struct ls_file *f, int fd);
 void exec_adopt(void);
 
 int prot_lock_cmd(int fd, int cmd, struct flock *fl);
