@@ -60,7 +60,7 @@ void fdstate_init(void)
 	__atomic_store_n(&fd_state, a, __ATOMIC_RELEASE);
 }
 
-static void raise_max(int fd)
+void fdstate_raise_max(int fd)
 {
 	int max = atomic_load_explicit(&fd_state_max, memory_order_relaxed);
 
@@ -76,37 +76,20 @@ void fdstate_set(int fd, int state)
 	atomic_store_explicit(&fd_state[fd], (uint8_t)state,
 			      memory_order_release);
 	if (state)
-		raise_max(fd);
+		fdstate_raise_max(fd);
 }
 
-void fdstate_mark_dup(int fd)
+int fdstate_adopt_dup(int fd, struct ls_ofd *o)
 {
-	uint8_t none = FD_NONE;
+	uint8_t st = FD_DUP;
 
-	if ((unsigned)fd >= fd_state_size || !fd_state ||
-	    atomic_load_explicit(&fd_state[fd], memory_order_relaxed))
-		return; /* already marked, or tracked: nothing to do */
-	if (atomic_compare_exchange_strong(&fd_state[fd], &none, FD_DUP))
-		raise_max(fd);
-}
-
-/* A number the kernel has just handed out: nobody else can be marking it,
- * so a plain store does. */
-void fdstate_mark_dup_new(int fd)
-{
-	if ((unsigned)fd >= fd_state_size || !fd_state ||
-	    atomic_load_explicit(&fd_state[fd], memory_order_relaxed))
-		return;
-	atomic_store_explicit(&fd_state[fd], FD_DUP, memory_order_relaxed);
-	raise_max(fd);
-}
-
-void fdstate_unmark_dup(int fd)
-{
-	uint8_t dup = FD_DUP;
-
-	if ((unsigned)fd < fd_state_size && fd_state)
-		atomic_compare_exchange_strong(&fd_state[fd], &dup, FD_NONE);
+	if ((unsigned)fd >= fd_state_size || !fd_state)
+		return 0;
+	fd_ofd[fd] = o; /* first: FD_TRACKED promises it */
+	if (atomic_compare_exchange_strong(&fd_state[fd], &st, FD_TRACKED))
+		return 1;
+	fd_ofd[fd] = NULL;
+	return 0;
 }
 
 struct ls_ofd *fdstate_ofd(int fd)

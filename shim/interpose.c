@@ -30,25 +30,40 @@ static int is_lock_cmd(int cmd)
  * rewrites) go to the kernel here too, without a second variadic call:
  * on a descriptor with nothing of ours this is the whole cost of fcntl.
  */
+#if defined(__x86_64__)
+static inline int syscall_direct(long nr, long a, long b, unsigned long c)
+{
+	long r;
+
+	__asm__ volatile("syscall"
+			 : "=a"(r)
+			 : "0"(nr), "D"(a), "S"(b), "d"(c)
+			 : "rcx", "r11", "memory");
+	if (unlikely((unsigned long)r > -4096UL)) {
+		errno = (int)-r;
+		return -1;
+	}
+	return (int)r;
+}
+#endif
+
 static inline int fcntl_direct(int fd, int cmd, unsigned long arg)
 {
 #if defined(__x86_64__)
-	long r;
-
-	if (cmd != F_GETOWN && cmd != F_OFD_SETLKW) {
-		__asm__ volatile("syscall"
-				 : "=a"(r)
-				 : "0"((long)SYS_fcntl), "D"((long)fd),
-				   "S"((long)cmd), "d"(arg)
-				 : "rcx", "r11", "memory");
-		if (unlikely((unsigned long)r > -4096UL)) {
-			errno = (int)-r;
-			return -1;
-		}
-		return (int)r;
-	}
+	if (cmd != F_GETOWN && cmd != F_OFD_SETLKW)
+		return syscall_direct(SYS_fcntl, fd, cmd, arg);
 #endif
 	return real_fcntl(fd, cmd, (void *)arg);
+}
+
+/* dup is no cancellation point and has no other work in libc. */
+static inline int dup_direct(int fd)
+{
+#if defined(__x86_64__)
+	return syscall_direct(SYS_dup, fd, 0, 0);
+#else
+	return real_dup(fd);
+#endif
 }
 
 /* fcntl reads its variadic argument once, as an unsigned long, and passes
@@ -155,10 +170,8 @@ SHIM_EXPORT int close(int fd)
 		errno = EBADF;
 		return -1;
 	}
-	if (st == FD_DUP && !watching()) {
-		fdstate_unmark_dup(fd);
+	if (st == FD_DUP && !watching() && fdstate_unmark_dup(fd))
 		return real_close(fd);
-	}
 	return prot_close(fd, __builtin_return_address(0));
 }
 
@@ -170,7 +183,7 @@ SHIM_EXPORT int dup(int fd)
 	 * description take a lock later, closing one of the two must not
 	 * count as its last close. */
 	if (likely(st == FD_NONE || st == FD_DUP)) {
-		r = real_dup(fd);
+		r = dup_direct(fd);
 		if (r >= 0) {
 			fdstate_mark_dup(fd);
 			fdstate_mark_dup_new(r);
@@ -191,34 +204,39 @@ static inline int untracked(int fd)
 	return st == FD_NONE || st == FD_DUP;
 }
 
-SHIM_EXPORT int dup2(int fd, int fd2)
+/*
+ * dup2 and dup3 close fd2 when it is open. Without a lock of ours on
+ * either side, fd2 is claimed first as close() claims it; a failed call
+ * gives it its mark back (for that moment, a close of another descriptor
+ * of fd2's description does not see it as a sibling).
+ */
+static int dup_over(int fd, int fd2, int flags, int is_dup3, void *caller)
 {
-	int r;
+	int r, was;
 
 	if (likely(untracked(fd) && untracked(fd2) && !watching())) {
-		r = real_dup2(fd, fd2);
-		if (r >= 0 && fd != fd2) {
-			fdstate_mark_dup(fd);
-			fdstate_mark_dup(fd2);
+		was = fdstate_get(fd2) == FD_DUP;
+		if (fd == fd2 || fdstate_unmark_dup(fd2)) {
+			r = is_dup3 ? real_dup3(fd, fd2, flags)
+				    : real_dup2(fd, fd2);
+			if (fd != fd2 && (r >= 0 || was))
+				fdstate_mark_dup(fd2);
+			if (fd != fd2 && r >= 0)
+				fdstate_mark_dup(fd);
+			return r;
 		}
-		return r;
 	}
-	return prot_dup2(fd, fd2, 0, 0, __builtin_return_address(0));
+	return prot_dup2(fd, fd2, flags, is_dup3, caller);
+}
+
+SHIM_EXPORT int dup2(int fd, int fd2)
+{
+	return dup_over(fd, fd2, 0, 0, __builtin_return_address(0));
 }
 
 SHIM_EXPORT int dup3(int fd, int fd2, int flags)
 {
-	int r;
-
-	if (likely(untracked(fd) && untracked(fd2) && !watching())) {
-		r = real_dup3(fd, fd2, flags);
-		if (r >= 0) {
-			fdstate_mark_dup(fd);
-			fdstate_mark_dup(fd2);
-		}
-		return r;
-	}
-	return prot_dup2(fd, fd2, flags, 1, __builtin_return_address(0));
+	return dup_over(fd, fd2, flags, 1, __builtin_return_address(0));
 }
 
 SHIM_EXPORT int close_range(unsigned first, unsigned last, int flags)
@@ -239,10 +257,9 @@ SHIM_EXPORT int fclose(FILE *fp)
 	if (!real.fclose)
 		real_init();
 	fd = fp ? fileno(fp) : -1;
-	if (likely(fdstate_get(fd) != FD_TRACKED && !watching())) {
-		fdstate_unmark_dup(fd);
+	if (likely(fdstate_get(fd) != FD_TRACKED && !watching()) &&
+	    fdstate_unmark_dup(fd))
 		return real.fclose(fp);
-	}
 	return prot_fclose(fp, fd, __builtin_return_address(0));
 }
 
@@ -254,10 +271,9 @@ SHIM_EXPORT int closedir(DIR *d)
 	if (!real.closedir)
 		real_init();
 	fd = dv ? dirfd(d) : -1;
-	if (likely(fdstate_get(fd) != FD_TRACKED && !watching())) {
-		fdstate_unmark_dup(fd);
+	if (likely(fdstate_get(fd) != FD_TRACKED && !watching()) &&
+	    fdstate_unmark_dup(fd))
 		return real.closedir(d);
-	}
 	return prot_closedir(d, fd, __builtin_return_address(0));
 }
 
@@ -268,10 +284,9 @@ SHIM_EXPORT FILE *freopen(const char *path, const char *mode, FILE *fp)
 	if (!real.freopen)
 		real_init();
 	fd = fp ? fileno(fp) : -1;
-	if (likely(fdstate_get(fd) != FD_TRACKED && !watching())) {
-		fdstate_unmark_dup(fd);
+	if (likely(fdstate_get(fd) != FD_TRACKED && !watching()) &&
+	    fdstate_unmark_dup(fd))
 		return real.freopen(path, mode, fp);
-	}
 	return prot_freopen(path, mode, fp, fd, __builtin_return_address(0));
 }
 

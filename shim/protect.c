@@ -456,7 +456,9 @@ static void adopt_siblings(struct ls_ofd *o, int fd)
 	for (int g = 0; g <= max; g++) {
 		if (g == fd || fdstate_get(g) != FD_DUP || !kcmp_same(fd, g))
 			continue;
-		prot_ofd_map(o, g);
+		/* g may be in a close() that skips the lock right now */
+		if (fdstate_adopt_dup(g, o))
+			o->ndesc++;
 	}
 }
 
@@ -1379,7 +1381,9 @@ static struct ls_ofd *close_begin(int fd, struct loss *l, const char *func,
 
 	l->active = 0;
 	l->n = l->more = 0;
-	if (fdstate_get(fd) == FD_TRACKED) {
+	/* A descriptor adopted as a sibling between the look and the claim
+	 * is tracked. */
+	if (fdstate_get(fd) == FD_TRACKED || !fdstate_unmark_dup(fd)) {
 		crit_enter(&c, 1);
 		if (fdstate_get(fd) == FD_TRACKED) {
 			adopt_siblings(fdstate_ofd(fd), fd);
@@ -1389,7 +1393,6 @@ static struct ls_ofd *close_begin(int fd, struct loss *l, const char *func,
 		crit_leave(&c);
 		return o;
 	}
-	fdstate_unmark_dup(fd);
 	if (atomic_load_explicit(&watch_closes, memory_order_relaxed))
 		loss_untracked(l, fd, func, caller);
 	return o;

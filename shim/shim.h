@@ -68,6 +68,7 @@ enum {
 	FD_DUP = 3,     /* not tracked, but shares its description with
 			 * another descriptor (a dup made while untracked) */
 };
+struct ls_ofd;
 extern _Atomic(uint8_t) *fd_state;
 extern size_t fd_state_size;
 extern _Atomic int fd_state_max; /* highest non-zero entry, or -1 */
@@ -79,11 +80,50 @@ static inline int fdstate_get(int fd)
 	return atomic_load_explicit(&fd_state[fd], memory_order_relaxed);
 }
 void fdstate_set(int fd, int state); /* prot_lock held for writing */
-/* FD_NONE <-> FD_DUP, without the lock: a compare-and-swap, so that a
- * concurrent first lock (FD_TRACKED) is never overwritten. */
-void fdstate_mark_dup(int fd);
-void fdstate_mark_dup_new(int fd);
-void fdstate_unmark_dup(int fd);
+void fdstate_raise_max(int fd);
+
+/* FD_NONE -> FD_DUP, without the lock (dup, dup2, F_DUPFD of a descriptor
+ * with nothing of ours): a compare-and-swap, so that a first lock through
+ * fd in another thread (FD_TRACKED) is never overwritten. */
+static inline void fdstate_mark_dup(int fd)
+{
+	uint8_t none = FD_NONE;
+
+	if ((unsigned)fd >= fd_state_size || !fd_state ||
+	    atomic_load_explicit(&fd_state[fd], memory_order_relaxed))
+		return; /* already marked, or tracked: nothing to do */
+	if (atomic_compare_exchange_strong(&fd_state[fd], &none, FD_DUP))
+		fdstate_raise_max(fd);
+}
+
+/* A number the kernel has just handed out: no other thread can lock
+ * through it yet, so a plain store does. */
+static inline void fdstate_mark_dup_new(int fd)
+{
+	if ((unsigned)fd >= fd_state_size || !fd_state ||
+	    atomic_load_explicit(&fd_state[fd], memory_order_relaxed))
+		return;
+	atomic_store_explicit(&fd_state[fd], FD_DUP, memory_order_relaxed);
+	fdstate_raise_max(fd);
+}
+
+/* Claim fd for a close (or a dup2 over it) that skips the lock:
+ * FD_DUP -> FD_NONE by compare-and-swap. 0 when fd is FD_TRACKED: a close
+ * of another descriptor of its description adopted it (adopt_siblings,
+ * the other side of the same swap), and the caller must take the tracked
+ * path instead. Either the adoption or the claim wins, never both. */
+static inline int fdstate_unmark_dup(int fd)
+{
+	uint8_t st = FD_DUP;
+
+	if ((unsigned)fd >= fd_state_size || !fd_state)
+		return 1;
+	return atomic_compare_exchange_strong(&fd_state[fd], &st, FD_NONE) ||
+	       st != FD_TRACKED;
+}
+/* Under prot_lock for writing: FD_DUP -> FD_TRACKED for o (the other side
+ * of fdstate_unmark_dup()). 0 when a close claimed fd first. */
+int fdstate_adopt_dup(int fd, struct ls_ofd *o);
 struct ls_ofd *fdstate_ofd(int fd);
 void fdstate_set_ofd(int fd, struct ls_ofd *ofd);
 void fdstate_reset(void); /* fork child: forget everything */
