@@ -128,6 +128,17 @@ $(B)/progs/%: tests/progs/%.c | deps
 	$(Q)$(CC) -std=gnu11 -O1 -g -Wall -Wextra -Werror -pthread \
 		-D_GNU_SOURCE -o $@ $< -ldl
 
+# The test hook that fails the shim's allocations (tests/test_faults.c): a
+# preload library, plain like the programs it is loaded into; no loop of
+# it may become a call of memcpy or strlen (a sanitizer intercepts those).
+FAILALLOC := $(B)/progs/libfailalloc.so
+$(FAILALLOC): tests/progs/lib/failalloc.c | deps
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) -std=gnu11 -O1 -g -Wall -Wextra -Werror -pthread \
+		-D_GNU_SOURCE -fno-tree-loop-distribute-patterns \
+		-fno-omit-frame-pointer -fPIC -shared -o $@ $< -ldl
+
 # Command-line tools (lockspace-locks): standalone programs.
 $(B)/%: tools/%.c | deps
 	@mkdir -p $(@D)
@@ -165,7 +176,7 @@ SAN_LIB = $(if $(filter address,$(SAN)),asan,$(if $(filter thread,$(SAN)),tsan,u
 TEST_PRELOAD = $(strip $(SAN_RT) $(abspath $(SHIM_SO)))
 CRITERION_FLAGS ?= --jobs=2
 
-check: check-deps all $(TESTS) $(PROGS) $(BENCHES) $(TORTURE)
+check: check-deps all $(TESTS) $(PROGS) $(FAILALLOC) $(BENCHES) $(TORTURE)
 	$(Q)LOCKSPACE_TEST_PRELOAD="$(TEST_PRELOAD)" \
 		LOCKSPACE_TEST_PROGS="$(abspath $(B))/progs" \
 		$(TESTS) $(CRITERION_FLAGS)
