@@ -192,6 +192,14 @@ static int copy_step(void *arg, int64_t start, int64_t end, int type)
 	return 0;
 }
 
+static int copy_typed_step(void *arg, int64_t start, int64_t end, int type)
+{
+	void **a = arg;
+
+	lsr_set_apply(a[0], a[1], start, end, type);
+	return 0;
+}
+
 static struct lst_holder *holder_new(uint64_t id, struct lst_holder *next)
 {
 	struct lst_holder *h = malloc(sizeof(*h));
@@ -202,6 +210,34 @@ static struct lst_holder *holder_new(uint64_t id, struct lst_holder *next)
 		h->next = next;
 	}
 	return h;
+}
+
+int lst_file_copy(struct lst_file *dst, const struct lst_file *src,
+		  struct lsr_pool *pool)
+{
+	const struct lst_holder *h;
+	struct lst_holder **tail = &dst->holders;
+	size_t need = src->map.count + LSR_APPLY_NODES;
+
+	lst_file_init(dst, src->key.dev, src->key.ino);
+	for (h = src->holders; h; h = h->next)
+		need += h->held.count;
+	if (lsr_pool_fill(pool, (unsigned)need))
+		return -ENOMEM;
+	for (h = src->holders; h; h = h->next) {
+		*tail = holder_new(h->id, NULL);
+		if (!*tail) {
+			lst_file_clear(dst, pool);
+			return -ENOMEM;
+		}
+		lsr_set_visit(&h->held, 0, LSR_OFF_MAX, copy_step,
+			      (void *[]){&(*tail)->held, pool});
+		tail = &(*tail)->next;
+	}
+	lsr_set_visit(&src->map, 0, LSR_OFF_MAX, copy_typed_step,
+		      (void *[]){&dst->map, pool});
+	dst->sole = src->sole;
+	return 0;
 }
 
 int lst_prepare_lock(struct lst_file *f, struct lsr_pool *pool, uint64_t id)

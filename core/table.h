@@ -88,6 +88,11 @@ void lst_file_init(struct lst_file *f, dev_t dev, ino_t ino);
 /* Drop every range and holder; the file stays in its table. */
 void lst_file_clear(struct lst_file *f, struct lsr_pool *pool);
 int lst_file_empty(const struct lst_file *f); /* no range, no holder */
+/* dst (not in a table) becomes a copy of src's ranges and holders, to be
+ * changed without touching src; lst_file_clear() it. -ENOMEM with dst
+ * empty. */
+int lst_file_copy(struct lst_file *dst, const struct lst_file *src,
+		  struct lsr_pool *pool);
 int lst_file_check(const struct lst_file *f); /* 0 or -EUCLEAN */
 
 /* The ranges holder id holds (the types in the set mean nothing), or

@@ -91,19 +91,21 @@ static void sb_add(struct sbuf *b, const char *fmt, ...)
 
 /* ---- before exec ------------------------------------------------------------ */
 
-/* What a file looked like before a partial release, to put it back. */
+/* A file some of whose holders leave at exec: the release happens on a
+ * copy of its table entry (what the new image is handed), and on the
+ * anchor; the entry itself stays as it is, so that a failed exec only has
+ * to lock the entry's map on the anchor again. */
 struct undo_file {
 	struct ls_file *f;
-	struct snap_range *map;
-	size_t nmap;
-	struct {
-		struct ls_ofd *o;
-		struct snap_range *r;
-		size_t n;
-	} *drop;
-	size_t ndrop;
+	struct lst_file t; /* the copy, with the leaving holders released */
+	int copied;        /* else no holder leaves: f->t is handed */
 	int cloexec_cleared;
 };
+
+static const struct lst_file *view(const struct undo_file *u)
+{
+	return u->copied ? &u->t : &u->f->t;
+}
 
 struct exec_state {
 	int active;
@@ -115,89 +117,29 @@ struct exec_state {
 	int memfd;
 };
 
-static int snap_step(void *arg, int64_t s, int64_t e, int type)
+static int relock_step(void *arg, int64_t s, int64_t e, int type)
 {
-	struct {
-		struct snap_range *r;
-		size_t n, cap;
-	} *v = arg;
+	struct ls_file *f = arg;
 
-	if (v->n == v->cap) {
-		size_t cap = v->cap ? v->cap * 2 : 8;
-		struct snap_range *nr = realloc(v->r, cap * sizeof(*nr));
-
-		if (!nr)
-			return 1;
-		v->r = nr;
-		v->cap = cap;
-	}
-	v->r[v->n].start = s;
-	v->r[v->n].end = e;
-	v->r[v->n].type = type;
-	v->n++;
+	if (prot_ofd_lock(f->anchor, F_OFD_SETLK, type, s, e) < 0)
+		log_note("exec failed, and a range released for it was taken "
+			 "meanwhile: %lld-%lld", (long long)s, (long long)e);
 	return 0;
 }
 
-static int snapshot(const struct lsr_set *set, struct snap_range **out,
-		    size_t *n)
-{
-	struct {
-		struct snap_range *r;
-		size_t n, cap;
-	} v = {0};
-
-	if (lsr_set_visit(set, 0, LSR_OFF_MAX, snap_step, &v)) {
-		free(v.r);
-		return -ENOMEM;
-	}
-	*out = v.r;
-	*n = v.n;
-	return 0;
-}
-
-
-/* Put a file back as the snapshot says (exec failed). */
+/* Put a file back (exec failed): its entry never changed. */
 static void undo_one(struct undo_file *u)
 {
-	struct ls_file *f = u->f;
-	struct lsr_pool *p = prot_pool();
-
 	if (u->cloexec_cleared)
-		real_fcntl(f->anchor, F_SETFD, (void *)(long)FD_CLOEXEC);
-	for (size_t i = 0; i < u->nmap; i++)
-		if (prot_ofd_lock(f->anchor, F_OFD_SETLK, u->map[i].type,
-				  u->map[i].start, u->map[i].end) < 0)
-			log_note("exec failed, and a range released for it "
-				 "was taken meanwhile: %lld-%lld",
-				 (long long)u->map[i].start,
-				 (long long)u->map[i].end);
-	for (size_t d = 0; d < u->ndrop; d++) {
-		uint64_t id = u->drop[d].o->id;
-
-		for (size_t i = 0; i < u->drop[d].n; i++)
-			for (size_t m = 0; m < u->nmap; m++) {
-				int64_t s = u->drop[d].r[i].start;
-				int64_t e = u->drop[d].r[i].end;
-
-				if (u->map[m].end < s || u->map[m].start > e)
-					continue;
-				s = s < u->map[m].start ? u->map[m].start : s;
-				e = e > u->map[m].end ? u->map[m].end : e;
-				if (lst_prepare_lock(&f->t, p, id) == 0)
-					lst_lock(&f->t, p, id, s, e,
-						 u->map[m].type);
-			}
-	}
+		real_fcntl(u->f->anchor, F_SETFD, (void *)(long)FD_CLOEXEC);
+	lsr_set_visit(&u->f->t.map, 0, LSR_OFF_MAX, relock_step, u->f);
 }
 
 static void undo_free(struct exec_state *es)
 {
-	for (size_t i = 0; i < es->nu; i++) {
-		for (size_t d = 0; d < es->u[i].ndrop; d++)
-			free(es->u[i].drop[d].r);
-		free(es->u[i].drop);
-		free(es->u[i].map);
-	}
+	for (size_t i = 0; i < es->nu; i++)
+		if (es->u[i].copied)
+			lst_file_clear(&es->u[i].t, prot_pool());
 	free(es->u);
 	es->u = NULL;
 	es->nu = 0;
@@ -232,68 +174,74 @@ static int map_step(void *arg, int64_t s, int64_t e, int type)
 	return 0;
 }
 
-/* Whether f's anchor carries ranges to hand over (asked of files that
- * have a holder staying, before and after the leaving ones go). */
-static int handed(const struct ls_file *f)
+/* Whether f's anchor carries ranges to hand over (t: f's entry, or its
+ * copy once the leaving holders went). */
+static int handed(const struct ls_file *f, const struct lst_file *t)
 {
-	return !f->fallback && f->anchor >= 0 && f->t.map.root;
+	return !f->fallback && f->anchor >= 0 && t->map.root;
 }
 
-/* A file some of whose holders leave: snapshot it, then release them. */
-static int drop_some(struct exec_state *es, struct ls_file *f, size_t ndrop)
+/* A file with a holder staying. When others leave, they are released
+ * from a copy of its entry, and what nobody keeps from the anchor. */
+static struct undo_file *undo_new(struct exec_state *es, struct ls_file *f,
+				  size_t ndrop)
 {
 	struct undo_file *u;
 	struct ls_ofd *o;
 
 	u = realloc(es->u, (es->nu + 1) * sizeof(*u));
 	if (!u)
-		return -ENOMEM;
+		return NULL;
 	es->u = u;
-	u = &es->u[es->nu++];
+	u = &es->u[es->nu];
 	memset(u, 0, sizeof(*u));
 	u->f = f;
-	if (snapshot(&f->t.map, &u->map, &u->nmap) < 0)
-		return -ENOMEM;
-	if (!ndrop)
-		return 0;
-	u->drop = calloc(ndrop, sizeof(*u->drop));
-	if (!u->drop)
-		return -ENOMEM;
-	for (o = f->ofds; o; o = o->fnext) {
-		const struct lsr_set *held;
+	if (ndrop && lst_file_copy(&u->t, &f->t, prot_pool()) < 0)
+		return NULL;
+	u->copied = ndrop != 0;
+	es->nu++;
+	for (o = f->ofds; o && ndrop; o = o->fnext)
+		if (!o->keep && lst_release(&u->t, prot_pool(), o->id,
+					    prot_unlock_freed, f) < 0)
+			return NULL;
+	return u;
+}
 
-		if (o->keep)
-			continue;
-		held = lst_holder_ranges(&f->t, o->id);
-		u->drop[u->ndrop].o = o;
-		if (held && snapshot(held, &u->drop[u->ndrop].r,
-				     &u->drop[u->ndrop].n) < 0)
-			return -ENOMEM;
-		u->ndrop++;
-		if (lst_release(&f->t, prot_pool(), o->id, prot_unlock_freed,
-				f) < 0)
-			return -ENOMEM;
+/* The first of pairs[0..n) (sorted by cmp_pair) on file f, or n. */
+static size_t pairs_of(const struct fd_pair *pairs, size_t n,
+		       const struct ls_file *f)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if ((uintptr_t)pairs[mid].o->file < (uintptr_t)f)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
-	return 0;
+	return lo;
 }
 
 /* One file of the hand-over: its map, then its kept holders with their
  * descriptors (pairs[0..n), one file, sorted by holder). */
-static void write_file(struct sbuf *b, struct ls_file *f,
-		       const struct fd_pair *pairs, size_t n)
+static void write_file(struct sbuf *b, const struct ls_file *f,
+		       const struct lst_file *t, const struct fd_pair *pairs,
+		       size_t n)
 {
 	size_t nh = 0, i, j;
 
 	for (i = 0; i < n; i++)
 		nh += !i || pairs[i].o != pairs[i - 1].o;
-	sb_add(b, " F %llu %llu %d %d %zu", (unsigned long long)f->t.key.dev,
-	       (unsigned long long)f->t.key.ino, f->anchor, f->anchor_rw,
-	       f->t.map.count);
-	lsr_set_visit(&f->t.map, 0, LSR_OFF_MAX, map_step, b);
+	sb_add(b, " F %llu %llu %d %d %zu", (unsigned long long)t->key.dev,
+	       (unsigned long long)t->key.ino, f->anchor, f->anchor_rw,
+	       t->map.count);
+	lsr_set_visit(&t->map, 0, LSR_OFF_MAX, map_step, b);
 	sb_add(b, " %zu", nh);
 	for (i = 0; i < n; i = j) {
 		struct ls_ofd *o = pairs[i].o;
-		const struct lsr_set *held = lst_holder_ranges(&f->t, o->id);
+		const struct lsr_set *held = lst_holder_ranges(t, o->id);
 
 		for (j = i; j < n && pairs[j].o == o; j++)
 			;
@@ -313,7 +261,7 @@ static int exec_prepare_locked(struct exec_state *es, struct sbuf *b)
 {
 	int max = atomic_load(&fd_state_max), nfiles = 0, err = -ENOMEM;
 	struct fd_pair *pairs = NULL;
-	size_t np = 0, cap = 0, i, j;
+	size_t np = 0, cap = 0, i, j, k;
 	struct lst_file *lf;
 	struct ls_ofd *o;
 
@@ -347,31 +295,35 @@ static int exec_prepare_locked(struct exec_state *es, struct sbuf *b)
 	for (i = 0; (lf = lst_table_next(&prot_files, &i));) {
 		struct ls_file *f = (struct ls_file *)lf;
 		size_t nkeep = 0, ndrop = 0;
+		struct undo_file *u;
 
-		if (!handed(f))
+		if (!handed(f, &f->t))
 			continue;
 		for (o = f->ofds; o; o = o->fnext)
 			o->keep ? nkeep++ : ndrop++;
 		if (!nkeep)
 			continue;
-		if (drop_some(es, f, ndrop) < 0)
+		u = undo_new(es, f, ndrop);
+		if (!u)
 			goto out;
-		if (handed(f)) {
+		if (handed(f, view(u))) {
 			real_fcntl(f->anchor, F_SETFD, (void *)0L);
-			es->u[es->nu - 1].cloexec_cleared = 1;
+			u->cloexec_cleared = 1;
 			nfiles++;
 		}
 	}
 	if (np)
 		qsort(pairs, np, sizeof(*pairs), cmp_pair);
 	sb_add(b, "LSH1 %d %d", (int)getpid(), nfiles);
-	for (i = 0; i < np; i = j) {
-		struct ls_file *f = pairs[i].o->file;
+	for (i = 0; i < es->nu; i++) {
+		const struct undo_file *u = &es->u[i];
 
-		for (j = i; j < np && pairs[j].o->file == f; j++)
+		if (!u->cloexec_cleared)
+			continue; /* nothing left to hand over */
+		j = pairs_of(pairs, np, u->f);
+		for (k = j; k < np && pairs[k].o->file == u->f; k++)
 			;
-		if (handed(f)) /* it has kept holders: the pairs */
-			write_file(b, f, pairs + i, j - i);
+		write_file(b, u->f, view(u), pairs + j, k - j);
 	}
 	err = b->err ? -ENOMEM : nfiles;
 out:
@@ -703,15 +655,24 @@ static int claimed_step(void *arg, const struct proc_lock *l)
 	return 0;
 }
 
-/* The anchor really holds exactly the claimed ranges, as OFD locks. */
-static int anchor_holds(const struct hf_file *f)
+static const char no_memory[] = "out of memory";
+
+/* The anchor really holds exactly the claimed ranges, as OFD locks: NULL,
+ * or why not. */
+static const char *anchor_holds(const struct hf_file *f)
 {
 	struct holds_ctx c = {.f = f};
 	char path[64];
+	int r;
 
 	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", f->anchor);
-	return proc_locks_each(path, claimed_step, &c) == 0 &&
-	       c.seen == f->nmap;
+	errno = 0;
+	r = proc_locks_each(path, claimed_step, &c);
+	if (r < 0 && errno == ENOMEM)
+		return no_memory;
+	if (r || !f->nmap || c.seen != f->nmap)
+		return "an anchor does not hold the claimed locks";
+	return NULL;
 }
 
 static int same_file(int fd, const struct hf_file *f, struct stat *st)
@@ -728,6 +689,7 @@ static const char *validate(const struct hf_file *hf, size_t nf)
 
 	for (size_t i = 0; i < nf; i++) {
 		const struct hf_file *f = &hf[i];
+		const char *why;
 		int acc;
 
 		if (!same_file(f->anchor, f, &st))
@@ -737,8 +699,9 @@ static const char *validate(const struct hf_file *hf, size_t nf)
 		acc = real_fcntl(f->anchor, F_GETFL, NULL) & O_ACCMODE;
 		if ((acc == O_RDONLY) != !f->rw)
 			return "an anchor's access mode is not the one claimed";
-		if (!f->nmap || !anchor_holds(f))
-			return "an anchor does not hold the claimed locks";
+		why = anchor_holds(f);
+		if (why)
+			return why;
 		for (size_t j = 0; j < f->nh; j++)
 			for (int k = 0; k < f->h[j].nfds; k++) {
 				int fd = f->h[j].fds[k];
@@ -812,6 +775,133 @@ static const char *adopt(const struct hf_file *hf, size_t nf)
 			return "holders' ranges do not match the locks";
 	}
 	return NULL;
+}
+
+/* A descriptor of f through which the process may take a lock of type. */
+static int posix_fd(const struct hf_file *f, int type)
+{
+	struct stat st;
+
+	for (size_t j = 0; j < f->nh; j++) {
+		int acc = f->h[j].accmode;
+
+		if (f->h[j].nfds && (type == LSR_WRLCK ? acc != O_RDONLY
+						       : acc != O_WRONLY) &&
+		    same_file(f->h[j].fds[0], f, &st))
+			return f->h[j].fds[0];
+	}
+	return -1;
+}
+
+/*
+ * The table could not take the validated hand-over in (out of memory):
+ * the anchors' locks become plain POSIX locks of the process, taken
+ * through a descriptor of the program, and the anchors close, so that the
+ * program can still unlock and close as it could without the shim (and a
+ * close drops them as plain POSIX does). Nothing here allocates; each
+ * range is free for a moment between the two calls.
+ */
+static void adopt_as_posix(const struct hf_file *hf, size_t nf)
+{
+	struct stat st;
+
+	for (size_t i = 0; i < nf; i++) {
+		const struct hf_file *f = &hf[i];
+
+		if (!same_file(f->anchor, f, &st))
+			continue; /* not an anchor of this file: left alone */
+		for (size_t m = 0; m < f->nmap; m++) {
+			const struct snap_range *r = &f->map[m];
+			int fd = posix_fd(f, r->type);
+
+			prot_ofd_lock(f->anchor, F_OFD_SETLK, LSR_UNLCK,
+				      r->start, r->end);
+			if (fd < 0 || prot_ofd_lock(fd, F_SETLK, r->type,
+						    r->start, r->end) < 0)
+				log_note("exec hand-over without memory: the "
+					 "lock %lld-%lld of ino %llu is lost",
+					 (long long)r->start,
+					 (long long)r->end,
+					 (unsigned long long)f->ino);
+		}
+		raw_close(f->anchor);
+	}
+}
+
+/* One file of a hand-over text that could not be parsed for lack of
+ * memory: its anchor's ranges move to plain POSIX locks as in
+ * adopt_as_posix(), walking the text twice instead of building the claim.
+ * -1 on malformed text. */
+static int nomem_file(struct parser *ps, int64_t fdmax)
+{
+	int64_t dev, ino, a, rw, nmap, nh, acc, nfds, nr, v, s, e, t;
+	int fd[2] = {-1, -1}; /* for read, for write locks */
+	struct parser map;
+	struct hf_file f;
+	struct stat st;
+
+	if (handoff_word(ps, "F") || handoff_tok(ps, &dev, 0, INT64_MAX) ||
+	    handoff_tok(ps, &ino, 0, INT64_MAX) ||
+	    handoff_tok(ps, &a, 0, fdmax) || handoff_tok(ps, &rw, 0, 1) ||
+	    handoff_tok(ps, &nmap, 0, INT64_MAX))
+		return -1;
+	map = *ps;
+	for (int64_t i = 0; i < 3 * nmap; i++)
+		if (handoff_tok(ps, &v, 0, INT64_MAX))
+			return -1;
+	f.dev = (uint64_t)dev;
+	f.ino = (uint64_t)ino;
+	if (handoff_tok(ps, &nh, 0, INT64_MAX))
+		return -1;
+	for (int64_t j = 0; j < nh; j++) {
+		if (handoff_word(ps, "H") || handoff_tok(ps, &acc, 0, O_RDWR) ||
+		    handoff_tok(ps, &nfds, 0, INT64_MAX))
+			return -1;
+		for (int64_t k = 0; k < nfds; k++) {
+			if (handoff_tok(ps, &v, 0, fdmax))
+				return -1;
+			if (k || !same_file((int)v, &f, &st))
+				continue;
+			if (acc != O_WRONLY && fd[0] < 0)
+				fd[0] = (int)v;
+			if (acc != O_RDONLY && fd[1] < 0)
+				fd[1] = (int)v;
+		}
+		if (handoff_tok(ps, &nr, 0, INT64_MAX))
+			return -1;
+		for (int64_t k = 0; k < 2 * nr; k++)
+			if (handoff_tok(ps, &v, 0, INT64_MAX))
+				return -1;
+	}
+	if (!same_file((int)a, &f, &st) || fdstate_get((int)a) != FD_NONE)
+		return 0; /* not an anchor of this file: left alone */
+	for (int64_t i = 0; i < nmap; i++) {
+		if (handoff_tok(&map, &s, 0, LSR_OFF_MAX) ||
+		    handoff_tok(&map, &e, s, LSR_OFF_MAX) ||
+		    handoff_tok(&map, &t, LSR_RDLCK, LSR_WRLCK))
+			return -1;
+		prot_ofd_lock((int)a, F_OFD_SETLK, LSR_UNLCK, s, e);
+		if (fd[t == LSR_WRLCK] < 0 ||
+		    prot_ofd_lock(fd[t == LSR_WRLCK], F_SETLK, (int)t, s, e) < 0)
+			log_note("exec hand-over without memory: the lock "
+				 "%lld-%lld of ino %llu is lost", (long long)s,
+				 (long long)e, (unsigned long long)ino);
+	}
+	raw_close((int)a);
+	return 0;
+}
+
+static void adopt_nomem(const char *text, int64_t fdmax)
+{
+	struct parser ps = {.p = text, .end = text + strlen(text)};
+	int64_t pid, nf;
+
+	if (handoff_word(&ps, "LSH1") || handoff_tok(&ps, &pid, 1, INT_MAX) ||
+	    pid != getpid() || handoff_tok(&ps, &nf, 0, INT64_MAX))
+		return;
+	for (int64_t i = 0; i < nf; i++)
+		if (nomem_file(&ps, fdmax) < 0)
+			return;
 }
 
 /* Only a memfd of ours, sealed as exec_prepare() sealed it, is read and
@@ -890,14 +980,18 @@ void exec_adopt(void)
 	if (handoff_parse(&ps, getpid(), (int64_t)fd_state_size - 1, &hf,
 			  &nf)) {
 		why = ps.why;
+		if (!strcmp(why, no_memory))
+			adopt_nomem(text ? text : v, (int64_t)fd_state_size - 1);
 		goto bad;
 	}
 	crit_enter(&c, 1);
 	why = validate(hf, nf);
-	if (!why)
-		why = adopt(hf, nf);
-	if (why)
-		prot_forget(); /* the descriptors stay as they are */
+	if (why && why != no_memory) {
+		prot_forget(); /* not ours: the descriptors stay as they are */
+	} else if (why || (why = adopt(hf, nf)) != NULL) {
+		prot_forget_free();
+		adopt_as_posix(hf, nf);
+	}
 	crit_leave(&c);
 	handoff_free(hf, nf);
 	if (why)

@@ -51,7 +51,7 @@ int handoff_tok(struct parser *ps, int64_t *v, int64_t lo, int64_t hi)
 	return 0;
 }
 
-static int word(struct parser *ps, const char *w)
+int handoff_word(struct parser *ps, const char *w)
 {
 	size_t n = strlen(w);
 	const char *p = ps->p;
@@ -81,7 +81,8 @@ static int count(struct parser *ps, size_t *n, int per)
 void handoff_free(struct hf_file *hf, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		for (size_t j = 0; j < hf[i].nh; j++) {
+		/* h is NULL when its allocation failed after nh was read */
+		for (size_t j = 0; hf[i].h && j < hf[i].nh; j++) {
 			free(hf[i].h[j].fds);
 			free(hf[i].h[j].r);
 		}
@@ -98,7 +99,7 @@ int handoff_parse(struct parser *ps, pid_t self, int64_t fdmax,
 	size_t nf, i, j, k;
 	struct hf_file *hf;
 
-	if (word(ps, "LSH1") || handoff_tok(ps, &pid, 1, INT_MAX))
+	if (handoff_word(ps, "LSH1") || handoff_tok(ps, &pid, 1, INT_MAX))
 		return -1;
 	if (pid != self) {
 		ps->why = "written by another process";
@@ -115,7 +116,7 @@ int handoff_parse(struct parser *ps, pid_t self, int64_t fdmax,
 		struct hf_file *f = &hf[i];
 		int64_t dev, ino, a, rw;
 
-		if (word(ps, "F") || handoff_tok(ps, &dev, 0, INT64_MAX) ||
+		if (handoff_word(ps, "F") || handoff_tok(ps, &dev, 0, INT64_MAX) ||
 		    handoff_tok(ps, &ino, 0, INT64_MAX) || handoff_tok(ps, &a, 0, fdmax) ||
 		    handoff_tok(ps, &rw, 0, 1) || count(ps, &f->nmap, 3))
 			goto bad;
@@ -150,7 +151,7 @@ int handoff_parse(struct parser *ps, pid_t self, int64_t fdmax,
 			struct hf_holder *h = &f->h[j];
 			size_t nfds;
 
-			if (word(ps, "H") || handoff_tok(ps, &v, 0, O_RDWR) ||
+			if (handoff_word(ps, "H") || handoff_tok(ps, &v, 0, O_RDWR) ||
 			    count(ps, &nfds, 1))
 				goto bad;
 			h->accmode = (int)v;

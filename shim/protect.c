@@ -1758,6 +1758,28 @@ static void atfork_child(void)
 	shim_busy = 0;
 }
 
+/* Free every entry and holder (prot_lock held for writing; the anchors
+ * are the caller's), then forget as prot_forget() does. */
+void prot_forget_free(void)
+{
+	struct lst_file *lf;
+	size_t i;
+
+	for (i = 0; (lf = lst_table_next(&prot_files, &i));) {
+		struct ls_file *f = (struct ls_file *)lf;
+		struct ls_ofd *o, *next;
+
+		for (o = f->ofds; o; o = next) {
+			next = o->fnext;
+			slab_put(&ofd_slab, o);
+		}
+		lst_file_clear(&f->t, prot_pool());
+		slab_put(&file_slab, f);
+	}
+	lst_table_free(&prot_files);
+	prot_forget();
+}
+
 /* Start over with an empty table; what was there is left behind, unused
  * (another thread may have been changing it). */
 void prot_forget(void)

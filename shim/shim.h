@@ -204,6 +204,7 @@ void file_maybe_retire(struct ls_file *f);
 struct ls_ofd *prot_ofd_adopt(struct ls_file *f, int accmode, int fd);
 void prot_ofd_map(struct ls_ofd *o, int fd);
 void prot_forget(void);
+void prot_forget_free(void);
 void exec_adopt(void);
 
 int prot_lock_cmd(int fd, int cmd, struct flock *fl);

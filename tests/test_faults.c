@@ -653,25 +653,23 @@ Test(faults, daemon_close_loop_at_start_then_locks)
  * shim's only: plain POSIX has no allocation of ours to fail, and the
  * kernel is the oracle instead.
  *
- * Shim bugs these tests found when they were written, left for the
- * allocation rework of shim/ and core/ to fix (the tests fail until then):
- *   - every script, N = the first file's insert into an empty table
- *     (2 and 3, and again after the table emptied): HASH_ADD in
- *     lst_table_insert (core/table.c) cannot allocate the hash and
- *     uthash's default uthash_fatal() calls exit(-1): the program exits
- *     255 inside fcntl(), where the kernel would say ENOLCK;
- *   - exec, the new image: a calloc of a holder array in handoff_parse
- *     fails and handoff_free (shim/handoff_parse.c) walks f->nh holders
- *     of a NULL f->h: SIGSEGV in the constructor, before main;
- *   - exec, the new image: any other allocation of exec_adopt() (parse,
- *     validate's /proc read, adopt) fails, the hand-over is dropped with
- *     prot_forget(), and the anchors it named stay open, untracked and
- *     no longer close-on-exec: unlock and close through the program's
- *     descriptors never release their locks (a leak until exit);
- *   - failed exec: undo_one() (shim/exec.c) ignores a failed
- *     lst_prepare_lock() while it puts the leaving holders back, after
- *     the kernel lock was re-taken: the table forgets a range the anchor
- *     holds, and that holder's close does not release it. */
+ * Shim bugs these tests found, and how they were fixed:
+ *   - every script, N = the first file's insert into an empty table:
+ *     uthash's HASH_ADD could not allocate and its uthash_fatal() called
+ *     exit(-1) inside fcntl(); the table is now core/table.c's own, whose
+ *     insert fails with -ENOMEM (fcntl: ENOLCK);
+ *   - exec, the new image: handoff_free() walked f->nh holders of a NULL
+ *     f->h after a failed calloc (SIGSEGV before main);
+ *   - exec, the new image: a failed allocation anywhere in exec_adopt()
+ *     left the anchors open, untracked and no longer close-on-exec, their
+ *     locks held until exit; now the locks become plain POSIX locks
+ *     through the program's descriptors and the anchors close
+ *     (adopt_as_posix, and adopt_nomem walking the text when it could not
+ *     be parsed);
+ *   - failed exec: the leaving holders were released from the table and
+ *     put back after, which could fail; now they are released from a copy
+ *     of the entry (lst_file_copy, before any change), and a failed exec
+ *     only locks the unchanged map on the anchor again. */
 
 #define FA_BYTES 48	/* bytes 0..47 one by one, then [48, EOF) */
 #define FA_DESCS 16
