@@ -265,6 +265,16 @@ static int exec_prepare_locked(struct exec_state *es, struct sbuf *b)
 	struct lst_file *lf;
 	struct ls_ofd *o;
 
+	/* Dups made before a holder's first lock (FD_DUP) are descriptors of
+	 * its description too: the new image must know them, or the close
+	 * of the last one it tracks would release the lock. */
+	for (int fd = 0; fd <= max; fd++) {
+		o = fdstate_get(fd) == FD_TRACKED ? fdstate_ofd(fd) : NULL;
+		if (o && o->siblings) {
+			prot_adopt_dups(o, fd);
+			o->siblings = 0; /* all found: once a holder */
+		}
+	}
 	for (i = 0; (lf = lst_table_next(&prot_files, &i));)
 		for (o = ((struct ls_file *)lf)->ofds; o; o = o->fnext)
 			o->keep = 0;

@@ -105,6 +105,26 @@ void fdstate_set_ofd(int fd, struct ls_ofd *ofd)
 		fd_ofd[fd] = ofd;
 }
 
+/* The fork child holds no lock, but its descriptors share descriptions
+ * as the parent's did: every one the shim knew of becomes FD_DUP, so that
+ * a lock the child takes later through one of them counts the others
+ * (adopt_siblings), as the contract says. */
+void fdstate_fork_reset(void)
+{
+	int max = atomic_load(&fd_state_max);
+
+	for (int fd = 0; fd <= max; fd++) {
+		int st = atomic_load_explicit(&fd_state[fd],
+					      memory_order_relaxed);
+
+		atomic_store_explicit(&fd_state[fd],
+				      st == FD_TRACKED || st == FD_DUP ?
+					      FD_DUP : FD_NONE,
+				      memory_order_relaxed);
+		fd_ofd[fd] = NULL;
+	}
+}
+
 void fdstate_reset(void)
 {
 	int max = atomic_load(&fd_state_max);

@@ -441,6 +441,21 @@ static void ofd_refresh_fd(struct ls_ofd *o)
 		}
 }
 
+/* The dups (FD_DUP) that share o's description (fd is one of its
+ * descriptors) become its descriptors. prot_lock held for writing. */
+void prot_adopt_dups(struct ls_ofd *o, int fd)
+{
+	int max = atomic_load(&fd_state_max);
+
+	for (int g = 0; g <= max; g++) {
+		if (g == fd || fdstate_get(g) != FD_DUP || !kcmp_same(fd, g))
+			continue;
+		/* g may be in a close() that skips the lock right now */
+		if (fdstate_adopt_dup(g, o))
+			o->ndesc++;
+	}
+}
+
 /*
  * fd is the last descriptor of o the shim tracks, and o's description was
  * dup'ed before it took a lock: the dups (FD_DUP) that share it keep the
@@ -449,17 +464,8 @@ static void ofd_refresh_fd(struct ls_ofd *o)
  */
 static void adopt_siblings(struct ls_ofd *o, int fd)
 {
-	int max = atomic_load(&fd_state_max);
-
-	if (o->ndesc != 1 || !o->siblings)
-		return;
-	for (int g = 0; g <= max; g++) {
-		if (g == fd || fdstate_get(g) != FD_DUP || !kcmp_same(fd, g))
-			continue;
-		/* g may be in a close() that skips the lock right now */
-		if (fdstate_adopt_dup(g, o))
-			o->ndesc++;
-	}
+	if (o->ndesc == 1 && o->siblings)
+		prot_adopt_dups(o, fd);
 }
 
 /* Forget that fd refers to its holder. Returns the holder when fd was its
@@ -1720,6 +1726,8 @@ void prot_closefrom(int lowfd, void *caller)
 
 /* ---- fork ---------------------------------------------------------------- */
 
+static void forget_table(void);
+
 /*
  * The child owns none of its parent's locks (POSIX) and must not keep
  * the parent's anchors: its copies hold the parent's OFD locks. Other
@@ -1746,7 +1754,8 @@ static void atfork_child(void)
 		}
 	}
 	prot_lock = (pthread_rwlock_t)PTHREAD_RWLOCK_INITIALIZER;
-	prot_forget();
+	fdstate_fork_reset();
+	forget_table();
 	anchor_band_reset();
 	dl_forget();
 	prot_owner = getpid();
@@ -1782,11 +1791,16 @@ void prot_forget_free(void)
 
 /* Start over with an empty table; what was there is left behind, unused
  * (another thread may have been changing it). */
+static void forget_table(void)
+{
+	lst_table_init(&prot_files);
+	atomic_store(&prot_active, 0);
+}
+
 void prot_forget(void)
 {
 	fdstate_reset();
-	lst_table_init(&prot_files);
-	atomic_store(&prot_active, 0);
+	forget_table();
 }
 
 void prot_init(void)

@@ -126,7 +126,8 @@ static inline int fdstate_unmark_dup(int fd)
 int fdstate_adopt_dup(int fd, struct ls_ofd *o);
 struct ls_ofd *fdstate_ofd(int fd);
 void fdstate_set_ofd(int fd, struct ls_ofd *ofd);
-void fdstate_reset(void); /* fork child: forget everything */
+void fdstate_reset(void); /* forget everything */
+void fdstate_fork_reset(void);
 void prot_init(void);
 extern atomic_int vfork_seen;
 
@@ -203,6 +204,7 @@ struct ls_file *prot_file_get(dev_t dev, ino_t ino, int fd);
 void file_maybe_retire(struct ls_file *f);
 struct ls_ofd *prot_ofd_adopt(struct ls_file *f, int accmode, int fd);
 void prot_ofd_map(struct ls_ofd *o, int fd);
+void prot_adopt_dups(struct ls_ofd *o, int fd);
 void prot_forget(void);
 void prot_forget_free(void);
 void exec_adopt(void);

@@ -99,6 +99,23 @@ Test(exec, lock_survives_exec_and_inherited_fd_close_releases, .timeout = 60)
 	unlink(path);
 }
 
+/* A dup made before the first lock is a descriptor of the holder's
+ * description in the new image too: closing the one that locked keeps
+ * the lock there (plain POSIX drops it), closing the dup releases it. */
+Test(exec, dup_made_before_first_lock_keeps_lock_after_exec, .timeout = 60)
+{
+	char *path = tu_mkfile(FILE_SIZE);
+
+	script(path,
+	       STEPS("open:a:rw", "dup:g:a", "lock:a:w:set:0:0", "reexec",
+		     "ready", "close:a", "ready", "close:g", "ready"),
+	       EXPECT({ 0, 0, 0, W, W }, { 1, 0, 0, U, W },
+		      { 2, 0, 0, U, U }), NULL, NULL);
+	tu_expect_res("close:a", "0");
+	tu_expect_res("close:g", "0");
+	unlink(path);
+}
+
 /* Unlock stays process-wide in the new image: through any descriptor. */
 Test(exec, unlock_through_other_fd_releases_after_exec, .timeout = 60)
 {

@@ -1073,3 +1073,25 @@ Test(protect, concurrent_close_of_two_dups_leaks_and_loses_nothing,
 	unlink(b);
 	rmdir(dir);
 }
+
+/* A fork child's descriptors share descriptions as the parent's did: a
+ * lock the child takes through one of two descriptors of a description
+ * stays when it closes that one (plain POSIX drops it). */
+Test(protect, fork_child_counts_inherited_dups_of_its_holder, .timeout = 60)
+{
+	char *path = mkfile();
+	const char *argv[] = { tu_prog("forkdup"), path, NULL };
+	static const char *const want[2] = {
+		"after close: locked=0\nafter close of dup: locked=0\n",
+		"after close: locked=1\nafter close of dup: locked=0\n" };
+
+	for (int shim = 0; shim <= with_shim(); shim++) {
+		char out[256];
+		int st = tu_run(shim, argv, NULL, out, sizeof(out));
+
+		cr_expect_eq(st, 0, "[%s] forkdup: %d: %s", how(shim), st,
+			     out);
+		cr_expect_str_eq(out, want[shim], "[%s]", how(shim));
+	}
+	unlink(path);
+}
