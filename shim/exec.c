@@ -901,9 +901,9 @@ static int nomem_file(struct parser *ps, int64_t fdmax)
 	return 0;
 }
 
-static void adopt_nomem(const char *text, int64_t fdmax)
+static void adopt_nomem(const char *text, size_t len, int64_t fdmax)
 {
-	struct parser ps = {.p = text, .end = text + strlen(text)};
+	struct parser ps = {.p = text, .end = text + len};
 	int64_t pid, nf;
 
 	if (handoff_word(&ps, "LSH1") || handoff_tok(&ps, &pid, 1, INT_MAX) ||
@@ -933,22 +933,19 @@ static int is_handoff_memfd(int fd)
 	return !strncmp(target, "/memfd:lockspace-handoff", 24);
 }
 
-static char *read_memfd(int fd)
+/* The memfd's text, mapped (no heap: it may be short), *len bytes. */
+static char *map_memfd(int fd, size_t *len)
 {
 	struct stat st;
-	char *buf;
+	void *p;
 
 	if (fstat(fd, &st) < 0 || st.st_size <= 0 || st.st_size > HANDOFF_MAX)
 		return NULL;
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf)
+	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (p == MAP_FAILED)
 		return NULL;
-	if (pread(fd, buf, (size_t)st.st_size, 0) != st.st_size) {
-		free(buf);
-		return NULL;
-	}
-	buf[st.st_size] = 0;
-	return buf;
+	*len = (size_t)st.st_size;
+	return p;
 }
 
 /* Constructor time, before main: take over what the old image held. */
@@ -959,6 +956,7 @@ void exec_adopt(void)
 	struct hf_file *hf = NULL;
 	size_t nf = 0;
 	char *text = NULL;
+	size_t len = 0;
 	const char *why;
 	struct crit c;
 	int64_t mfd;
@@ -978,20 +976,21 @@ void exec_adopt(void)
 			why = "the memfd named is not a hand-over";
 			goto bad;
 		}
-		text = read_memfd((int)mfd);
+		text = map_memfd((int)mfd, &len);
 		raw_close((int)mfd);
 		if (!text) {
 			why = "unreadable memfd";
 			goto bad;
 		}
 		ps.p = text;
-		ps.end = text + strlen(text);
+		ps.end = text + len;
 	}
 	if (handoff_parse(&ps, getpid(), (int64_t)fd_state_size - 1, &hf,
 			  &nf)) {
 		why = ps.why;
 		if (!strcmp(why, no_memory))
-			adopt_nomem(text ? text : v, (int64_t)fd_state_size - 1);
+			adopt_nomem(text ? text : v, text ? len : strlen(v),
+				    (int64_t)fd_state_size - 1);
 		goto bad;
 	}
 	crit_enter(&c, 1);
@@ -1006,11 +1005,13 @@ void exec_adopt(void)
 	handoff_free(hf, nf);
 	if (why)
 		goto bad;
-	free(text);
+	if (text)
+		munmap(text, len);
 	unsetenv(HANDOFF_VAR);
 	return;
 bad:
-	free(text);
+	if (text)
+		munmap(text, len);
 	unsetenv(HANDOFF_VAR);
 	log_note("ignoring the exec hand-over in %s: %s", HANDOFF_VAR, why);
 }
