@@ -360,22 +360,27 @@ static void ofd_refresh_fd(struct ls_ofd *o)
 }
 
 /*
- * fd is the last descriptor of o the shim tracks, and o's description was
- * dup'ed before it took a lock: the dups (FD_DUP) that share it keep the
- * lock alive (the contract counts every descriptor of the description).
- * Track them now, before fd goes. prot_lock held for writing.
+ * o's description was dup'ed before it took a lock: the dups (FD_DUP)
+ * that share it are its descriptors too (the contract counts every
+ * descriptor of the description). Track them. prot_lock held for writing.
  */
-static void adopt_siblings(struct ls_ofd *o, int fd)
+void prot_ofd_track_dups(struct ls_ofd *o)
 {
 	int max = atomic_load(&fd_state_max);
 
-	if (o->ndesc != 1 || !o->siblings)
+	if (!o->siblings)
 		return;
-	for (int g = 0; g <= max; g++) {
-		if (g == fd || fdstate_get(g) != FD_DUP || !kcmp_same(fd, g))
-			continue;
-		prot_ofd_map(o, g);
-	}
+	for (int g = 0; g <= max; g++)
+		if (fdstate_get(g) == FD_DUP && kcmp_same(o->fd, g))
+			prot_ofd_map(o, g);
+}
+
+/* o's last tracked descriptor is about to go: its dups made before the
+ * first lock keep the lock alive. prot_lock held for writing. */
+static void adopt_siblings(struct ls_ofd *o)
+{
+	if (o->ndesc == 1)
+		prot_ofd_track_dups(o);
 }
 
 /* Forget that fd refers to its holder. Returns the holder when fd was its
@@ -1308,7 +1313,7 @@ static struct ls_ofd *close_begin(int fd, struct loss *l, const char *func,
 	if (fdstate_get(fd) == FD_TRACKED) {
 		crit_enter(&c, 1);
 		if (fdstate_get(fd) == FD_TRACKED) {
-			adopt_siblings(fdstate_ofd(fd), fd);
+			adopt_siblings(fdstate_ofd(fd));
 			loss_tracked(l, fdstate_ofd(fd), fd, func, caller);
 			o = ofd_detach(fd);
 		}
@@ -1509,7 +1514,7 @@ int prot_dup2(int fd, int fd2, int flags, int is_dup3, void *caller)
 	if (o && fdstate_get(fd) == FD_TRACKED && fdstate_ofd(fd) == o)
 		o = NULL; /* a dup of its own description: nothing closes */
 	if (o) {
-		adopt_siblings(o, fd2);
+		adopt_siblings(o);
 		loss_tracked(&l, o, fd2, func, caller);
 	}
 	r = is_dup3 ? real_dup3(fd, fd2, flags) : real_dup2(fd, fd2);
@@ -1593,7 +1598,7 @@ int prot_close_range(unsigned first, unsigned last, int flags,
 		if (st == FD_TRACKED) {
 			struct ls_ofd *o;
 
-			adopt_siblings(fdstate_ofd((int)fd), (int)fd);
+			adopt_siblings(fdstate_ofd((int)fd));
 			if (nloss < 4) {
 				loss[nloss].active = 0;
 				loss[nloss].n = loss[nloss].more = 0;

@@ -150,6 +150,7 @@ struct ls_file *prot_file_get(dev_t dev, ino_t ino);
 void file_maybe_retire(struct ls_file *f);
 struct ls_ofd *prot_ofd_adopt(struct ls_file *f, int accmode, int fd);
 void prot_ofd_map(struct ls_ofd *o, int fd);
+void prot_ofd_track_dups(struct ls_ofd *o);
 void prot_forget(void);
 void prot_file_policy(struct ls_file *f, int fd);
 void exec_adopt(void);
