@@ -969,30 +969,47 @@ static int setlk_wait(struct ls_file *f, struct req *r)
 	return res;
 }
 
-/* Make the kernel lock on [start, end] match the table again after a
- * grant that must not count (its descriptor was closed meanwhile). */
+/*
+ * Make the kernel lock on [start, end] match the table again after a
+ * grant that did not count: its descriptor was closed meanwhile, or the
+ * attempt that was to record it failed. Bytes the table holds get its
+ * type in place and bytes it does not hold are unlocked; never unlock and
+ * then relock a byte the table holds, or another process may take it in
+ * between.
+ */
 struct relock_ctx {
 	int anchor;
-	int64_t start, end;
+	int64_t pos, end; /* the first byte not yet done, the last */
+	int done;
 };
 
 static int relock_step(void *arg, int64_t s, int64_t e, int type)
 {
-	const struct relock_ctx *c = arg;
+	struct relock_ctx *c = arg;
 
-	prot_ofd_lock(c->anchor, F_OFD_SETLK, type, s < c->start ? c->start : s,
-		      e > c->end ? c->end : e);
-	return 0;
+	s = s < c->pos ? c->pos : s;
+	e = e > c->end ? c->end : e;
+	if (s > c->pos)
+		prot_ofd_lock(c->anchor, F_OFD_SETLK, LSR_UNLCK, c->pos, s - 1);
+	prot_ofd_lock(c->anchor, F_OFD_SETLK, type, s, e);
+	if (e == c->end)
+		c->done = 1;
+	else
+		c->pos = e + 1;
+	return c->done;
 }
 
 static void resync(struct ls_file *f, int64_t start, int64_t end)
 {
-	struct relock_ctx c = {f->anchor, start, end};
+	struct relock_ctx c = {f->anchor, start, end, 0};
 
-	if (f->anchor < 0 || f->fallback)
+	/* After a fallback the table is empty and the anchor must hold
+	 * nothing: the program's own POSIX lock would wait on it. */
+	if (f->anchor < 0)
 		return;
-	prot_ofd_lock(f->anchor, F_OFD_SETLK, LSR_UNLCK, start, end);
 	lsr_set_visit(&f->t.map, start, end, relock_step, &c);
+	if (!c.done)
+		prot_ofd_lock(f->anchor, F_OFD_SETLK, LSR_UNLCK, c.pos, end);
 }
 
 /* Find (or, writing, make) the holder of r->fd; NULL with *err. */
@@ -1062,7 +1079,7 @@ static int set_cmd(struct req *r)
 	struct crit c;
 	struct ls_ofd *o;
 	struct ls_file *f;
-	int res = 0, what, err = 0, waited = 0;
+	int res = 0, what, err = 0, waited = 0, granted = 0;
 
 	for (;;) {
 		crit_enter(&c, !r->tracked);
@@ -1076,6 +1093,14 @@ static int set_cmd(struct req *r)
 		pthread_mutex_lock(&f->mu);
 		res = waited ? 0 : resolve(r);
 		what = res < 0 ? DONE : setlk_try(f, o, r, &res);
+		/* The kernel granted the request on the waiter's dup, but
+		 * until now the table did not know: a release of another
+		 * holder may have unlocked part of it, and another process
+		 * taken that part, so that this attempt did not record it.
+		 * What is left of the grant must not outlive the call. */
+		if (granted && (what != DONE || res < 0))
+			resync(f, r->start, r->end);
+		granted = 0;
 		pthread_mutex_unlock(&f->mu);
 		crit_leave(&c);
 		if (what == DONE)
@@ -1099,6 +1124,7 @@ static int set_cmd(struct req *r)
 		 * (a no-op when that is the same description), unless the
 		 * descriptor went away while it waited. */
 		waited = 1;
+		granted = 1;
 		crit_enter(&c, 1);
 		if (fdstate_get(r->fd) != FD_TRACKED ||
 		    fdstate_ofd(r->fd) != o) {
