@@ -11,8 +11,14 @@
  *     goes, the anchor simply stays close-on-exec; on a file where some
  *     stay, what only the leaving ones held is unlocked on the anchor;
  *   - anchors that still carry ranges lose close-on-exec;
+ *   - dups made before their description's first lock (FD_DUP) are
+ *     tracked with their holder first: they keep its locks across exec
+ *     as they do across a close;
  *   - the table goes to the new image in LOCKSPACE_PRELOAD_HANDOFF (the
- *     format is below; a sealed memfd beyond HANDOFF_ENV_MAX bytes).
+ *     format is below; a sealed memfd beyond HANDOFF_ENV_MAX bytes), with
+ *     the surviving FD_DUP descriptors of descriptions that took no lock
+ *     yet, so that a first lock after exec knows them too. A process that
+ *     never took a lock hands over nothing.
  * If the exec fails, every flag and the table are put back and the error
  * is returned unchanged. The new image adopts the anchors in its
  * constructor, before main, after checking each claim against the kernel.
@@ -21,6 +27,7 @@
  *   LSH1 <pid> <nfiles> { F <dev> <ino> <anchor> <rw> <nmap>
  *       { <start> <end> <type> } <nholders>
  *       { H <accmode> <nfds> { <fd> } <nranges> { <start> <end> } } }
+ *       [ D <ndups> { <fd> } ]
  * or, for a large table, "LSH1 memfd <fd>" naming a sealed memfd that
  * holds the text. Types are 1 (read) and 2 (write), offsets inclusive.
  */
@@ -256,36 +263,44 @@ static void write_file(struct sbuf *b, const struct ls_file *f,
 
 /* Release what exec drops, clear close-on-exec on what it keeps, and
  * write the hand-over. prot_lock held for writing. Returns the number of
- * files handed over, or -errno. */
+ * files and FD_DUP descriptors handed over, or -errno. */
 static int exec_prepare_locked(struct exec_state *es, struct sbuf *b)
 {
 	int max = atomic_load(&fd_state_max), nfiles = 0, err = -ENOMEM;
 	struct fd_pair *pairs = NULL;
-	size_t np = 0, cap = 0, i, j, k;
+	size_t np = 0, cap = 0, i, j, k, nd = 0, dcap = 0;
 	struct lst_file *lf;
 	struct ls_ofd *o;
+	int *dups = NULL;
 
-	/* Dups made before a holder's first lock (FD_DUP) are descriptors of
-	 * its description too: the new image must know them, or the close
-	 * of the last one it tracks would release the lock. */
-	for (int fd = 0; fd <= max; fd++) {
-		o = fdstate_get(fd) == FD_TRACKED ? fdstate_ofd(fd) : NULL;
-		if (o && o->siblings) {
-			prot_adopt_dups(o, fd);
-			o->siblings = 0; /* all found: once a holder */
-		}
-	}
 	for (i = 0; (lf = lst_table_next(&prot_files, &i));)
-		for (o = ((struct ls_file *)lf)->ofds; o; o = o->fnext)
+		for (o = ((struct ls_file *)lf)->ofds; o; o = o->fnext) {
 			o->keep = 0;
+			/* For good, whether or not the exec succeeds:
+			 * they are its descriptors either way. */
+			prot_ofd_track_dups(o);
+		}
 	for (int fd = 0; fd <= max; fd++) {
-		int fl;
+		int st = fdstate_get(fd), fl;
 
-		if (fdstate_get(fd) != FD_TRACKED)
+		if (st != FD_TRACKED && st != FD_DUP)
 			continue;
 		fl = real_fcntl(fd, F_GETFD, NULL);
 		if (fl < 0 || (fl & FD_CLOEXEC))
 			continue;
+		if (st == FD_DUP) {
+			if (nd == dcap) {
+				int *n;
+
+				dcap = dcap ? dcap * 2 : 16;
+				n = realloc(dups, dcap * sizeof(*n));
+				if (!n)
+					goto out;
+				dups = n;
+			}
+			dups[nd++] = fd;
+			continue;
+		}
 		if (np == cap) {
 			struct fd_pair *n;
 
@@ -335,8 +350,14 @@ static int exec_prepare_locked(struct exec_state *es, struct sbuf *b)
 			;
 		write_file(b, u->f, view(u), pairs + j, k - j);
 	}
-	err = b->err ? -ENOMEM : nfiles;
+	if (nd) {
+		sb_add(b, " D %zu", nd);
+		for (i = 0; i < nd; i++)
+			sb_add(b, " %d", dups[i]);
+	}
+	err = b->err ? -ENOMEM : nfiles + (int)nd;
 out:
+	free(dups);
 	free(pairs);
 	return err;
 }
@@ -914,6 +935,17 @@ static void adopt_nomem(const char *text, size_t len, int64_t fdmax)
 			return;
 }
 
+/* Descriptors the old image saw dup'ed while their description took no
+ * lock: FD_DUP again. A wrong claim costs a kcmp at a holder's last
+ * close, nothing more; only open descriptors nobody claimed are marked. */
+static void adopt_dups(const int *dups, size_t nd)
+{
+	for (size_t i = 0; i < nd; i++)
+		if (fdstate_get(dups[i]) == FD_NONE &&
+		    real_fcntl(dups[i], F_GETFD, NULL) >= 0)
+			fdstate_mark_dup_new(dups[i]);
+}
+
 /* Only a memfd of ours, sealed as exec_prepare() sealed it, is read and
  * closed: a variable naming any other descriptor must not cost the
  * program that descriptor. */
@@ -954,7 +986,8 @@ void exec_adopt(void)
 	const char *v = secure_getenv(HANDOFF_VAR);
 	struct parser ps = {0};
 	struct hf_file *hf = NULL;
-	size_t nf = 0;
+	size_t nf = 0, nd = 0;
+	int *dups = NULL;
 	char *text = NULL;
 	size_t len = 0;
 	const char *why;
@@ -985,8 +1018,8 @@ void exec_adopt(void)
 		ps.p = text;
 		ps.end = text + len;
 	}
-	if (handoff_parse(&ps, getpid(), (int64_t)fd_state_size - 1, &hf,
-			  &nf)) {
+	if (handoff_parse(&ps, getpid(), (int64_t)fd_state_size - 1, &hf, &nf,
+			  &dups, &nd)) {
 		why = ps.why;
 		if (!strcmp(why, no_memory))
 			adopt_nomem(text ? text : v, text ? len : strlen(v),
@@ -1000,9 +1033,12 @@ void exec_adopt(void)
 	} else if (why || (why = adopt(hf, nf)) != NULL) {
 		prot_forget_free();
 		adopt_as_posix(hf, nf);
+	} else {
+		adopt_dups(dups, nd);
 	}
 	crit_leave(&c);
 	handoff_free(hf, nf);
+	free(dups);
 	if (why)
 		goto bad;
 	if (text)

@@ -60,6 +60,17 @@ void fdstate_init(void)
 	__atomic_store_n(&fd_state, a, __ATOMIC_RELEASE);
 }
 
+int fdstate_track(int fd)
+{
+	int old;
+
+	if ((unsigned)fd >= fd_state_size)
+		return FD_NONE;
+	old = atomic_exchange(&fd_state[fd], FD_TRACKED);
+	fdstate_raise_max(fd);
+	return old;
+}
+
 void fdstate_raise_max(int fd)
 {
 	int max = atomic_load_explicit(&fd_state_max, memory_order_relaxed);

@@ -38,10 +38,12 @@ struct parser {
 int handoff_tok(struct parser *ps, int64_t *v, int64_t lo, int64_t hi);
 /* The word w next (a separate token), or -1. */
 int handoff_word(struct parser *ps, const char *w);
-/* 0 and *out (handoff_free() it), or -1 with ps->why. The text must name
- * pid self; descriptors must be at most fdmax. */
+/* 0 and *out (handoff_free() it) and *dups (free() it), or -1 with
+ * ps->why. The text must name pid self; descriptors must be at most
+ * fdmax. */
 int handoff_parse(struct parser *ps, pid_t self, int64_t fdmax,
-		  struct hf_file **out, size_t *nout);
+		  struct hf_file **out, size_t *nout, int **dups,
+		  size_t *ndups);
 void handoff_free(struct hf_file *hf, size_t n);
 
 #endif

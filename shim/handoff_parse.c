@@ -93,11 +93,12 @@ void handoff_free(struct hf_file *hf, size_t n)
 }
 
 int handoff_parse(struct parser *ps, pid_t self, int64_t fdmax,
-		  struct hf_file **out, size_t *nout)
+		  struct hf_file **out, size_t *nout, int **dups, size_t *ndups)
 {
 	int64_t v, pid;
-	size_t nf, i, j, k;
+	size_t nf, nd = 0, i, j, k;
 	struct hf_file *hf;
+	int *d = NULL;
 
 	if (handoff_word(ps, "LSH1") || handoff_tok(ps, &pid, 1, INT_MAX))
 		return -1;
@@ -176,16 +177,32 @@ int handoff_parse(struct parser *ps, pid_t self, int64_t fdmax,
 					goto bad;
 		}
 	}
+	/* Optional: the descriptors the old image knew as dups (FD_DUP). */
+	if (ps->p != ps->end && handoff_word(ps, "D") == 0) {
+		if (count(ps, &nd, 1))
+			goto bad;
+		d = calloc(nd ? nd : 1, sizeof(*d));
+		if (!d)
+			goto oom;
+		for (k = 0; k < nd; k++) {
+			if (handoff_tok(ps, &v, 0, fdmax))
+				goto bad;
+			d[k] = (int)v;
+		}
+	}
 	if (ps->p != ps->end) {
 		ps->why = "trailing data";
 		goto bad;
 	}
 	*out = hf;
 	*nout = nf;
+	*dups = d;
+	*ndups = nd;
 	return 0;
 oom:
 	ps->why = "out of memory";
 bad:
+	free(d);
 	handoff_free(hf, nf);
 	return -1;
 }

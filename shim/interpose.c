@@ -79,8 +79,10 @@ static int shim_fcntl(int fd, int cmd, unsigned long arg)
 		int r = fcntl_direct(fd, cmd, arg);
 
 		if ((cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) && r >= 0) {
-			fdstate_mark_dup(fd);
-			fdstate_mark_dup_new(r);
+			if (likely(fdstate_mark_dup(fd)))
+				fdstate_mark_dup_new(r);
+			else
+				prot_dup_raced(fd, r);
 		}
 		return r;
 	}
@@ -185,8 +187,10 @@ SHIM_EXPORT int dup(int fd)
 	if (likely(st == FD_NONE || st == FD_DUP)) {
 		r = dup_direct(fd);
 		if (r >= 0) {
-			fdstate_mark_dup(fd);
-			fdstate_mark_dup_new(r);
+			if (likely(fdstate_mark_dup(fd)))
+				fdstate_mark_dup_new(r);
+			else
+				prot_dup_raced(fd, r);
 		}
 		return r;
 	}
@@ -219,10 +223,16 @@ static int dup_over(int fd, int fd2, int flags, int is_dup3, void *caller)
 		if (fd == fd2 || fdstate_unmark_dup(fd2)) {
 			r = is_dup3 ? real_dup3(fd, fd2, flags)
 				    : real_dup2(fd, fd2);
-			if (fd != fd2 && (r >= 0 || was))
+			if (fd == fd2)
+				return r;
+			if (r < 0) {
+				if (was)
+					fdstate_mark_dup(fd2);
+			} else if (likely(fdstate_mark_dup(fd))) {
 				fdstate_mark_dup(fd2);
-			if (fd != fd2 && r >= 0)
-				fdstate_mark_dup(fd);
+			} else {
+				prot_dup_raced(fd, fd2);
+			}
 			return r;
 		}
 	}

@@ -398,8 +398,13 @@ static struct ls_ofd *ofd_attach(int fd, const struct stat *st, int accmode,
 		return NULL;
 	}
 found:
-	o->siblings |= was_dup;
-	prot_ofd_map(o, fd);
+	o->ndesc++;
+	fdstate_set_ofd(fd, o);
+	/* By exchange: a dup of fd that marked it FD_DUP meanwhile, without
+	 * the lock, is seen here; one that comes later finds it tracked and
+	 * takes the lock (prot_dup_raced). */
+	if (fdstate_track(fd) == FD_DUP || was_dup)
+		o->siblings = 1;
 	return o;
 }
 
@@ -441,14 +446,19 @@ static void ofd_refresh_fd(struct ls_ofd *o)
 		}
 }
 
-/* The dups (FD_DUP) that share o's description (fd is one of its
- * descriptors) become its descriptors. prot_lock held for writing. */
-void prot_adopt_dups(struct ls_ofd *o, int fd)
+/*
+ * o's description was dup'ed before it took a lock: the dups (FD_DUP)
+ * that share it are its descriptors too (the contract counts every
+ * descriptor of the description). Track them. prot_lock held for writing.
+ */
+void prot_ofd_track_dups(struct ls_ofd *o)
 {
 	int max = atomic_load(&fd_state_max);
 
+	if (!o->siblings)
+		return;
 	for (int g = 0; g <= max; g++) {
-		if (g == fd || fdstate_get(g) != FD_DUP || !kcmp_same(fd, g))
+		if (fdstate_get(g) != FD_DUP || !kcmp_same(o->fd, g))
 			continue;
 		/* g may be in a close() that skips the lock right now */
 		if (fdstate_adopt_dup(g, o))
@@ -456,16 +466,12 @@ void prot_adopt_dups(struct ls_ofd *o, int fd)
 	}
 }
 
-/*
- * fd is the last descriptor of o the shim tracks, and o's description was
- * dup'ed before it took a lock: the dups (FD_DUP) that share it keep the
- * lock alive (the contract counts every descriptor of the description).
- * Track them now, before fd goes. prot_lock held for writing.
- */
-static void adopt_siblings(struct ls_ofd *o, int fd)
+/* o's last tracked descriptor is about to go: its dups made before the
+ * first lock keep the lock alive. prot_lock held for writing. */
+static void adopt_siblings(struct ls_ofd *o)
 {
-	if (o->ndesc == 1 && o->siblings)
-		prot_adopt_dups(o, fd);
+	if (o->ndesc == 1)
+		prot_ofd_track_dups(o);
 }
 
 /* Forget that fd refers to its holder. Returns the holder when fd was its
@@ -1046,30 +1052,47 @@ static int setlk_wait(struct ls_file *f, struct req *r)
 	return res;
 }
 
-/* Make the kernel lock on [start, end] match the table again after a
- * grant that must not count (its descriptor was closed meanwhile). */
+/*
+ * Make the kernel lock on [start, end] match the table again after a
+ * grant that did not count: its descriptor was closed meanwhile, or the
+ * attempt that was to record it failed. Bytes the table holds get its
+ * type in place and bytes it does not hold are unlocked; never unlock and
+ * then relock a byte the table holds, or another process may take it in
+ * between.
+ */
 struct relock_ctx {
 	int anchor;
-	int64_t start, end;
+	int64_t pos, end; /* the first byte not yet done, the last */
+	int done;
 };
 
 static int relock_step(void *arg, int64_t s, int64_t e, int type)
 {
-	const struct relock_ctx *c = arg;
+	struct relock_ctx *c = arg;
 
-	prot_ofd_lock(c->anchor, F_OFD_SETLK, type, s < c->start ? c->start : s,
-		      e > c->end ? c->end : e);
-	return 0;
+	s = s < c->pos ? c->pos : s;
+	e = e > c->end ? c->end : e;
+	if (s > c->pos)
+		prot_ofd_lock(c->anchor, F_OFD_SETLK, LSR_UNLCK, c->pos, s - 1);
+	prot_ofd_lock(c->anchor, F_OFD_SETLK, type, s, e);
+	if (e == c->end)
+		c->done = 1;
+	else
+		c->pos = e + 1;
+	return c->done;
 }
 
 static void resync(struct ls_file *f, int64_t start, int64_t end)
 {
-	struct relock_ctx c = {f->anchor, start, end};
+	struct relock_ctx c = {f->anchor, start, end, 0};
 
-	if (f->anchor < 0 || f->fallback)
+	/* After a fallback the table is empty and the anchor must hold
+	 * nothing: the program's own POSIX lock would wait on it. */
+	if (f->anchor < 0)
 		return;
-	prot_ofd_lock(f->anchor, F_OFD_SETLK, LSR_UNLCK, start, end);
 	lsr_set_visit(&f->t.map, start, end, relock_step, &c);
+	if (!c.done)
+		prot_ofd_lock(f->anchor, F_OFD_SETLK, LSR_UNLCK, c.pos, end);
 }
 
 /* Find (or, writing, make) the holder of r->fd; NULL with *err. */
@@ -1139,7 +1162,7 @@ static int set_cmd(struct req *r)
 	struct crit c;
 	struct ls_ofd *o;
 	struct ls_file *f;
-	int res = 0, what, err = 0, waited = 0;
+	int res = 0, what, err = 0, waited = 0, granted = 0;
 
 	for (;;) {
 		crit_enter(&c, !r->tracked);
@@ -1153,6 +1176,14 @@ static int set_cmd(struct req *r)
 		fmu_lock(&f->mu);
 		res = waited ? 0 : resolve(r);
 		what = res < 0 ? DONE : setlk_try(f, o, r, &res);
+		/* The kernel granted the request on the waiter's dup, but
+		 * until now the table did not know: a release of another
+		 * holder may have unlocked part of it, and another process
+		 * taken that part, so that this attempt did not record it.
+		 * What is left of the grant must not outlive the call. */
+		if (granted && (what != DONE || res < 0))
+			resync(f, r->start, r->end);
+		granted = 0;
 		fmu_unlock(&f->mu);
 		crit_leave(&c);
 		if (what == DONE)
@@ -1176,6 +1207,7 @@ static int set_cmd(struct req *r)
 		 * (a no-op when that is the same description), unless the
 		 * descriptor went away while it waited. */
 		waited = 1;
+		granted = 1;
 		crit_enter(&c, 1);
 		if (fdstate_get(r->fd) != FD_TRACKED ||
 		    fdstate_ofd(r->fd) != o) {
@@ -1392,7 +1424,7 @@ static struct ls_ofd *close_begin(int fd, struct loss *l, const char *func,
 	if (fdstate_get(fd) == FD_TRACKED || !fdstate_unmark_dup(fd)) {
 		crit_enter(&c, 1);
 		if (fdstate_get(fd) == FD_TRACKED) {
-			adopt_siblings(fdstate_ofd(fd), fd);
+			adopt_siblings(fdstate_ofd(fd));
 			loss_tracked(l, fdstate_ofd(fd), fd, func, caller);
 			o = ofd_detach(fd);
 		}
@@ -1511,6 +1543,22 @@ static void dup_track(int fd, int r)
 		prot_ofd_map(fdstate_ofd(fd), r);
 }
 
+/* dup without the lock of an untracked fd, whose first lock won the race
+ * to mark it: r joins fd's holder as a dup under the lock would. */
+void prot_dup_raced(int fd, int r)
+{
+	struct crit c;
+	int saved = errno;
+
+	crit_enter(&c, 1);
+	if (fdstate_get(fd) == FD_TRACKED)
+		dup_track(fd, r);
+	else
+		fdstate_mark_dup_new(r);
+	crit_leave(&c);
+	errno = saved;
+}
+
 int prot_dup(int fd)
 {
 	struct crit c;
@@ -1592,7 +1640,7 @@ int prot_dup2(int fd, int fd2, int flags, int is_dup3, void *caller)
 	if (o && fdstate_get(fd) == FD_TRACKED && fdstate_ofd(fd) == o)
 		o = NULL; /* a dup of its own description: nothing closes */
 	if (o) {
-		adopt_siblings(o, fd2);
+		adopt_siblings(o);
 		loss_tracked(&l, o, fd2, func, caller);
 	}
 	r = is_dup3 ? real_dup3(fd, fd2, flags) : real_dup2(fd, fd2);
@@ -1676,7 +1724,7 @@ int prot_close_range(unsigned first, unsigned last, int flags,
 		if (st == FD_TRACKED) {
 			struct ls_ofd *o;
 
-			adopt_siblings(fdstate_ofd((int)fd), (int)fd);
+			adopt_siblings(fdstate_ofd((int)fd));
 			if (nloss < 4) {
 				loss[nloss].active = 0;
 				loss[nloss].n = loss[nloss].more = 0;

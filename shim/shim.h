@@ -82,18 +82,28 @@ static inline int fdstate_get(int fd)
 void fdstate_set(int fd, int state); /* prot_lock held for writing */
 void fdstate_raise_max(int fd);
 
+/* FD_TRACKED for a first lock through fd (prot_lock held for writing),
+ * by exchange: the state before. */
+int fdstate_track(int fd);
+
 /* FD_NONE -> FD_DUP, without the lock (dup, dup2, F_DUPFD of a descriptor
  * with nothing of ours): a compare-and-swap, so that a first lock through
- * fd in another thread (FD_TRACKED) is never overwritten. */
-static inline void fdstate_mark_dup(int fd)
+ * fd in another thread (FD_TRACKED) is never overwritten. 0 when that
+ * first lock came first: the new descriptor must join its holder
+ * (prot_dup_raced). */
+static inline int fdstate_mark_dup(int fd)
 {
-	uint8_t none = FD_NONE;
+	uint8_t st;
 
-	if ((unsigned)fd >= fd_state_size || !fd_state ||
-	    atomic_load_explicit(&fd_state[fd], memory_order_relaxed))
-		return; /* already marked, or tracked: nothing to do */
-	if (atomic_compare_exchange_strong(&fd_state[fd], &none, FD_DUP))
+	if ((unsigned)fd >= fd_state_size || !fd_state)
+		return 1;
+	st = atomic_load_explicit(&fd_state[fd], memory_order_relaxed);
+	if (st == FD_NONE &&
+	    atomic_compare_exchange_strong(&fd_state[fd], &st, FD_DUP)) {
 		fdstate_raise_max(fd);
+		return 1;
+	}
+	return st != FD_TRACKED;
 }
 
 /* A number the kernel has just handed out: no other thread can lock
@@ -204,7 +214,7 @@ struct ls_file *prot_file_get(dev_t dev, ino_t ino, int fd);
 void file_maybe_retire(struct ls_file *f);
 struct ls_ofd *prot_ofd_adopt(struct ls_file *f, int accmode, int fd);
 void prot_ofd_map(struct ls_ofd *o, int fd);
-void prot_adopt_dups(struct ls_ofd *o, int fd);
+void prot_ofd_track_dups(struct ls_ofd *o);
 void prot_forget(void);
 void prot_forget_free(void);
 void exec_adopt(void);
@@ -218,6 +228,7 @@ int prot_fcloseall(void);
 FILE *prot_freopen(const char *path, const char *mode, FILE *f, int fd,
 		   void *caller);
 int prot_dup(int fd);
+void prot_dup_raced(int fd, int r);
 int prot_dup2(int fd, int fd2, int flags, int is_dup3, void *caller);
 void prot_held_sync(struct ls_file *f);
 /* lst_release()'s callback: unlock a freed range on f's anchor. */

@@ -99,23 +99,6 @@ Test(exec, lock_survives_exec_and_inherited_fd_close_releases, .timeout = 60)
 	unlink(path);
 }
 
-/* A dup made before the first lock is a descriptor of the holder's
- * description in the new image too: closing the one that locked keeps
- * the lock there (plain POSIX drops it), closing the dup releases it. */
-Test(exec, dup_made_before_first_lock_keeps_lock_after_exec, .timeout = 60)
-{
-	char *path = tu_mkfile(FILE_SIZE);
-
-	script(path,
-	       STEPS("open:a:rw", "dup:g:a", "lock:a:w:set:0:0", "reexec",
-		     "ready", "close:a", "ready", "close:g", "ready"),
-	       EXPECT({ 0, 0, 0, W, W }, { 1, 0, 0, U, W },
-		      { 2, 0, 0, U, U }), NULL, NULL);
-	tu_expect_res("close:a", "0");
-	tu_expect_res("close:g", "0");
-	unlink(path);
-}
-
 /* Unlock stays process-wide in the new image: through any descriptor. */
 Test(exec, unlock_through_other_fd_releases_after_exec, .timeout = 60)
 {
@@ -158,6 +141,56 @@ Test(exec, two_holders_cloexec_one_loses_only_its_own_range, .timeout = 60)
 	       EXPECT({ 0, 0, 150, W, W }, { 1, 0, 50, U, W },
 		      { 1, 50, 50, U, W }, { 1, 100, 50, U, U },
 		      { 1, 150, 0, U, U }, { 2, 0, 0, U, U }), NULL, NULL);
+	unlink(path);
+}
+
+/* A dup made before the description's first lock is one of its
+ * descriptors on both sides of exec: after it, closing the descriptor
+ * the lock was taken through keeps the lock (shim) until the dup closes
+ * too. POSIX drops it at the first close. */
+Test(exec, dup_made_before_first_lock_keeps_it_across_exec, .timeout = 60)
+{
+	char *path = tu_mkfile(FILE_SIZE);
+
+	script(path,
+	       STEPS("open:a:rw", "dup:b:a", "lock:a:w:set:0:0", "ready",
+		     "reexec", "ready", "close:a", "ready", "close:b",
+		     "ready"),
+	       EXPECT({ 0, 0, 0, W, W }, { 1, 0, 0, W, W }, { 2, 0, 0, U, W },
+		      { 3, 0, 0, U, U }), NULL, NULL);
+	unlink(path);
+}
+
+/* The lock was taken through a close-on-exec dup of a: exec closes that
+ * one, a keeps the description, and with it the lock (shim). POSIX drops
+ * it at exec's close. */
+Test(exec, cloexec_locking_dup_leaves_lock_to_surviving_fd, .timeout = 60)
+{
+	char *path = tu_mkfile(FILE_SIZE);
+
+	script(path,
+	       STEPS("open:a:rw", "dupfd:b:a:cloexec", "lock:b:w:set:0:0",
+		     "ready", "reexec", "getfd:b", "ready", "close:a",
+		     "ready"),
+	       EXPECT({ 0, 0, 0, W, W }, { 1, 0, 0, U, W }, { 2, 0, 0, U, U }),
+	       NULL, NULL);
+	tu_expect_res("getfd:b", "-1 EBADF");
+	unlink(path);
+}
+
+/* A process that holds a lock (c) hands over which descriptors are dups:
+ * a description dup'ed before exec that takes its first lock after it
+ * keeps the lock until its last descriptor closes. */
+Test(exec, dup_made_before_exec_keeps_lock_taken_after_it, .timeout = 60)
+{
+	char *path = tu_mkfile(FILE_SIZE);
+
+	script(path,
+	       STEPS("open:a:rw", "dup:b:a", "open:c:rw",
+		     "lock:c:w:set:500:1", "reexec", "lock:a:w:set:0:1",
+		     "ready", "close:a", "ready", "close:b", "ready"),
+	       EXPECT({ 0, 0, 1, W, W }, { 1, 0, 1, U, W }, { 2, 0, 1, U, U }),
+	       NULL, NULL);
 	unlink(path);
 }
 

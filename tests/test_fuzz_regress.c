@@ -107,20 +107,23 @@ Test(fuzzregress, handoff_real_table_parses)
 {
 	char path[8192];
 	struct hf_file *hf;
-	size_t size, n;
+	size_t size, n, nd;
 	uint8_t *data;
 	struct parser ps;
+	int *dups;
 
 	snprintf(path, sizeof(path), "%s/shim_4files.txt",
 		 fuzz_dir("corpus_handoff"));
 	data = slurp(path, &size);
 	ps = (struct parser){ .p = (char *)data, .end = (char *)data + size };
-	cr_assert_eq(handoff_parse(&ps, FUZZ_PID, FUZZ_FDMAX, &hf, &n), 0,
-		     "%s", ps.why);
+	cr_assert_eq(handoff_parse(&ps, FUZZ_PID, FUZZ_FDMAX, &hf, &n, &dups,
+				   &nd), 0, "%s", ps.why);
 	cr_expect_eq(n, 4);
 	cr_expect_eq(hf[2].nh, 2);
 	cr_expect_eq(hf[2].map[2].start, 600);
+	cr_expect_eq(nd, 0);
 	handoff_free(hf, n);
+	free(dups);
 	free(data);
 }
 

@@ -11,8 +11,8 @@
  * anchors and descriptors are in [0, FUZZ_FDMAX], whose map is sorted,
  * disjoint, with start <= end and a lock type, and whose holders have
  * as many descriptors and ranges as they claim, each range with
- * start <= end. No text has more files, map entries or holder entries
- * than it has bytes for.
+ * start <= end, and whose dups are in [0, FUZZ_FDMAX]. No text has more
+ * files, map entries, holder entries or dups than it has bytes for.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -63,17 +63,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.end = (const char *)data + size,
 	};
 	struct hf_file *hf = NULL;
-	size_t n = 0, i;
+	size_t n = 0, nd = 0, i;
+	int *dups = NULL;
 
-	if (handoff_parse(&ps, FUZZ_PID, FUZZ_FDMAX, &hf, &n)) {
+	if (handoff_parse(&ps, FUZZ_PID, FUZZ_FDMAX, &hf, &n, &dups, &nd)) {
 		if (!ps.why || !ps.why[0])
 			abort();
 		return 0;
 	}
-	if (ps.p != ps.end || n > size || !hf)
+	if (ps.p != ps.end || n > size || !hf || nd > size || (nd && !dups))
 		abort();
 	for (i = 0; i < n; i++)
 		check_file(&hf[i], size);
+	for (i = 0; i < nd; i++)
+		if (dups[i] < 0 || dups[i] > FUZZ_FDMAX)
+			abort();
 	handoff_free(hf, n);
+	free(dups);
 	return 0;
 }
