@@ -985,7 +985,15 @@ struct waiter {
 	struct ls_file *f;
 	int dupfd;
 	int published; /* a wait entry for deadlock.c */
+	int granted;   /* the caller unpins f (file_unpin) */
 };
+
+/* prot_lock held for writing. */
+static void file_unpin(struct ls_file *f)
+{
+	f->refs--;
+	file_maybe_retire(f);
+}
 
 static void waiter_done(void *arg)
 {
@@ -1001,8 +1009,8 @@ static void waiter_done(void *arg)
 		raw_close(w->dupfd);
 		w->dupfd = -1;
 	}
-	w->f->refs--;
-	file_maybe_retire(w->f);
+	if (!w->granted)
+		file_unpin(w->f);
 	crit_leave(&c);
 }
 
@@ -1012,7 +1020,8 @@ static void waiter_done(void *arg)
  * kernel grants the dup's description, which is the anchor's unless the
  * anchor was reopened meanwhile; either way the request is then applied
  * again on the current anchor under the mutex, so the table and the
- * kernel agree in the order the mutex gives.
+ * kernel agree in the order the mutex gives. Granted (0), f stays pinned
+ * until the caller has looked at it again (file_unpin).
  */
 static int setlk_wait(struct ls_file *f, struct req *r)
 {
@@ -1048,6 +1057,7 @@ static int setlk_wait(struct ls_file *f, struct req *r)
 	pthread_setcanceltype(PTHREAD_CANCEL_DEFERRED, &oldtype);
 	res = prot_ofd_lock(w.dupfd, F_OFD_SETLKW, r->type, r->start, r->end);
 	res = res < 0 ? -errno : 0;
+	w.granted = res == 0;
 	pthread_cleanup_pop(1);
 	return res;
 }
@@ -1214,9 +1224,11 @@ static int set_cmd(struct req *r)
 			fmu_lock(&f->mu);
 			resync(f, r->start, r->end);
 			fmu_unlock(&f->mu);
+			file_unpin(f);
 			crit_leave(&c);
 			return -EBADF;
 		}
+		file_unpin(f); /* o, tracked, keeps it */
 		crit_leave(&c);
 	}
 }
