@@ -86,6 +86,14 @@ static uint32_t node_prio(const struct lsr_node *n)
 #ifndef NODE_MALLOC
 static _Atomic(struct lsr_node *) spare; /* linked through ->left */
 
+/* Every block, so that leak checkers see each one referenced from its
+ * start (valgrind counts a block only pointed into as possibly lost). */
+struct node_block {
+	struct node_block *next;
+	struct lsr_node n[NODE_BLOCK];
+};
+static _Atomic(struct node_block *) blocks;
+
 /* Give back the chain first .. last (linked through ->left). */
 static void spare_push(struct lsr_node *first, struct lsr_node *last)
 {
@@ -118,9 +126,15 @@ int lsr_pool_fill(struct lsr_pool *pool, unsigned want)
 		struct lsr_node *n = atomic_exchange(&spare, NULL), *next;
 
 		if (!n) {
-			n = malloc(NODE_BLOCK * sizeof(*n));
-			if (!n)
+			struct node_block *b = malloc(sizeof(*b));
+
+			if (!b)
 				return -ENOMEM;
+			b->next = atomic_load(&blocks);
+			while (!atomic_compare_exchange_weak(&blocks, &b->next,
+							     b))
+				;
+			n = b->n;
 			for (unsigned i = 0; i < NODE_BLOCK; i++) {
 				n[i].prio = node_prio(&n[i]);
 				n[i].left = i + 1 < NODE_BLOCK ? &n[i + 1] : NULL;
