@@ -89,6 +89,8 @@ LIB_A     := $(B)/liblockspace.a
 LIB_SO    := $(B)/liblockspace.so
 SHIM_SO   := $(B)/liblockspace-preload.so
 TESTS     := $(B)/lockspace-tests
+# before the rules that name it: a prerequisite is expanded when read
+TORTURE   := $(B)/torture/torture
 
 .PHONY: all deps check-deps check demo bench install uninstall clean \
 	asan ubsan tsan fuzz torture valgrind
@@ -212,7 +214,6 @@ tsan:
 		TEST_PRELOAD="$(TSAN_RT) $(abspath build/tsan)/liblockspace-preload.so"
 
 # ---- torture: random programs, a model of the contract, the kernel as judge
-TORTURE := $(B)/torture/torture
 $(TORTURE): tests/torture/torture.c | deps
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $<")
