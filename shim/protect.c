@@ -460,9 +460,16 @@ void prot_ofd_track_dups(struct ls_ofd *o)
 	for (int g = 0; g <= max; g++) {
 		if (fdstate_get(g) != FD_DUP || !kcmp_same(o->fd, g))
 			continue;
-		/* g may be in a close() that skips the lock right now */
-		if (fdstate_adopt_dup(g, o))
+		/* g may be in a close() that skips the lock right now, and
+		 * its number reused after: ask kcmp again once it is ours */
+		if (!fdstate_adopt_dup(g, o))
+			continue;
+		if (kcmp_same(o->fd, g)) {
 			o->ndesc++;
+		} else {
+			fdstate_set_ofd(g, NULL);
+			fdstate_set(g, FD_DUP);
+		}
 	}
 }
 
@@ -1020,17 +1027,17 @@ static void waiter_done(void *arg)
  * kernel grants the dup's description, which is the anchor's unless the
  * anchor was reopened meanwhile; either way the request is then applied
  * again on the current anchor under the mutex, so the table and the
- * kernel agree in the order the mutex gives. Granted (0), f stays pinned
- * until the caller has looked at it again (file_unpin).
+ * kernel agree in the order the mutex gives. The caller pinned f (refs)
+ * before it let go of the locks; a failed wait unpins it, a granted one
+ * (0) leaves the pin to the caller (file_unpin).
  */
 static int setlk_wait(struct ls_file *f, struct req *r)
 {
 	struct waiter w = {.f = f, .dupfd = -1};
 	struct crit c;
-	int res, oldtype;
+	int res, oldtype, oldstate;
 
 	crit_enter(&c, 1);
-	f->refs++;
 	w.dupfd = anchor_dup(f->anchor);
 	if (w.dupfd < 0)
 		errno = -w.dupfd;
@@ -1045,9 +1052,13 @@ static int setlk_wait(struct ls_file *f, struct req *r)
 		return res;
 	}
 	/* Plain POSIX would fail a lock-order cycle with EDEADLK; OFD
-	 * locks would wait forever (deadlock.c). */
+	 * locks would wait forever (deadlock.c). Not cancelled inside: it
+	 * holds deadlock.c's mutex around calls that are cancellation
+	 * points, and no cleanup is pushed yet. */
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &oldstate);
 	res = dl_wait_begin(f->t.key.dev, f->t.key.ino, r->start, r->end,
 			    r->type);
+	pthread_setcancelstate(oldstate, &oldtype);
 	if (res < 0) {
 		waiter_done(&w);
 		return res;
@@ -1167,17 +1178,38 @@ static int observe_set(struct req *r)
 	return 0;
 }
 
+/* A grant of f that no attempt recorded goes (resync), and f's pin with
+ * it. prot_lock held for writing. */
+static void grant_drop(struct ls_file *f, const struct req *r)
+{
+	fmu_lock(&f->mu);
+	resync(f, r->start, r->end);
+	fmu_unlock(&f->mu);
+	file_unpin(f);
+}
+
 static int set_cmd(struct req *r)
 {
 	struct crit c;
-	struct ls_ofd *o;
-	struct ls_file *f;
-	int res = 0, what, err = 0, waited = 0, granted = 0;
+	struct ls_ofd *o = NULL;
+	struct ls_file *f, *pinned = NULL;
+	int res = 0, what, err = 0, waited = 0;
 
 	for (;;) {
-		crit_enter(&c, !r->tracked);
+		/* After a grant, pinned is the file it was granted on, still
+		 * pinned: the lock is taken for writing to unpin it. */
+		crit_enter(&c, !r->tracked || pinned);
+		if (pinned && (fdstate_get(r->fd) != FD_TRACKED ||
+			       fdstate_ofd(r->fd) != o)) {
+			/* The descriptor went away while it waited. */
+			grant_drop(pinned, r);
+			crit_leave(&c);
+			return -EBADF;
+		}
 		o = req_holder(r, !r->tracked, &err);
 		if (!o) {
+			if (pinned)
+				grant_drop(pinned, r);
 			crit_leave(&c);
 			return -err;
 		}
@@ -1191,10 +1223,16 @@ static int set_cmd(struct req *r)
 		 * holder may have unlocked part of it, and another process
 		 * taken that part, so that this attempt did not record it.
 		 * What is left of the grant must not outlive the call. */
-		if (granted && (what != DONE || res < 0))
+		if (pinned && (what != DONE || res < 0))
 			resync(f, r->start, r->end);
-		granted = 0;
+		/* setlk_wait() runs with nothing held: the pin keeps f (a
+		 * close of the descriptor may release its last holder). */
+		if (what == WAIT)
+			f->refs++;
 		fmu_unlock(&f->mu);
+		if (pinned)
+			file_unpin(pinned);
+		pinned = NULL;
 		crit_leave(&c);
 		if (what == DONE)
 			return res;
@@ -1217,19 +1255,7 @@ static int set_cmd(struct req *r)
 		 * (a no-op when that is the same description), unless the
 		 * descriptor went away while it waited. */
 		waited = 1;
-		granted = 1;
-		crit_enter(&c, 1);
-		if (fdstate_get(r->fd) != FD_TRACKED ||
-		    fdstate_ofd(r->fd) != o) {
-			fmu_lock(&f->mu);
-			resync(f, r->start, r->end);
-			fmu_unlock(&f->mu);
-			file_unpin(f);
-			crit_leave(&c);
-			return -EBADF;
-		}
-		file_unpin(f); /* o, tracked, keeps it */
-		crit_leave(&c);
+		pinned = f;
 	}
 }
 
@@ -1563,7 +1589,8 @@ void prot_dup_raced(int fd, int r)
 	int saved = errno;
 
 	crit_enter(&c, 1);
-	if (fdstate_get(fd) == FD_TRACKED)
+	/* fd may have been closed and its number reused meanwhile */
+	if (fdstate_get(fd) == FD_TRACKED && kcmp_same(fd, r))
 		dup_track(fd, r);
 	else
 		fdstate_mark_dup_new(r);
@@ -1662,7 +1689,10 @@ int prot_dup2(int fd, int fd2, int flags, int is_dup3, void *caller)
 		if (o)
 			gone = ofd_detach(fd2);
 		if (fdstate_get(fd) == FD_TRACKED) {
-			dup_track(fd, fd2);
+			/* fd2 already counted when it was fd's holder's */
+			if (fdstate_get(fd2) != FD_TRACKED ||
+			    fdstate_ofd(fd2) != fdstate_ofd(fd))
+				dup_track(fd, fd2);
 		} else {
 			fdstate_mark_dup(fd);
 			fdstate_mark_dup(fd2);

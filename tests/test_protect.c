@@ -1095,3 +1095,19 @@ Test(protect, fork_child_counts_inherited_dups_of_its_holder, .timeout = 60)
 	}
 	unlink(path);
 }
+
+/* dup2 of a descriptor over another of its own holder closes nothing of
+ * the holder (plain POSIX drops the lock at the kernel's close of the
+ * target): the holder must not count the target twice, or its last close
+ * would never release (a lock left after every descriptor closed). */
+Test(protect, dup2_within_one_holder_then_closing_all_releases,
+     .timeout = 60)
+{
+	char *path = mkfile();
+
+	script(path, NULL,
+	       STEPS("open:a:rw", "lock:a:w:set:0:0", "dup:b:a", "dup2:a:b",
+		     "ready", "close:a", "close:b", "ready"),
+	       PROBES({ 0, 0, 0, U, W }, { 1, 0, 0, U, U }), NULL);
+	unlink(path);
+}
