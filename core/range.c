@@ -70,20 +70,12 @@ static uint32_t node_prio(const struct lsr_node *n)
  * that leaves the pools goes to a process-wide spare list instead of
  * free(), and blocks are never given back. The list is lock-free (pushes
  * by compare-and-swap; a pool takes the whole list by exchange, so no
- * pop can meet a reused head), hence safe in a fork child. Built with
- * AddressSanitizer, one malloc a node, so that a use after free is
- * still caught.
+ * pop can meet a reused head), hence safe in a fork child. Under LS_ASAN
+ * (range.h), one malloc a node.
  */
-#if defined(__SANITIZE_ADDRESS__)
-#define NODE_MALLOC 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define NODE_MALLOC 1
-#endif
-#endif
 #define NODE_BLOCK 64
 
-#ifndef NODE_MALLOC
+#ifndef LS_ASAN
 static _Atomic(struct lsr_node *) spare; /* linked through ->left */
 
 /* Every block, so that leak checkers see each one referenced from its
@@ -115,7 +107,7 @@ static void pool_add(struct lsr_pool *pool, struct lsr_node *n)
 int lsr_pool_fill(struct lsr_pool *pool, unsigned want)
 {
 	while (pool->count < want) {
-#ifdef NODE_MALLOC
+#ifdef LS_ASAN
 		struct lsr_node *n = malloc(sizeof(*n));
 
 		if (!n)
@@ -151,7 +143,7 @@ int lsr_pool_fill(struct lsr_pool *pool, unsigned want)
 
 void lsr_pool_trim(struct lsr_pool *pool, unsigned keep)
 {
-#ifdef NODE_MALLOC
+#ifdef LS_ASAN
 	while (pool->count > keep) {
 		struct lsr_node *n = pool->free;
 
@@ -193,7 +185,7 @@ static void pool_put(struct lsr_pool *pool, struct lsr_node *n)
 		pool_add(pool, n);
 		return;
 	}
-#ifdef NODE_MALLOC
+#ifdef LS_ASAN
 	free(n);
 #else
 	spare_push(n, n);

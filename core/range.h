@@ -68,6 +68,17 @@ struct lsr_set {
 int lsr_resolve(int64_t base, int64_t l_start, int64_t l_len, int64_t *start,
 		int64_t *end);
 
+/* Built with AddressSanitizer: the shim and the core allocate each object
+ * with malloc instead of carving blocks, so that ASan still sees a use
+ * after free. */
+#if defined(__SANITIZE_ADDRESS__)
+#define LS_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define LS_ASAN 1
+#endif
+#endif
+
 /* Nodes come in blocks and are never given back to malloc: trimming a
  * pool (or clearing a set without one) leaves them for any pool's next
  * fill (range.c). */

@@ -202,16 +202,8 @@ static void local_wake(void)
 /* Files and holders come from blocks of SLAB_N, not one malloc each: a
  * malloc chunk adds 8 to 23 bytes of header and rounding to every object
  * (bench row 7). A freed object goes on its free list for the next one;
- * blocks are not given back. prot_lock held for writing. Built with
- * AddressSanitizer, plain calloc and free, so that it still sees a use
- * after free. */
-#if defined(__SANITIZE_ADDRESS__)
-#define SLAB_MALLOC 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SLAB_MALLOC 1
-#endif
-#endif
+ * blocks are not given back. prot_lock held for writing. Under LS_ASAN
+ * (range.h), plain calloc and free. */
 #define SLAB_N 64
 
 struct slab {
@@ -224,7 +216,7 @@ static struct slab ofd_slab = {sizeof(struct ls_ofd), NULL};
 
 static void *slab_get(struct slab *s)
 {
-#ifdef SLAB_MALLOC
+#ifdef LS_ASAN
 	return calloc(1, s->size);
 #else
 	void *p = s->free;
@@ -248,7 +240,7 @@ static void *slab_get(struct slab *s)
 
 static void slab_put(struct slab *s, void *p)
 {
-#ifdef SLAB_MALLOC
+#ifdef LS_ASAN
 	(void)s;
 	free(p);
 #else
