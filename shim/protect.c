@@ -1567,10 +1567,16 @@ int prot_fcloseall(void)
 
 /* r was made as a copy of fd: it belongs to fd's holder. prot_lock held
  * for writing. */
+/* r is a new descriptor of fd's description: fd's holder counts it,
+ * unless it counts it already (dup2 of a descriptor over another of its
+ * own holder closes nothing). */
 static void dup_track(int fd, int r)
 {
-	if (r >= 0 && fdstate_get(fd) == FD_TRACKED)
-		prot_ofd_map(fdstate_ofd(fd), r);
+	struct ls_ofd *o = fdstate_ofd(fd);
+
+	if (r >= 0 && fdstate_get(fd) == FD_TRACKED &&
+	    !(fdstate_get(r) == FD_TRACKED && fdstate_ofd(r) == o))
+		prot_ofd_map(o, r);
 }
 
 /* dup without the lock of an untracked fd, whose first lock won the race
@@ -1681,10 +1687,7 @@ int prot_dup2(int fd, int fd2, int flags, int is_dup3, void *caller)
 		if (o)
 			gone = ofd_detach(fd2);
 		if (fdstate_get(fd) == FD_TRACKED) {
-			/* fd2 already counted when it was fd's holder's */
-			if (fdstate_get(fd2) != FD_TRACKED ||
-			    fdstate_ofd(fd2) != fdstate_ofd(fd))
-				dup_track(fd, fd2);
+			dup_track(fd, fd2);
 		} else {
 			fdstate_mark_dup(fd);
 			fdstate_mark_dup(fd2);
