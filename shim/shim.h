@@ -124,10 +124,14 @@ static inline void fdstate_mark_dup_new(int fd)
  * path instead. Either the adoption or the claim wins, never both. */
 static inline int fdstate_unmark_dup(int fd)
 {
-	uint8_t st = FD_DUP;
+	uint8_t st;
 
 	if ((unsigned)fd >= fd_state_size || !fd_state)
 		return 1;
+	/* a load first: fclose() of a stream of ours comes here untracked */
+	st = atomic_load_explicit(&fd_state[fd], memory_order_relaxed);
+	if (st != FD_DUP)
+		return st != FD_TRACKED;
 	return atomic_compare_exchange_strong(&fd_state[fd], &st, FD_NONE) ||
 	       st != FD_TRACKED;
 }
