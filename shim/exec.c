@@ -824,6 +824,18 @@ static int posix_fd(const struct hf_file *f, int type)
 	return -1;
 }
 
+/* One range from the anchor to a plain POSIX lock through fd (-1: no
+ * descriptor with the access it needs), or a note that it is lost. */
+static void move_to_posix(int anchor, int fd, const struct snap_range *r,
+			  uint64_t ino)
+{
+	prot_ofd_lock(anchor, F_OFD_SETLK, LSR_UNLCK, r->start, r->end);
+	if (fd < 0 || prot_ofd_lock(fd, F_SETLK, r->type, r->start, r->end) < 0)
+		log_note("exec hand-over without memory: the lock %lld-%lld "
+			 "of ino %llu is lost", (long long)r->start,
+			 (long long)r->end, (unsigned long long)ino);
+}
+
 /*
  * The table could not take the validated hand-over in (out of memory):
  * the anchors' locks become plain POSIX locks of the process, taken
@@ -841,20 +853,9 @@ static void adopt_as_posix(const struct hf_file *hf, size_t nf)
 
 		if (!same_file(f->anchor, f, &st))
 			continue; /* not an anchor of this file: left alone */
-		for (size_t m = 0; m < f->nmap; m++) {
-			const struct snap_range *r = &f->map[m];
-			int fd = posix_fd(f, r->type);
-
-			prot_ofd_lock(f->anchor, F_OFD_SETLK, LSR_UNLCK,
-				      r->start, r->end);
-			if (fd < 0 || prot_ofd_lock(fd, F_SETLK, r->type,
-						    r->start, r->end) < 0)
-				log_note("exec hand-over without memory: the "
-					 "lock %lld-%lld of ino %llu is lost",
-					 (long long)r->start,
-					 (long long)r->end,
-					 (unsigned long long)f->ino);
-		}
+		for (size_t m = 0; m < f->nmap; m++)
+			move_to_posix(f->anchor, posix_fd(f, f->map[m].type),
+				      &f->map[m], f->ino);
 		raw_close(f->anchor);
 	}
 }
@@ -907,16 +908,16 @@ static int nomem_file(struct parser *ps, int64_t fdmax)
 	if (!same_file((int)a, &f, &st) || fdstate_get((int)a) != FD_NONE)
 		return 0; /* not an anchor of this file: left alone */
 	for (int64_t i = 0; i < nmap; i++) {
+		struct snap_range r;
+
 		if (handoff_tok(&map, &s, 0, LSR_OFF_MAX) ||
 		    handoff_tok(&map, &e, s, LSR_OFF_MAX) ||
 		    handoff_tok(&map, &t, LSR_RDLCK, LSR_WRLCK))
 			return -1;
-		prot_ofd_lock((int)a, F_OFD_SETLK, LSR_UNLCK, s, e);
-		if (fd[t == LSR_WRLCK] < 0 ||
-		    prot_ofd_lock(fd[t == LSR_WRLCK], F_SETLK, (int)t, s, e) < 0)
-			log_note("exec hand-over without memory: the lock "
-				 "%lld-%lld of ino %llu is lost", (long long)s,
-				 (long long)e, (unsigned long long)ino);
+		r.start = s;
+		r.end = e;
+		r.type = (int)t;
+		move_to_posix((int)a, fd[t == LSR_WRLCK], &r, (uint64_t)ino);
 	}
 	raw_close((int)a);
 	return 0;
