@@ -92,6 +92,8 @@ void lst_table_remove(struct lst_table *t, struct lst_file *f)
 {
 	size_t mask = t->cap - 1, i, j, k;
 
+	if (!t->count)
+		return; /* no slot at all yet */
 	for (i = home(t, f); t->slot[i] != f; i = (i + 1) & mask)
 		if (!t->slot[i])
 			return; /* not in the table */
