@@ -3,8 +3,8 @@
  * no header of ours), run plain or under the shim.
  *
  *   torture [--seed N] [--seconds N] [--procs N] [--threads N]
- *           [--files N] [--expect-loss] [--no-fork] [--dir DIR]
- *           [--verbose]
+ *           [--files N] [--expect-loss] [--no-fork] [--fork-rate PCT]
+ *           [--dir DIR] [--verbose]
  *
  * The controller (this process) starts --procs workers (fork + exec of
  * itself). Each worker runs --threads threads that do random open, fopen,
@@ -41,7 +41,10 @@
  * --no-fork leaves out fork: its child asks F_GETLK, for which the shim
  * searches /proc with malloc, and a fork child of a threaded program may
  * only do that with a fork-safe allocator (glibc's is; AddressSanitizer's
- * deadlocks there).
+ * deadlocks there). --fork-rate PCT adds forks, PCT in a hundred
+ * operations, on top of the usual one: each fork child probes every held
+ * byte, so this hunts for moments where the kernel holds less than the
+ * process.
  *
  * Exit 0: no lost lock, no phantom, no leak, no hang (with --expect-loss:
  * no phantom and at least one lost lock, i.e. a plain run shows that the
@@ -380,10 +383,39 @@ static void op_dup2(uint64_t *s)
 	model_fd_gone(hd);
 }
 
+/* A held byte of the parent, seen from its fork child: probed with the
+ * type that any lock on it must conflict with (a write lock for a read
+ * byte, a read lock for a write byte). */
+static void child_probe(int fd, int file, int cell, pid_t parent)
+{
+	int wr = (int)(W.file[file].wr >> cell & 1);
+	struct flock fl;
+
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = wr ? F_RDLCK : F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = cell;
+	fl.l_len = 1;
+	if (fcntl(fd, F_GETLK, &fl) < 0)
+		die("child F_GETLK: %s", strerror(errno));
+	if (fl.l_type == F_UNLCK)
+		die("fork child: F_GETLK (%s) sees no lock at byte %d of f%d "
+		    "that the parent holds (%s)", wr ? "read" : "write", cell,
+		    file, wr ? "write" : "read");
+	if (wr && (fl.l_type != F_WRLCK ||
+		   (fl.l_pid != parent && fl.l_pid != -1)))
+		die("fork child: byte %d of f%d, write-locked by the parent "
+		    "%d, has a %s lock of pid %d", cell, file, (int)parent,
+		    fl.l_type == F_WRLCK ? "write" : "read", (int)fl.l_pid);
+}
+
 /* fork: the child owns none of the parent's locks (it sees them as
  * another process's), closes some inherited descriptors, which must not
  * touch the parent's locks, and exits. The forking thread holds W.mu, so
- * the parent's model only changes within other threads' reservations. */
+ * the parent's model only changes within other threads' reservations:
+ * every held byte outside them must be locked in the kernel at this very
+ * moment, which the child probes (a gap that heals before the next pause
+ * is seen only here). */
 static void op_fork(uint64_t *s)
 {
 	pid_t parent = getpid(), c;
@@ -394,37 +426,24 @@ static void op_fork(uint64_t *s)
 	if (c < 0)
 		return;
 	if (c == 0) {
+		int probed[MAXFILES] = { 0 };
+
 		for (int i = 0; i < MAXFDS; i++) {
-			struct holder *h;
-			struct flock fl;
+			int file;
 			uint64_t m;
 
 			if (!W.f[i].used)
 				continue;
-			h = &W.h[W.f[i].holder];
-			m = pick_range(&cs, &fl);
-			fl.l_type = F_WRLCK;
-			m &= W.file[h->file].rd | W.file[h->file].wr;
-			if (m && W.exact && !resv_conflict(h->file, m)) {
-				/* Held by the parent over all of m: a probe
-				 * through the shim sees it. */
-				fl.l_start = __builtin_ctzll(m);
-				fl.l_len = 1;
-				fl.l_whence = SEEK_SET;
-				if (fcntl(W.f[i].fd, F_GETLK, &fl) < 0)
-					die("child F_GETLK: %s",
-					    strerror(errno));
-				if (fl.l_type == F_UNLCK)
-					die("fork child: F_GETLK sees no lock "
-					    "at byte %d of f%d that the parent "
-					    "holds", __builtin_ctzll(m),
-					    h->file);
-				if ((W.file[h->file].wr & m & -m) &&
-				    fl.l_pid != parent && fl.l_pid != -1)
-					fprintf(stderr, "torture: fork child: "
-						"F_GETLK names pid %d, parent "
-						"is %d\n", (int)fl.l_pid,
-						(int)parent);
+			file = W.h[W.f[i].holder].file;
+			m = W.file[file].rd | W.file[file].wr;
+			for (int r = 0; r < MAXRES; r++)
+				if (W.res[r].used && W.res[r].file == file)
+					m &= ~W.res[r].mask;
+			if (W.exact && !probed[file]) {
+				probed[file] = 1;
+				for (; m; m &= m - 1)
+					child_probe(W.f[i].fd, file,
+						    __builtin_ctzll(m), parent);
 			}
 			if (rnd(&cs, 2)) {
 				if (W.f[i].fp)
@@ -440,6 +459,11 @@ static void op_fork(uint64_t *s)
 	if (!WIFEXITED(st) || WEXITSTATUS(st))
 		die("fork child failed (status %#x)", st);
 }
+
+/* Workers: fork at all (--no-fork), and how many more forks, in percent
+ * of operations (--fork-rate), from the environment. */
+static int g_fork = 1;
+static unsigned g_fork_extra;
 
 static __thread timer_t t_timer;
 static __thread int t_has_timer;
@@ -564,6 +588,10 @@ static void *worker_thread(void *arg)
 			park();
 			continue;
 		}
+		if (g_fork_extra && g_fork && rnd(&s, 100) < g_fork_extra) {
+			op_fork(&s);
+			continue;
+		}
 		if (k < 12 && fd_count() < MAXFDS)
 			op_open(&s);
 		else if (k < 18)
@@ -578,7 +606,7 @@ static void *worker_thread(void *arg)
 			op_close(&s);
 		else if (k < 85)
 			op_dup2(&s);
-		else if (k < 86 && !getenv("TORTURE_NO_FORK"))
+		else if (k < 86 && g_fork)
 			op_fork(&s);
 		else {
 			/* let the others in */
@@ -737,6 +765,9 @@ static int worker_main(int argc, char **argv)
 	W.cin = atoi(argv[5]);
 	W.cout = atoi(argv[6]);
 	decode_state(argv[7]);
+	g_fork = !getenv("TORTURE_NO_FORK");
+	if (getenv("TORTURE_FORK_RATE"))
+		g_fork_extra = (unsigned)atoi(getenv("TORTURE_FORK_RATE"));
 	{
 		const char *pre = getenv("LD_PRELOAD");
 		const char *mode = getenv("LOCKSPACE_PRELOAD_MODE");
@@ -1134,7 +1165,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: torture [--seed N] [--seconds N] [--procs N]"
 		" [--threads N] [--files N] [--expect-loss] [--no-fork]"
-		" [--dir DIR] [--verbose]\n");
+		" [--fork-rate PCT] [--dir DIR] [--verbose]\n");
 	exit(3);
 }
 
@@ -1173,7 +1204,9 @@ int main(int argc, char **argv)
 		if (!v)
 			usage();
 		i++;
-		if (!strcmp(a, "--seed"))
+		if (!strcmp(a, "--fork-rate"))
+			setenv("TORTURE_FORK_RATE", v, 1);
+		else if (!strcmp(a, "--seed"))
 			g_seed = strtoull(v, NULL, 0);
 		else if (!strcmp(a, "--seconds"))
 			seconds = atof(v);
