@@ -211,8 +211,8 @@ static inline int untracked(int fd)
 /*
  * dup2 and dup3 close fd2 when it is open. Without a lock of ours on
  * either side, fd2 is claimed first as close() claims it; a failed call
- * gives it its mark back (for that moment, a close of another descriptor
- * of fd2's description does not see it as a sibling).
+ * gives it its mark back, and a sibling scan that ran meanwhile goes
+ * again (sib_scan).
  */
 static int dup_over(int fd, int fd2, int flags, int is_dup3, void *caller)
 {
@@ -226,8 +226,10 @@ static int dup_over(int fd, int fd2, int flags, int is_dup3, void *caller)
 			if (fd == fd2)
 				return r;
 			if (r < 0) {
-				if (was)
+				if (was) {
 					fdstate_mark_dup(fd2);
+					sib_scan_note();
+				}
 			} else if (likely(fdstate_mark_dup(fd))) {
 				fdstate_mark_dup(fd2);
 			} else {

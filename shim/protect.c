@@ -443,12 +443,12 @@ static void ofd_refresh_fd(struct ls_ofd *o)
  * that share it are its descriptors too (the contract counts every
  * descriptor of the description). Track them. prot_lock held for writing.
  */
-void prot_ofd_track_dups(struct ls_ofd *o)
+struct sib_scan sib_scan;
+
+static void track_dups_once(struct ls_ofd *o)
 {
 	int max = atomic_load(&fd_state_max);
 
-	if (!o->siblings)
-		return;
 	for (int g = 0; g <= max; g++) {
 		if (fdstate_get(g) != FD_DUP || !kcmp_same(o->fd, g))
 			continue;
@@ -463,6 +463,22 @@ void prot_ofd_track_dups(struct ls_ofd *o)
 			fdstate_set(g, FD_DUP);
 		}
 	}
+}
+
+/* A claim of a dup that slipped in as the scan began makes it go again
+ * (sib_scan); claims after that wait for it. */
+void prot_ofd_track_dups(struct ls_ofd *o)
+{
+	unsigned moved;
+
+	if (!o->siblings)
+		return;
+	atomic_store(&sib_scan.active, 1);
+	do {
+		moved = atomic_load(&sib_scan.moved);
+		track_dups_once(o);
+	} while (atomic_load(&sib_scan.moved) != moved);
+	atomic_store(&sib_scan.active, 0);
 }
 
 /* o's last tracked descriptor is about to go: its dups made before the
@@ -1450,16 +1466,23 @@ static struct ls_ofd *close_begin(int fd, struct loss *l, const char *func,
 	l->active = 0;
 	l->n = l->more = 0;
 	/* A descriptor adopted as a sibling between the look and the claim
-	 * is tracked. */
+	 * is tracked; one that a sibling scan kept from being claimed is
+	 * claimed here, after the scan. */
 	if (fdstate_get(fd) == FD_TRACKED || !fdstate_unmark_dup(fd)) {
+		int tracked;
+
 		crit_enter(&c, 1);
-		if (fdstate_get(fd) == FD_TRACKED) {
+		tracked = fdstate_get(fd) == FD_TRACKED;
+		if (tracked) {
 			adopt_siblings(fdstate_ofd(fd));
 			loss_tracked(l, fdstate_ofd(fd), fd, func, caller);
 			o = ofd_detach(fd);
+		} else if (fdstate_get(fd) == FD_DUP) {
+			fdstate_set(fd, FD_NONE);
 		}
 		crit_leave(&c);
-		return o;
+		if (tracked)
+			return o;
 	}
 	if (atomic_load_explicit(&watch_closes, memory_order_relaxed))
 		loss_untracked(l, fd, func, caller);
@@ -1849,6 +1872,7 @@ static void atfork_child(void)
 	waits_mu = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
 	memset(waits, 0, sizeof(waits));
 	atomic_store(&vfork_seen, 0);
+	atomic_store(&sib_scan.active, 0); /* a scan the fork cut short */
 	shim_busy = 0;
 }
 

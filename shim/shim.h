@@ -117,11 +117,38 @@ static inline void fdstate_mark_dup_new(int fd)
 	fdstate_raise_max(fd);
 }
 
+/*
+ * A sibling scan (prot_ofd_track_dups) reads the numbers in order while
+ * other threads dup and close FD_DUP descriptors without the lock: a dup
+ * moved from a number not yet read to one already read (dup2 or dup to
+ * the lower number, then close the old one) would be missed, and its
+ * holder released while the dup still holds the description. So while
+ * a scan runs (active), a claim of an FD_DUP descriptor takes the locked
+ * path, which waits for the scan; a claim that looked before the scan
+ * began and swaps after says so (moved), and the scan goes again. Both
+ * sides write, then read (the swap and the flag; the flag and the
+ * states), so one of them sees the other, and each such claim makes at
+ * most one more pass. Written only while a scan runs: the close path
+ * only reads it.
+ */
+struct sib_scan {
+	atomic_int active;
+	atomic_uint moved;
+} __attribute__((aligned(64)));
+extern struct sib_scan sib_scan;
+
+static inline void sib_scan_note(void)
+{
+	if (unlikely(atomic_load(&sib_scan.active)))
+		atomic_fetch_add(&sib_scan.moved, 1);
+}
+
 /* Claim fd for a close (or a dup2 over it) that skips the lock:
  * FD_DUP -> FD_NONE by compare-and-swap. 0 when fd is FD_TRACKED: a close
  * of another descriptor of its description adopted it (adopt_siblings,
  * the other side of the same swap), and the caller must take the tracked
- * path instead. Either the adoption or the claim wins, never both. */
+ * path instead. Either the adoption or the claim wins, never both. 0 also
+ * while a sibling scan runs: the locked path claims it after the scan. */
 static inline int fdstate_unmark_dup(int fd)
 {
 	uint8_t st;
@@ -132,8 +159,13 @@ static inline int fdstate_unmark_dup(int fd)
 	st = atomic_load_explicit(&fd_state[fd], memory_order_relaxed);
 	if (st != FD_DUP)
 		return st != FD_TRACKED;
-	return atomic_compare_exchange_strong(&fd_state[fd], &st, FD_NONE) ||
-	       st != FD_TRACKED;
+	if (unlikely(atomic_load(&sib_scan.active)))
+		return 0;
+	if (atomic_compare_exchange_strong(&fd_state[fd], &st, FD_NONE)) {
+		sib_scan_note();
+		return 1;
+	}
+	return st != FD_TRACKED;
 }
 /* Under prot_lock for writing: FD_DUP -> FD_TRACKED for o (the other side
  * of fdstate_unmark_dup()). 0 when a close claimed fd first. */
