@@ -144,7 +144,7 @@ static struct {
 	struct fdent f[MAXFDS];
 	struct pfile file[MAXFILES];
 	struct resv res[MAXRES];
-	int pausing, parked, nthreads, stop;
+	int pausing, parked, nthreads, stop, nthr;
 	int cin, cout;	/* pipes from and to the controller */
 	int id, gen;
 	uint64_t seed;
@@ -231,6 +231,60 @@ static void model_fd_gone(int h)
 	W.h[h].used = 0;
 }
 
+/* The last operations of the process, for the report of a fork child
+ * that sees a gap: which calls ran around the byte, in which order. Each
+ * is written under W.mu, a lock call twice (as it starts and as it ends,
+ * with the result). */
+struct ev {
+	long seq;
+	char op;	/* o open, d dup, c close, 2 dup2, L lock, l done, f fork */
+	signed char thr, cmd, type;
+	int fd, fd2, holder, file, r;
+	uint64_t m;
+};
+#define NEV 256
+static struct ev g_ev[NEV];
+static long g_nev;
+static __thread int t_idx;
+
+static void ev_add(char op, int fd, int fd2, int holder, int file, int cmd,
+		   int type, uint64_t m, int r)
+{
+	g_ev[g_nev % NEV] = (struct ev){ g_nev, op, (signed char)t_idx,
+					 (signed char)cmd, (signed char)type,
+					 fd, fd2, holder, file, r, m };
+	g_nev++;
+}
+
+static void ev_dump(int file)
+{
+	long first = g_nev > NEV ? g_nev - NEV : 0;
+
+	fprintf(stderr, "torture[%d]: the last operations on f%d (r: result "
+		"or -errno; m: cells):\n", (int)getpid(), file);
+	for (long n = first; n < g_nev; n++) {
+		const struct ev *e = &g_ev[n % NEV];
+
+		if (e->file != file && e->op != 'f')
+			continue;
+		fprintf(stderr, "  #%ld t%d %c fd %d", e->seq, e->thr, e->op,
+			e->fd);
+		if (e->op == 'd' || e->op == '2')
+			fprintf(stderr, " -> %d", e->fd2);
+		fprintf(stderr, " h%d", e->holder);
+		if (e->op == 'L' || e->op == 'l')
+			fprintf(stderr, " %s %s m %016" PRIx64,
+				e->cmd == F_SETLKW ? "SETLKW" : "SETLK",
+				e->type == F_UNLCK ? "U" :
+				e->type == F_RDLCK ? "R" : "W", e->m);
+		if (e->op != 'L')
+			fprintf(stderr, " r %d", e->r);
+		fprintf(stderr, "\n");
+	}
+	fprintf(stderr, "  model f%d: rd %016" PRIx64 " wr %016" PRIx64 "\n",
+		file, W.file[file].rd, W.file[file].wr);
+}
+
 static int resv_conflict(int file, uint64_t m)
 {
 	for (int i = 0; i < MAXRES; i++)
@@ -308,6 +362,7 @@ static void op_open(uint64_t *s)
 	W.h[h].nfds = 1;
 	W.f[slot] = (struct fdent){ .used = 1, .fd = fd, .holder = h,
 				    .cloexec = cloexec, .fp = fp };
+	ev_add('o', fd, -1, h, file, 0, 0, 0, 0);
 }
 
 static int pick_fd(uint64_t *s, int idle)
@@ -338,6 +393,8 @@ static void op_dup(uint64_t *s)
 	W.f[slot] = (struct fdent){ .used = 1, .fd = fd,
 				    .holder = W.f[src].holder,
 				    .cloexec = cloexec };
+	ev_add('d', W.f[src].fd, fd, W.f[src].holder,
+	       W.h[W.f[src].holder].file, 0, 0, 0, 0);
 }
 
 static void op_close(uint64_t *s)
@@ -354,6 +411,7 @@ static void op_close(uint64_t *s)
 	if (r != 0)
 		die("close fd %d: %s", W.f[i].fd, strerror(errno));
 	W.f[i].used = 0;
+	ev_add('c', W.f[i].fd, -1, h, W.h[h].file, 0, 0, 0, W.h[h].nfds - 1);
 	model_fd_gone(h);
 }
 
@@ -380,6 +438,10 @@ static void op_dup2(uint64_t *s)
 	}
 	W.f[dst].holder = W.f[src].holder;
 	W.h[W.f[src].holder].nfds++;
+	ev_add('2', W.f[src].fd, W.f[dst].fd, W.f[src].holder,
+	       W.h[W.f[src].holder].file, 0, 0, 0, 0);
+	ev_add('c', W.f[dst].fd, -1, hd, W.h[hd].file, 0, 0, 0,
+	       W.h[hd].nfds - 1);
 	model_fd_gone(hd);
 }
 
@@ -398,15 +460,19 @@ static void child_probe(int fd, int file, int cell, pid_t parent)
 	fl.l_len = 1;
 	if (fcntl(fd, F_GETLK, &fl) < 0)
 		die("child F_GETLK: %s", strerror(errno));
-	if (fl.l_type == F_UNLCK)
+	if (fl.l_type == F_UNLCK) {
+		ev_dump(file);
 		die("fork child: F_GETLK (%s) sees no lock at byte %d of f%d "
 		    "that the parent holds (%s)", wr ? "read" : "write", cell,
 		    file, wr ? "write" : "read");
+	}
 	if (wr && (fl.l_type != F_WRLCK ||
-		   (fl.l_pid != parent && fl.l_pid != -1)))
+		   (fl.l_pid != parent && fl.l_pid != -1))) {
+		ev_dump(file);
 		die("fork child: byte %d of f%d, write-locked by the parent "
 		    "%d, has a %s lock of pid %d", cell, file, (int)parent,
 		    fl.l_type == F_WRLCK ? "write" : "read", (int)fl.l_pid);
+	}
 }
 
 /* fork: the child owns none of the parent's locks (it sees them as
@@ -422,6 +488,7 @@ static void op_fork(uint64_t *s)
 	uint64_t cs = rng_next(s);
 	int st;
 
+	ev_add('f', -1, -1, -1, -1, 0, 0, 0, 0);
 	c = fork();
 	if (c < 0)
 		return;
@@ -495,6 +562,7 @@ static void op_lock(uint64_t *s, int cmd, int type)
 	bad = (type == F_RDLCK && W.h[h].acc == O_WRONLY) ||
 	      (type == F_WRLCK && W.h[h].acc == O_RDONLY);
 	W.h[h].locked = 1;
+	ev_add('L', W.f[i].fd, -1, h, W.h[h].file, cmd, type, m, 0);
 	pthread_mutex_unlock(&W.mu);
 
 	if (cmd == F_SETLKW) {
@@ -529,6 +597,8 @@ static void op_lock(uint64_t *s, int cmd, int type)
 	W.res[ri].used = 0;
 	W.f[i].busy = 0;
 	W.ops++;
+	ev_add('l', W.f[i].fd, -1, h, W.h[h].file, cmd, type, m,
+	       r == 0 ? 0 : -e);
 	if (r == 0) {
 		if (bad)
 			die("lock type %d through fd %d opened %d succeeded",
@@ -581,6 +651,7 @@ static void *worker_thread(void *arg)
 		die("timer_create: %s", strerror(errno));
 	t_has_timer = 1;
 	pthread_mutex_lock(&W.mu);
+	t_idx = W.nthr++;
 	while (!W.stop) {
 		unsigned k = rnd(&s, 100);
 
