@@ -26,8 +26,17 @@
 enum { LOW = 5, FILLER = 10, NFILLER = 30, HIGH = 60 };
 
 /* hopping: the round (from 1) in which the mover moves, 0 to stop;
- * done: the last round whose moves are over. */
+ * done: the last round whose moves are over. Each change of hands also
+ * passes through mu, which tools that follow descriptors between threads
+ * (ThreadSanitizer) see when the program itself is not built for them. */
 static atomic_int hopping, done, hops, cur = -1, stop;
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void handover(void)
+{
+	pthread_mutex_lock(&mu);
+	pthread_mutex_unlock(&mu);
+}
 
 static void *mover(void *arg)
 {
@@ -38,11 +47,15 @@ static void *mover(void *arg)
 		int g, to, round = atomic_load(&hopping);
 
 		if (!round) {
-			if (mine)
+			if (mine) {
+				handover();
 				atomic_store(&done, mine);
+			}
 			mine = 0;
 			continue;
 		}
+		if (!mine)
+			handover();
 		mine = round;
 		g = atomic_load(&cur);
 		to = g == LOW ? HIGH : LOW;
@@ -110,6 +123,7 @@ int main(int argc, char **argv)
 		}
 		atomic_store(&cur, LOW);
 		h = atomic_load(&hops);
+		handover();
 		atomic_store(&hopping, i + 1);
 		while (atomic_load(&hops) < h + 2)
 			;
@@ -117,6 +131,7 @@ int main(int argc, char **argv)
 		atomic_store(&hopping, 0);
 		while (atomic_load(&done) != i + 1) /* its last move is over */
 			;
+		handover();
 		if (!locked(a)) {
 			lost++;
 			fprintf(stderr, "round %d: lost\n", i);
