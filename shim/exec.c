@@ -261,6 +261,30 @@ static void write_file(struct sbuf *b, const struct ls_file *f,
 	}
 }
 
+static int push_dup(int **dups, size_t *nd, size_t *cap, int fd)
+{
+	if (*nd == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 16;
+		int *n = realloc(*dups, ncap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		*dups = n;
+		*cap = ncap;
+	}
+	(*dups)[(*nd)++] = fd;
+	return 0;
+}
+
+/* Whether f goes to the new image with its ranges. */
+static int file_handed(const struct exec_state *es, const struct ls_file *f)
+{
+	for (size_t i = 0; i < es->nu; i++)
+		if (es->u[i].f == f)
+			return es->u[i].cloexec_cleared;
+	return 0;
+}
+
 /* Release what exec drops, clear close-on-exec on what it keeps, and
  * write the hand-over. prot_lock held for writing. Returns the number of
  * files and FD_DUP descriptors handed over, or -errno. */
@@ -289,16 +313,8 @@ static int exec_prepare_locked(struct exec_state *es, struct sbuf *b)
 		if (fl < 0 || (fl & FD_CLOEXEC))
 			continue;
 		if (st == FD_DUP) {
-			if (nd == dcap) {
-				int *n;
-
-				dcap = dcap ? dcap * 2 : 16;
-				n = realloc(dups, dcap * sizeof(*n));
-				if (!n)
-					goto out;
-				dups = n;
-			}
-			dups[nd++] = fd;
+			if (push_dup(&dups, &nd, &dcap, fd) < 0)
+				goto out;
 			continue;
 		}
 		if (np == cap) {
@@ -339,6 +355,18 @@ static int exec_prepare_locked(struct exec_state *es, struct sbuf *b)
 	}
 	if (np)
 		qsort(pairs, np, sizeof(*pairs), cmp_pair);
+	/* A holder of a file with nothing left to hand over (it holds no
+	 * range) still has descriptors that share its description: they
+	 * go as dups, or a first lock after exec would count only one. */
+	for (i = 0; i < np; i = j) {
+		for (j = i; j < np && pairs[j].o == pairs[i].o; j++)
+			;
+		if (j - i < 2 || file_handed(es, pairs[i].o->file))
+			continue;
+		for (k = i; k < j; k++)
+			if (push_dup(&dups, &nd, &dcap, pairs[k].fd) < 0)
+				goto out;
+	}
 	sb_add(b, "LSH1 %d %d", (int)getpid(), nfiles);
 	for (i = 0; i < es->nu; i++) {
 		const struct undo_file *u = &es->u[i];

@@ -194,6 +194,24 @@ Test(exec, dup_made_before_exec_keeps_lock_taken_after_it, .timeout = 60)
 	unlink(path);
 }
 
+/* A holder that has locked and unlocked holds nothing, so its file has no
+ * ranges to hand over; its two descriptors still share one description,
+ * and go over as dups: a lock taken after exec through one of them stays
+ * when that one closes. Before, they went over as strangers, and the close
+ * released the lock (found by the torture test). */
+Test(exec, descriptors_of_a_holder_with_nothing_held_stay_dups, .timeout = 60)
+{
+	char *path = tu_mkfile(FILE_SIZE);
+
+	script(path,
+	       STEPS("open:a:rw", "lock:a:w:set:0:1", "dup:b:a",
+		     "lock:a:u:set:0:1", "reexec", "lock:a:w:set:0:1",
+		     "ready", "close:a", "ready", "close:b", "ready"),
+	       EXPECT({ 0, 0, 1, W, W }, { 1, 0, 1, U, W }, { 2, 0, 1, U, U }),
+	       NULL, NULL);
+	unlink(path);
+}
+
 /* Descriptors on path in process pid that survive exec. */
 static int inheritable_fds(pid_t pid, const char *path)
 {
