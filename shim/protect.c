@@ -438,13 +438,9 @@ static void ofd_refresh_fd(struct ls_ofd *o)
 		}
 }
 
-/*
- * o's description was dup'ed before it took a lock: the dups (FD_DUP)
- * that share it are its descriptors too (the contract counts every
- * descriptor of the description). Track them. prot_lock held for writing.
- */
 struct sib_scan sib_scan;
 
+/* One pass of prot_ofd_track_dups() over the numbers. */
 static void track_dups_once(struct ls_ofd *o)
 {
 	int max = atomic_load(&fd_state_max);
@@ -465,8 +461,13 @@ static void track_dups_once(struct ls_ofd *o)
 	}
 }
 
-/* A claim of a dup that slipped in as the scan began makes it go again
- * (sib_scan); claims after that wait for it. */
+/*
+ * o's description was dup'ed before it took a lock: the dups (FD_DUP)
+ * that share it are its descriptors too (the contract counts every
+ * descriptor of the description). Track them. prot_lock held for writing.
+ * A claim of a dup that slipped in as the scan began makes it go again
+ * (sib_scan); claims after that wait for it.
+ */
 void prot_ofd_track_dups(struct ls_ofd *o)
 {
 	unsigned moved;
