@@ -124,7 +124,8 @@ struct fdent {
 	int fd;
 	int holder;
 	int cloexec;
-	int busy;	/* a lock call runs on it outside the mutex */
+	int busy;	/* lock calls and dups through it outside the mutex */
+	int closing;	/* a close or a dup2 over it runs outside the mutex */
 	FILE *fp;
 };
 
@@ -214,21 +215,33 @@ static void model_lock(int h, uint64_t m, int type)
 	W.h[h].held |= m;
 }
 
-/* A descriptor of holder h is gone. */
-static void model_fd_gone(int h)
+/* What the other holders of h's file hold. */
+static uint64_t held_by_others(int h)
 {
 	uint64_t other = 0;
-	struct pfile *pf;
 
-	if (--W.h[h].nfds > 0)
-		return;
-	pf = &W.file[W.h[h].file];
 	for (int i = 0; i < MAXHOLDERS; i++)
 		if (i != h && W.h[i].used && W.h[i].file == W.h[h].file)
 			other |= W.h[i].held;
+	return other;
+}
+
+/* Holder h has no descriptor left: what only it held is free. */
+static void model_release(int h)
+{
+	struct pfile *pf = &W.file[W.h[h].file];
+	uint64_t other = held_by_others(h);
+
 	pf->rd &= other;
 	pf->wr &= other;
 	W.h[h].used = 0;
+}
+
+/* A descriptor of holder h is gone. */
+static void model_fd_gone(int h)
+{
+	if (--W.h[h].nfds == 0)
+		model_release(h);
 }
 
 /* The last operations of the process, for the report of a fork child
@@ -304,6 +317,39 @@ static int resv_take(int file, uint64_t m)
 	return -1;
 }
 
+/* A descriptor of holder h starts to go (close, or dup2 over it), outside
+ * the mutex: when it is h's last, the cells only h holds are reserved,
+ * for the kernel frees them during the call. Returns the reservation
+ * (-1: none), or -2 when a call in flight holds some of them (the caller
+ * does something else). *last: it is h's last descriptor. */
+static int going_begin(int h, int *last)
+{
+	uint64_t m = 0;
+	int ri = -1;
+
+	*last = W.h[h].nfds == 1;
+	if (*last) {
+		struct pfile *pf = &W.file[W.h[h].file];
+
+		m = (pf->rd | pf->wr) & ~held_by_others(h);
+		if (m && resv_conflict(W.h[h].file, m))
+			return -2;
+		if (m && (ri = resv_take(W.h[h].file, m)) < 0)
+			return -2;
+	}
+	W.h[h].nfds--;
+	return ri;
+}
+
+/* The descriptor is gone (with W.mu held again). */
+static void going_end(int h, int last, int ri)
+{
+	if (ri >= 0)
+		W.res[ri].used = 0;
+	if (last)
+		model_release(h);
+}
+
 /* A random range: its flock fields and its cells. */
 static uint64_t pick_range(uint64_t *s, struct flock *fl)
 {
@@ -329,7 +375,11 @@ static uint64_t pick_range(uint64_t *s, struct flock *fl)
 	return ((1ULL << len) - 1) << start;
 }
 
-/* ---- worker operations (called with W.mu held) ---------------------- */
+/* ---- worker operations ------------------------------------------------
+ * Called with W.mu held; the calls themselves run without it, on
+ * descriptors marked busy or closing, so that every thread of the process
+ * may be inside the shim at once. A slot whose descriptor is not made yet
+ * has fd -1. */
 
 static void op_open(uint64_t *s)
 {
@@ -341,7 +391,9 @@ static void op_open(uint64_t *s)
 
 	if (slot < 0)
 		return;
+	W.f[slot] = (struct fdent){ .used = 1, .fd = -1 };
 	file_path(file, path, sizeof(path));
+	pthread_mutex_unlock(&W.mu);
 	if (rnd(s, 3) == 0) {
 		static const char *const modes[] = { "r", "w", "r+" };
 		char mode[8];
@@ -356,6 +408,7 @@ static void op_open(uint64_t *s)
 	}
 	if (fd < 0)
 		die("open %s: %s", path, strerror(errno));
+	pthread_mutex_lock(&W.mu);
 	h = holder_new(file, acc);
 	if (h < 0)
 		die("out of holders");
@@ -370,26 +423,35 @@ static int pick_fd(uint64_t *s, int idle)
 	int c[MAXFDS], n = 0;
 
 	for (int i = 0; i < MAXFDS; i++)
-		if (W.f[i].used && (!idle || !W.f[i].busy))
+		if (W.f[i].used && W.f[i].fd >= 0 && !W.f[i].closing &&
+		    (!idle || !W.f[i].busy))
 			c[n++] = i;
 	return n ? c[rnd(s, (unsigned)n)] : -1;
 }
 
 static void op_dup(uint64_t *s)
 {
-	int src = pick_fd(s, 0), slot = fd_slot(), fd, cloexec = 0;
+	int src = pick_fd(s, 0), slot = fd_slot(), fd, cloexec = 0, sfd;
 
 	if (src < 0 || slot < 0)
 		return;
+	/* counted at once: a close of another descriptor of the holder
+	 * meanwhile is not its last */
+	W.h[W.f[src].holder].nfds++;
+	W.f[slot] = (struct fdent){ .used = 1, .fd = -1 };
+	W.f[src].busy++;
+	sfd = W.f[src].fd;
+	pthread_mutex_unlock(&W.mu);
 	if (rnd(s, 2)) {
-		fd = dup(W.f[src].fd);
+		fd = dup(sfd);
 	} else {
 		cloexec = 1;
-		fd = fcntl(W.f[src].fd, F_DUPFD_CLOEXEC, 3);
+		fd = fcntl(sfd, F_DUPFD_CLOEXEC, 3);
 	}
 	if (fd < 0)
 		die("dup: %s", strerror(errno));
-	W.h[W.f[src].holder].nfds++;
+	pthread_mutex_lock(&W.mu);
+	W.f[src].busy--;
 	W.f[slot] = (struct fdent){ .used = 1, .fd = fd,
 				    .holder = W.f[src].holder,
 				    .cloexec = cloexec };
@@ -399,20 +461,26 @@ static void op_dup(uint64_t *s)
 
 static void op_close(uint64_t *s)
 {
-	int i = pick_fd(s, 1), h, r;
+	int i = pick_fd(s, 1), h, r, ri, last;
 
 	if (i < 0)
 		return;
 	h = W.f[i].holder;
+	ri = going_begin(h, &last);
+	if (ri == -2)
+		return;
+	W.f[i].closing = 1;
+	ev_add('c', W.f[i].fd, -1, h, W.h[h].file, 0, 0, 0, W.h[h].nfds);
+	pthread_mutex_unlock(&W.mu);
 	if (W.f[i].fp)
 		r = fclose(W.f[i].fp);
 	else
 		r = close(W.f[i].fd);
 	if (r != 0)
 		die("close fd %d: %s", W.f[i].fd, strerror(errno));
-	W.f[i].used = 0;
-	ev_add('c', W.f[i].fd, -1, h, W.h[h].file, 0, 0, 0, W.h[h].nfds - 1);
-	model_fd_gone(h);
+	pthread_mutex_lock(&W.mu);
+	W.f[i] = (struct fdent){ 0 };
+	going_end(h, last, ri);
 }
 
 /* dup2(src, dst) with dst another of our descriptors: dst is closed first,
@@ -420,29 +488,42 @@ static void op_close(uint64_t *s)
  * target (the FILE would close a stranger's descriptor later). */
 static void op_dup2(uint64_t *s)
 {
-	int src = pick_fd(s, 0), dst = pick_fd(s, 1), hd;
+	int src = pick_fd(s, 0), dst = pick_fd(s, 1), hd, ri, last, sfd, dfd;
+	int cloexec;
 
 	if (src < 0 || dst < 0 || src == dst || W.f[dst].fp)
 		return;
 	if (W.f[src].holder == W.f[dst].holder)
 		return;
 	hd = W.f[dst].holder;
-	if (rnd(s, 2)) {
-		if (dup2(W.f[src].fd, W.f[dst].fd) < 0)
-			die("dup2: %s", strerror(errno));
-		W.f[dst].cloexec = 0;
-	} else {
-		if (dup3(W.f[src].fd, W.f[dst].fd, O_CLOEXEC) < 0)
-			die("dup3: %s", strerror(errno));
-		W.f[dst].cloexec = 1;
-	}
-	W.f[dst].holder = W.f[src].holder;
+	ri = going_begin(hd, &last);
+	if (ri == -2)
+		return;
+	W.f[dst].closing = 1;
+	W.f[src].busy++;
 	W.h[W.f[src].holder].nfds++;
 	ev_add('2', W.f[src].fd, W.f[dst].fd, W.f[src].holder,
 	       W.h[W.f[src].holder].file, 0, 0, 0, 0);
 	ev_add('c', W.f[dst].fd, -1, hd, W.h[hd].file, 0, 0, 0,
-	       W.h[hd].nfds - 1);
-	model_fd_gone(hd);
+	       W.h[hd].nfds);
+	sfd = W.f[src].fd;
+	dfd = W.f[dst].fd;
+	pthread_mutex_unlock(&W.mu);
+	if (rnd(s, 2)) {
+		if (dup2(sfd, dfd) < 0)
+			die("dup2: %s", strerror(errno));
+		cloexec = 0;
+	} else {
+		if (dup3(sfd, dfd, O_CLOEXEC) < 0)
+			die("dup3: %s", strerror(errno));
+		cloexec = 1;
+	}
+	pthread_mutex_lock(&W.mu);
+	W.f[src].busy--;
+	W.f[dst].cloexec = cloexec;
+	W.f[dst].closing = 0;
+	W.f[dst].holder = W.f[src].holder;
+	going_end(hd, last, ri);
 }
 
 /* A held byte of the parent, seen from its fork child: probed with the
@@ -499,7 +580,9 @@ static void op_fork(uint64_t *s)
 			int file;
 			uint64_t m;
 
-			if (!W.f[i].used)
+			/* a descriptor made or going meanwhile: the
+			 * child's copy may be either */
+			if (!W.f[i].used || W.f[i].fd < 0 || W.f[i].closing)
 				continue;
 			file = W.h[W.f[i].holder].file;
 			m = W.file[file].rd | W.file[file].wr;
@@ -558,7 +641,7 @@ static void op_lock(uint64_t *s, int cmd, int type)
 	ri = resv_take(W.h[h].file, m);
 	if (ri < 0)
 		return;
-	W.f[i].busy = 1;
+	W.f[i].busy++;
 	bad = (type == F_RDLCK && W.h[h].acc == O_WRONLY) ||
 	      (type == F_WRLCK && W.h[h].acc == O_RDONLY);
 	W.h[h].locked = 1;
@@ -595,7 +678,7 @@ static void op_lock(uint64_t *s, int cmd, int type)
 
 	pthread_mutex_lock(&W.mu);
 	W.res[ri].used = 0;
-	W.f[i].busy = 0;
+	W.f[i].busy--;
 	W.ops++;
 	ev_add('l', W.f[i].fd, -1, h, W.h[h].file, cmd, type, m,
 	       r == 0 ? 0 : -e);
