@@ -34,9 +34,12 @@
  * At some pauses a worker execs itself, handing its model over in argv;
  * the locks taken through descriptors that survive must survive.
  *
- * Concurrent lock calls of one process run outside the worker's mutex on
- * disjoint byte ranges (a reservation per call), so their order cannot
- * change the result: the model stays exact without serializing the shim.
+ * Every call runs outside the worker's mutex. Concurrent lock calls of
+ * one process run on disjoint byte ranges (a reservation per call), and a
+ * close (or dup2 over a descriptor) that is its holder's last reserves
+ * what it frees, so their order cannot change the result: the model
+ * stays exact without serializing the shim. A descriptor in a lock call
+ * or being dup'ed is not closed meanwhile, one being closed is not used.
  *
  * --no-fork leaves out fork: its child asks F_GETLK, for which the shim
  * searches /proc with malloc, and a fork child of a threaded program may
