@@ -134,6 +134,7 @@ struct fdent {
 
 struct pfile {
 	uint64_t rd, wr;	/* invariant: disjoint, union of held */
+	int going;		/* a holder's last close runs */
 };
 
 struct resv {
@@ -322,23 +323,27 @@ static int resv_take(int file, uint64_t m)
 
 /* A descriptor of holder h starts to go (close, or dup2 over it), outside
  * the mutex: when it is h's last, the cells only h holds are reserved,
- * for the kernel frees them during the call. Returns the reservation
- * (-1: none), or -2 when a call in flight holds some of them (the caller
- * does something else). *last: it is h's last descriptor. */
+ * for the kernel frees them during the call. One such last close per file
+ * at a time: two holders' last closes together free what both held, in
+ * whichever order the shim sees them. Returns the reservation (-1: none),
+ * or -2 when a call in flight holds some of them (the caller does
+ * something else). *last: it is h's last descriptor. */
 static int going_begin(int h, int *last)
 {
-	uint64_t m = 0;
+	struct pfile *pf = &W.file[W.h[h].file];
+	uint64_t m;
 	int ri = -1;
 
 	*last = W.h[h].nfds == 1;
 	if (*last) {
-		struct pfile *pf = &W.file[W.h[h].file];
-
+		if (pf->going)
+			return -2;
 		m = (pf->rd | pf->wr) & ~held_by_others(h);
 		if (m && resv_conflict(W.h[h].file, m))
 			return -2;
 		if (m && (ri = resv_take(W.h[h].file, m)) < 0)
 			return -2;
+		pf->going = 1;
 	}
 	W.h[h].nfds--;
 	return ri;
@@ -349,8 +354,10 @@ static void going_end(int h, int last, int ri)
 {
 	if (ri >= 0)
 		W.res[ri].used = 0;
-	if (last)
+	if (last) {
+		W.file[W.h[h].file].going = 0;
 		model_release(h);
+	}
 }
 
 /* A random range: its flock fields and its cells. */
