@@ -277,15 +277,14 @@ static void ev_dump(int file)
 {
 	long first = g_nev > NEV ? g_nev - NEV : 0;
 
-	fprintf(stderr, "torture[%d]: the last operations on f%d (r: result "
-		"or -errno; m: cells):\n", (int)getpid(), file);
+	fprintf(stderr, "torture[%d]: the last operations, for the gap on f%d "
+		"(r: result or -errno; m: cells; c: descriptors left):\n",
+		(int)getpid(), file);
 	for (long n = first; n < g_nev; n++) {
 		const struct ev *e = &g_ev[n % NEV];
 
-		if (e->file != file && e->op != 'f')
-			continue;
-		fprintf(stderr, "  #%ld t%d %c fd %d", e->seq, e->thr, e->op,
-			e->fd);
+		fprintf(stderr, "  #%ld t%d %c f%d fd %d", e->seq, e->thr,
+			e->op, e->file, e->fd);
 		if (e->op == 'd' || e->op == '2')
 			fprintf(stderr, " -> %d", e->fd2);
 		fprintf(stderr, " h%d", e->holder);
@@ -471,7 +470,8 @@ static void op_dup(uint64_t *s)
 
 static void op_close(uint64_t *s)
 {
-	int i = pick_fd(s, 1), h, r, ri, last;
+	int i = pick_fd(s, 1), h, r, ri, last, fd;
+	FILE *fp;
 
 	if (i < 0)
 		return;
@@ -480,14 +480,13 @@ static void op_close(uint64_t *s)
 	if (ri == -2)
 		return;
 	W.f[i].closing = 1;
-	ev_add('c', W.f[i].fd, -1, h, W.h[h].file, 0, 0, 0, W.h[h].nfds);
+	fd = W.f[i].fd;
+	fp = W.f[i].fp;
+	ev_add('c', fd, -1, h, W.h[h].file, 0, 0, 0, W.h[h].nfds);
 	pthread_mutex_unlock(&W.mu);
-	if (W.f[i].fp)
-		r = fclose(W.f[i].fp);
-	else
-		r = close(W.f[i].fd);
+	r = fp ? fclose(fp) : close(fd);
 	if (r != 0)
-		die("close fd %d: %s", W.f[i].fd, strerror(errno));
+		die("close fd %d: %s", fd, strerror(errno));
 	pthread_mutex_lock(&W.mu);
 	W.f[i] = (struct fdent){ 0 };
 	going_end(h, last, ri);
