@@ -66,6 +66,17 @@ static inline int dup_direct(int fd)
 #endif
 }
 
+/* r is a new number the kernel chose for a dup of untracked fd, made
+ * without the lock: both are marked as dups (FD_DUP), unless a first lock
+ * through fd won the race, and then r joins fd's holder. */
+static inline void dup_made(int fd, int r)
+{
+	if (likely(fdstate_mark_dup(fd)))
+		fdstate_mark_dup_new(r);
+	else
+		prot_dup_raced(fd, r);
+}
+
 /* fcntl reads its variadic argument once, as an unsigned long, and passes
  * it on as a pointer or an integer depending on the command. */
 static int shim_fcntl(int fd, int cmd, unsigned long arg)
@@ -78,12 +89,8 @@ static int shim_fcntl(int fd, int cmd, unsigned long arg)
 	if (likely(st == FD_NONE || st == FD_DUP)) {
 		int r = fcntl_direct(fd, cmd, arg);
 
-		if ((cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) && r >= 0) {
-			if (likely(fdstate_mark_dup(fd)))
-				fdstate_mark_dup_new(r);
-			else
-				prot_dup_raced(fd, r);
-		}
+		if ((cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) && r >= 0)
+			dup_made(fd, r);
 		return r;
 	}
 	if (st == FD_ANCHOR) {
@@ -186,12 +193,8 @@ SHIM_EXPORT int dup(int fd)
 	 * count as its last close. */
 	if (likely(st == FD_NONE || st == FD_DUP)) {
 		r = dup_direct(fd);
-		if (r >= 0) {
-			if (likely(fdstate_mark_dup(fd)))
-				fdstate_mark_dup_new(r);
-			else
-				prot_dup_raced(fd, r);
-		}
+		if (r >= 0)
+			dup_made(fd, r);
 		return r;
 	}
 	if (st == FD_ANCHOR) {
