@@ -116,11 +116,12 @@ void fdstate_set_ofd(int fd, struct ls_ofd *ofd)
 		fd_ofd[fd] = ofd;
 }
 
-/* The fork child holds no lock, but its descriptors share descriptions
- * as the parent's did: every one the shim knew of becomes FD_DUP, so that
- * a lock the child takes later through one of them counts the others
- * (adopt_siblings), as the contract says. */
-void fdstate_fork_reset(void)
+/* Forget every holder. keep_dups (the fork child, which holds no lock
+ * but whose descriptors share descriptions as the parent's did): every
+ * descriptor the shim knew of becomes FD_DUP, so that a lock the child
+ * takes later through one of them counts the others (adopt_siblings), as
+ * the contract says. Else forget everything. */
+void fdstate_reset(int keep_dups)
 {
 	int max = atomic_load(&fd_state_max);
 
@@ -128,21 +129,12 @@ void fdstate_fork_reset(void)
 		int st = atomic_load_explicit(&fd_state[fd],
 					      memory_order_relaxed);
 
-		atomic_store_explicit(&fd_state[fd],
-				      st == FD_TRACKED || st == FD_DUP ?
-					      FD_DUP : FD_NONE,
+		st = keep_dups && (st == FD_TRACKED || st == FD_DUP) ? FD_DUP
+								     : FD_NONE;
+		atomic_store_explicit(&fd_state[fd], (uint8_t)st,
 				      memory_order_relaxed);
 		fd_ofd[fd] = NULL;
 	}
-}
-
-void fdstate_reset(void)
-{
-	int max = atomic_load(&fd_state_max);
-
-	for (int fd = 0; fd <= max; fd++) {
-		atomic_store_explicit(&fd_state[fd], 0, memory_order_relaxed);
-		fd_ofd[fd] = NULL;
-	}
-	atomic_store(&fd_state_max, -1);
+	if (!keep_dups)
+		atomic_store(&fd_state_max, -1);
 }

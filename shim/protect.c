@@ -1863,7 +1863,7 @@ static void atfork_child(void)
 		}
 	}
 	prot_lock = (pthread_rwlock_t)PTHREAD_RWLOCK_INITIALIZER;
-	fdstate_fork_reset();
+	fdstate_reset(1);
 	forget_table();
 	anchor_band_reset();
 	dl_forget();
@@ -1909,7 +1909,7 @@ static void forget_table(void)
 
 void prot_forget(void)
 {
-	fdstate_reset();
+	fdstate_reset(0);
 	forget_table();
 }
 

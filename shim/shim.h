@@ -172,8 +172,7 @@ static inline int fdstate_unmark_dup(int fd)
 int fdstate_adopt_dup(int fd, struct ls_ofd *o);
 struct ls_ofd *fdstate_ofd(int fd);
 void fdstate_set_ofd(int fd, struct ls_ofd *ofd);
-void fdstate_reset(void); /* forget everything */
-void fdstate_fork_reset(void);
+void fdstate_reset(int keep_dups); /* forget holders (and dups) */
 void prot_init(void);
 extern atomic_int vfork_seen;
 
