@@ -1589,11 +1589,9 @@ int prot_fcloseall(void)
 
 /* ---- dups ------------------------------------------------------------------ */
 
-/* r was made as a copy of fd: it belongs to fd's holder. prot_lock held
- * for writing. */
 /* r is a new descriptor of fd's description: fd's holder counts it,
  * unless it counts it already (dup2 of a descriptor over another of its
- * own holder closes nothing). */
+ * own holder closes nothing). prot_lock held for writing. */
 static void dup_track(int fd, int r)
 {
 	struct ls_ofd *o = fdstate_ofd(fd);
