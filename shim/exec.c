@@ -276,15 +276,6 @@ static int push_dup(int **dups, size_t *nd, size_t *cap, int fd)
 	return 0;
 }
 
-/* Whether f goes to the new image with its ranges. */
-static int file_handed(const struct exec_state *es, const struct ls_file *f)
-{
-	for (size_t i = 0; i < es->nu; i++)
-		if (es->u[i].f == f)
-			return es->u[i].cloexec_cleared;
-	return 0;
-}
-
 /* Release what exec drops, clear close-on-exec on what it keeps, and
  * write the hand-over. prot_lock held for writing. Returns the number of
  * files and FD_DUP descriptors handed over, or -errno. */
@@ -351,6 +342,9 @@ static int exec_prepare_locked(struct exec_state *es, struct sbuf *b)
 			real_fcntl(f->anchor, F_SETFD, (void *)0L);
 			u->cloexec_cleared = 1;
 			nfiles++;
+			for (o = f->ofds; o; o = o->fnext)
+				if (o->keep)
+					o->keep = 2;
 		}
 	}
 	if (np)
@@ -361,7 +355,7 @@ static int exec_prepare_locked(struct exec_state *es, struct sbuf *b)
 	for (i = 0; i < np; i = j) {
 		for (j = i; j < np && pairs[j].o == pairs[i].o; j++)
 			;
-		if (j - i < 2 || file_handed(es, pairs[i].o->file))
+		if (j - i < 2 || pairs[i].o->keep == 2)
 			continue;
 		for (k = i; k < j; k++)
 			if (push_dup(&dups, &nd, &dcap, pairs[k].fd) < 0)

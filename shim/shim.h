@@ -226,7 +226,8 @@ struct ls_ofd {
 	int fd;         /* one of them, for kcmp */
 	pid_t last_tid; /* thread that last locked through it */
 	uint8_t accmode;  /* O_RDONLY, O_WRONLY or O_RDWR */
-	uint8_t keep;     /* exec.c scratch: has a descriptor kept */
+	uint8_t keep;     /* exec.c scratch: has a descriptor kept (1),
+			   * and goes over with its file's ranges (2) */
 	uint8_t siblings; /* may have untracked dups (FD_DUP) */
 };
 
