@@ -69,6 +69,7 @@ endef
 
 # ---- sources ------------------------------------------------------------
 CORE_SRC  := $(wildcard core/*.c)
+COMMON_SRC := $(wildcard common/*.c)
 SHIM_SRC  := $(wildcard shim/*.c)
 TEST_SRC  := $(wildcard tests/test_*.c)
 TESTU_SRC := $(filter-out $(TEST_SRC),$(wildcard tests/*.c))
@@ -78,6 +79,7 @@ TOOL_SRC  := $(wildcard tools/*.c)
 EX_SRC    := $(wildcard examples/*.c)
 
 CORE_OBJ  := $(CORE_SRC:%.c=$(B)/%.o)
+COMMON_OBJ := $(COMMON_SRC:%.c=$(B)/%.o)
 SHIM_OBJ  := $(SHIM_SRC:%.c=$(B)/%.o)
 TEST_OBJ  := $(TEST_SRC:%.c=$(B)/%.o) $(TESTU_SRC:%.c=$(B)/%.o)
 PROGS     := $(PROG_SRC:tests/progs/%.c=$(B)/progs/%)
@@ -119,9 +121,9 @@ $(LIB_SO): $(CORE_OBJ)
 
 # The shim needs the lock table only, and exports only what it interposes.
 SHIM_CORE := $(filter-out $(B)/core/lockspace.o,$(CORE_OBJ))
-$(SHIM_SO): $(SHIM_OBJ) $(SHIM_CORE)
+$(SHIM_SO): $(SHIM_OBJ) $(SHIM_CORE) $(COMMON_OBJ)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) -shared $(CFLAGS) $(LDFLAGS) -o $@ $^ -ldl -pthread
+	$(Q)$(CC) -shared $(CFLAGS) $(LDFLAGS) -Wl,-z,defs -o $@ $^ -ldl -pthread
 
 # Test programs play "an unmodified program": no header or library of ours.
 $(B)/progs/%: tests/progs/%.c | deps
@@ -141,11 +143,12 @@ $(FAILALLOC): tests/progs/lib/failalloc.c | deps
 		-D_GNU_SOURCE -fno-tree-loop-distribute-patterns \
 		-fno-omit-frame-pointer -fPIC -shared -o $@ $< -ldl
 
-# Command-line tools (lockspace-locks): standalone programs.
-$(B)/%: tools/%.c | deps
+# Command-line tools (lockspace-locks): the /proc readers from common/.
+$(B)/%: tools/%.c $(COMMON_OBJ) | deps
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -fPIE -pie $(LDFLAGS) -o $@ $<
+	$(Q)$(CC) $(CPPFLAGS) -Icommon $(CFLAGS) -fPIE -pie $(LDFLAGS) -o $@ \
+		$< $(COMMON_OBJ)
 
 # The benchmark plays an unmodified program too; it runs itself plain and
 # under the shim, round after round.
@@ -161,13 +164,14 @@ $(B)/examples/%: examples/%.c $(LIB_A) | deps
 	$(Q)$(CC) $(CPPFLAGS) -std=gnu11 -O1 -g -Wall -Wextra -Werror \
 		-pthread -Icore $(LDFLAGS) -o $@ $< $(LIB_A)
 
-$(TESTS): $(TEST_OBJ) $(LIB_A) | check-deps
+$(TESTS): $(TEST_OBJ) $(LIB_A) $(COMMON_OBJ) | check-deps
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(TEST_OBJ) $(LIB_A) \
-		-lcriterion -pthread -ldl
+		$(COMMON_OBJ) -lcriterion -pthread -ldl
 
-$(SHIM_OBJ): override CPPFLAGS += -Icore
-$(TEST_OBJ): override CPPFLAGS += -Icore -Ishim -DBUILD_DIR='"$(abspath $(B))"'
+$(SHIM_OBJ): override CPPFLAGS += -Icore -Icommon
+$(TEST_OBJ): override CPPFLAGS += -Icore -Icommon -Ishim \
+	-DBUILD_DIR='"$(abspath $(B))"'
 $(TEST_OBJ): | check-deps
 
 # ---- running --------------------------------------------------------------
@@ -233,7 +237,7 @@ $(B)/fuzz/fuzz_config: tests/fuzz/fuzz_config.c shim/config_parse.c shim/config.
 	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
 		-Ishim -o $@ $<
 FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE
-$(B)/fuzz/fuzz_handoff: tests/fuzz/fuzz_handoff.c shim/handoff_parse.c \
+$(B)/fuzz/fuzz_handoff: tests/fuzz/fuzz_handoff.c shim/handoff.c \
 		shim/handoff.h core/range.h
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -Ishim -Icore -o $@ $<

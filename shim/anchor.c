@@ -1,112 +1,55 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * shim/anchor.c: the anchors, the shim's own descriptors that carry the
- * kernel locks (DESIGN.md, "How protect keeps a lock: the anchor").
- *
- * An anchor is a reopen of the program's file through /proc/self/fd/N,
- * close-on-exec, moved to a high number where the program does not look,
- * holding the union of the holders' ranges as OFD locks. Every close of
- * a descriptor of a file drops the process's classic POSIX locks on it,
- * so the shim's own closes (of the low number the reopen got, of an old
- * anchor) first ask whether the process holds any, which happens only
- * when a lock was taken past the interposer (lckpwdf(), a raw syscall).
+ * shim/anchor.c: opening, upgrading, moving and closing the anchors, and
+ * the kernel lock calls on them (anchor.h).
  */
-#include "shim.h"
+#include "anchor.h"
+#include "band.h"
+#include "fdstate.h"
+#include "real.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
-/*
- * The anchor band: descriptor numbers from band_low up to RLIMIT_NOFILE,
- * where programs do not look (they get the lowest free number). It starts
- * a little below the limit and grows down a step at a time when it is
- * full, so that anchors stay consecutive (fork closes them in runs) and a
- * full band does not cost a failed call per new anchor.
- */
-static atomic_int band_low;
-
-static int band_start(void)
+void range_to_flock(struct flock *fl, int type, int64_t start, int64_t end)
 {
-	struct rlimit rl;
-	rlim_t cur;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-		return 64;
-	cur = rl.rlim_cur;
-	if (cur > fd_state_size)
-		cur = fd_state_size;
-	if (cur > 256)
-		return (int)(cur - (cur > 4096 ? 1024 : cur / 4));
-	return cur > 16 ? (int)(cur - 8) : 3;
+	memset(fl, 0, sizeof(*fl));
+	fl->l_type = (short)(type == LSR_WRLCK ? F_WRLCK :
+			     type == LSR_RDLCK ? F_RDLCK : F_UNLCK);
+	fl->l_whence = SEEK_SET;
+	fl->l_start = start;
+	fl->l_len = end == LSR_OFF_MAX ? 0 : end - start + 1;
 }
 
-int anchor_lowest(void)
+int klock(int fd, int cmd, int type, int64_t start, int64_t end)
 {
-	int lo = atomic_load_explicit(&band_low, memory_order_relaxed);
+	struct flock fl;
 
-	if (!lo) {
-		lo = band_start();
-		atomic_store(&band_low, lo);
-	}
-	return lo;
+	range_to_flock(&fl, type, start, end);
+	return real_fcntl(fd, cmd, &fl);
 }
 
-/* The band at lo is full: move its bottom down, unless another thread
- * did already. 0 when it cannot grow. */
-static int band_grow(int lo)
+void anchor_unlock_freed(void *arg, int64_t start, int64_t end)
 {
-	int step = lo > 4096 ? 1024 : lo / 4 > 8 ? lo / 4 : 8;
-	int nlo = lo - step > 3 ? lo - step : 3;
+	struct ls_file *f = arg;
 
-	if (lo <= 3)
-		return 0;
-	atomic_compare_exchange_strong(&band_low, &lo, nlo);
-	return 1;
+	if (f->anchor >= 0 && !f->fallback)
+		klock(f->anchor, F_OFD_SETLK, LSR_UNLCK, start, end);
 }
 
-/* A duplicate of fd in the band (close-on-exec unless keep), or -errno. */
-int anchor_dup_keep(int fd, int keep)
-{
-	for (;;) {
-		int lo = anchor_lowest();
-		int nfd = real_fcntl(fd, keep ? F_DUPFD : F_DUPFD_CLOEXEC,
-				     (void *)(long)lo);
-
-		if (nfd >= 0)
-			return nfd;
-		if ((errno != EMFILE && errno != EINVAL) || !band_grow(lo))
-			return -errno;
-	}
-}
-
-int anchor_dup(int fd)
-{
-	return anchor_dup_keep(fd, 0);
-}
-
-/* The fork child and the exec'd image start from the top again. */
-void anchor_band_reset(void)
-{
-	atomic_store(&band_low, 0);
-}
-
-/* Does the process hold a classic POSIX lock on fd's file? F_OFD_GETLK
- * from fd's own description sees every other owner's lock; ours carry our
- * pid. Walk past the conflicts of other owners. */
+/* F_OFD_GETLK from fd's own description sees every other owner's lock;
+ * ours carry our pid. Walk past the conflicts of other owners. */
 int anchor_own_posix(int fd)
 {
-	pid_t self = prot_owner;
+	pid_t self = table_owner;
 	int64_t start = 0;
 
 	for (int i = 0; i < 64; i++) {
 		struct flock fl;
 
-		memset(&fl, 0, sizeof(fl));
-		fl.l_type = F_WRLCK;
-		fl.l_whence = SEEK_SET;
-		fl.l_start = start;
+		range_to_flock(&fl, LSR_WRLCK, start, LSR_OFF_MAX);
 		if (real_fcntl(fd, F_OFD_GETLK, &fl) < 0)
 			return 0;
 		if (fl.l_type == F_UNLCK)
@@ -120,36 +63,128 @@ int anchor_own_posix(int fd)
 	return 1; /* too many to tell: assume so, and keep the descriptor */
 }
 
-/* Move a descriptor of ours to the anchor band. Returns the new number, or
- * -errno; the old number is closed on success. */
-int anchor_move(int fd)
-{
-	int nfd = anchor_dup(fd);
-
-	if (nfd >= 0)
-		raw_close(fd);
-	return nfd;
-}
-
-/* A new anchor for f, reopened from the program's fd; read-only unless rw.
- * Returns the anchor's number (already in fd_state) or -errno. */
-int anchor_open(struct ls_file *f, int fd, int rw)
+/* A reopen of the program's fd in the band, FD_OURS for f's anchor: the
+ * number, or -errno. */
+static int reopen(struct ls_file *f, int fd, int rw)
 {
 	char path[40];
-	int afd, mode = rw ? O_RDWR : O_RDONLY, moved;
+	int afd, moved;
 
-	(void)f;
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	afd = open(path, mode | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	afd = open(path, (rw ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOCTTY |
+				 O_NONBLOCK);
 	if (afd < 0 && rw && errno == EACCES)
 		afd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (afd < 0)
 		return -errno;
-	moved = anchor_move(afd);
+	moved = band_move(afd);
 	if (moved < 0) {
 		raw_close(afd);
 		return moved;
 	}
-	fdstate_set(moved, FD_ANCHOR);
+	fdstate_own(moved, &f->anchor);
 	return moved;
+}
+
+int anchor_open(struct ls_file *f, int fd, int rw)
+{
+	int afd;
+
+	assert(f->anchor < 0);
+	afd = reopen(f, fd, rw);
+	if (afd < 0)
+		return afd;
+	f->anchor = afd;
+	f->anchor_rw = (uint8_t)rw;
+	return 0;
+}
+
+static void close_ours(int fd)
+{
+	fdstate_clear(fd);
+	raw_close(fd);
+}
+
+void anchor_close(struct ls_file *f)
+{
+	if (f->anchor < 0)
+		return;
+	close_ours(f->anchor);
+	f->anchor = -1;
+}
+
+/*
+ * The anchor must carry a write lock: reopen it for writing (a read-only
+ * description cannot hold one). The read locks move first: read locks of
+ * two descriptions do not conflict, so the new anchor takes them all
+ * before the old one closes and no other process can slip in between.
+ */
+int anchor_upgrade(struct ls_file *f, int fd)
+{
+	struct lsr_node *stack[128];
+	int nfd, n = 0, err = 0;
+	struct lsr_node *it;
+
+	nfd = reopen(f, fd, 1);
+	if (nfd < 0)
+		return nfd;
+	/* In-order walk of the map: every range is a read lock here. */
+	it = f->t.map.root;
+	while ((it || n) && !err) {
+		while (it && n < 128) {
+			stack[n++] = it;
+			it = it->left;
+		}
+		if (it) {
+			err = -ENOLCK; /* too deep to walk: give up */
+			break;
+		}
+		it = stack[--n];
+		assert(it->type == LSR_RDLCK);
+		if (klock(nfd, F_OFD_SETLK, it->type, it->start, it->end) < 0)
+			err = -errno;
+		it = it->right;
+	}
+	if (err || anchor_own_posix(f->anchor)) {
+		close_ours(nfd);
+		return err ? err : -EDEADLK;
+	}
+	close_ours(f->anchor);
+	f->anchor = nfd;
+	f->anchor_rw = 1;
+	return 0;
+}
+
+int anchor_dup_private(struct ls_file *f, int *home)
+{
+	int nfd = band_dup(f->anchor, 0);
+
+	if (nfd < 0)
+		return nfd;
+	fdstate_own(nfd, home);
+	*home = nfd;
+	return 0;
+}
+
+int anchor_evict(int fd2)
+{
+	int *home = fdstate_home(fd2);
+	int nfd;
+
+	if (!home) {
+		/* Nobody keeps this number (the log's descriptor: it
+		 * reopens when it finds its number taken). */
+		fdstate_clear(fd2);
+		return 0;
+	}
+	nfd = band_dup(fd2, !(real_fcntl(fd2, F_GETFD, NULL) & FD_CLOEXEC));
+	if (nfd < 0) {
+		errno = -nfd;
+		return -1;
+	}
+	assert(*home == fd2);
+	fdstate_own(nfd, home);
+	*home = nfd;
+	fdstate_clear(fd2);
+	return 0;
 }

@@ -12,10 +12,12 @@
  */
 #include "config.h"
 #include "log.h"
-#include "shim.h"
+#include "real.h"
 
 #include <errno.h>
 #include <execinfo.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -187,7 +189,7 @@ void config_init(void)
 
 		report = r && *r && strcmp(r, "0") != 0;
 	}
-	log_setup(&cfg, report);
+	log_setup(&cfg, report, cfg_mode);
 	if (rc) {
 		char qf[PATH_MAX + 16], qr[sizeof(e.reason) * 2 + 4];
 

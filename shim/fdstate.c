@@ -1,16 +1,12 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * shim/fdstate.c: what the shim knows of each descriptor number.
- *
- * close(), dup*() and the fcntl commands that are not lock commands run
- * everywhere in every program; for a descriptor that holds no lock they
- * must cost one relaxed load of fd_state[fd] before the real call. The
- * arrays are sized for every number the kernel can hand out
- * (fs.nr_open) and mapped without reserve, so only the pages of numbers
- * in use are ever touched. A number beyond them is never tracked: its
- * locks pass through as plain POSIX locks.
+ * shim/fdstate.c: the per-descriptor byte and slot (fdstate.h says who
+ * writes what, and when).
  */
-#include "shim.h"
+#include "fdstate.h"
+#include "real.h"
 
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -18,7 +14,15 @@
 _Atomic(uint8_t) *fd_state;
 size_t fd_state_size;
 _Atomic int fd_state_max = -1;
-static struct ls_ofd **fd_ofd;
+struct sib_scan sib_scan;
+
+/* What a number's state refers to: FD_TRACKED its holder, FD_OURS the
+ * variable that holds the number. */
+union fd_slot {
+	struct ls_holder *holder;
+	int *home;
+};
+static union fd_slot *fd_slot;
 
 static size_t read_nr_open(void)
 {
@@ -46,16 +50,16 @@ void fdstate_init(void)
 
 	a = mmap(NULL, n, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	b = mmap(NULL, n * sizeof(*fd_ofd), PROT_READ | PROT_WRITE,
+	b = mmap(NULL, n * sizeof(*fd_slot), PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (a == MAP_FAILED || b == MAP_FAILED) {
 		if (a != MAP_FAILED)
 			munmap(a, n);
 		if (b != MAP_FAILED)
-			munmap(b, n * sizeof(*fd_ofd));
+			munmap(b, n * sizeof(*fd_slot));
 		return; /* every call passes through */
 	}
-	fd_ofd = b;
+	fd_slot = b;
 	fd_state_size = n;
 	__atomic_store_n(&fd_state, a, __ATOMIC_RELEASE);
 }
@@ -66,6 +70,7 @@ int fdstate_track(int fd)
 
 	if ((unsigned)fd >= fd_state_size)
 		return FD_NONE;
+	assert(fd_slot[fd].holder != NULL);
 	old = atomic_exchange(&fd_state[fd], FD_TRACKED);
 	fdstate_raise_max(fd);
 	return old;
@@ -90,37 +95,55 @@ void fdstate_set(int fd, int state)
 		fdstate_raise_max(fd);
 }
 
-int fdstate_adopt_dup(int fd, struct ls_ofd *o)
+int fdstate_adopt_dup(int fd, struct ls_holder *h)
 {
 	uint8_t st = FD_DUP;
 
 	if ((unsigned)fd >= fd_state_size || !fd_state)
 		return 0;
-	fd_ofd[fd] = o; /* first: FD_TRACKED promises it */
+	fd_slot[fd].holder = h; /* first: FD_TRACKED promises it */
 	if (atomic_compare_exchange_strong(&fd_state[fd], &st, FD_TRACKED))
 		return 1;
-	fd_ofd[fd] = NULL;
+	fd_slot[fd].holder = NULL;
 	return 0;
 }
 
-struct ls_ofd *fdstate_ofd(int fd)
+struct ls_holder *fdstate_holder(int fd)
 {
-	if ((unsigned)fd >= fd_state_size)
+	if ((unsigned)fd >= fd_state_size || fdstate_get(fd) != FD_TRACKED)
 		return NULL;
-	return fd_ofd[fd];
+	return fd_slot[fd].holder;
 }
 
-void fdstate_set_ofd(int fd, struct ls_ofd *ofd)
+void fdstate_set_holder(int fd, struct ls_holder *h)
 {
 	if ((unsigned)fd < fd_state_size)
-		fd_ofd[fd] = ofd;
+		fd_slot[fd].holder = h;
 }
 
-/* Forget every holder. keep_dups (the fork child, which holds no lock
- * but whose descriptors share descriptions as the parent's did): every
- * descriptor the shim knew of becomes FD_DUP, so that a lock the child
- * takes later through one of them counts the others (adopt_siblings), as
- * the contract says. Else forget everything. */
+void fdstate_own(int fd, int *home)
+{
+	if ((unsigned)fd >= fd_state_size)
+		return;
+	fd_slot[fd].home = home;
+	fdstate_set(fd, FD_OURS);
+}
+
+int *fdstate_home(int fd)
+{
+	if ((unsigned)fd >= fd_state_size || fdstate_get(fd) != FD_OURS)
+		return NULL;
+	return fd_slot[fd].home;
+}
+
+void fdstate_clear(int fd)
+{
+	if ((unsigned)fd >= fd_state_size)
+		return;
+	fdstate_set(fd, FD_NONE);
+	fd_slot[fd].holder = NULL;
+}
+
 void fdstate_reset(int keep_dups)
 {
 	int max = atomic_load(&fd_state_max);
@@ -133,7 +156,7 @@ void fdstate_reset(int keep_dups)
 								     : FD_NONE;
 		atomic_store_explicit(&fd_state[fd], (uint8_t)st,
 				      memory_order_relaxed);
-		fd_ofd[fd] = NULL;
+		fd_slot[fd].holder = NULL;
 	}
 	if (!keep_dups)
 		atomic_store(&fd_state_max, -1);

@@ -11,53 +11,15 @@
  * OFD lock of a program is reported with -1, as without the shim. This
  * runs only here, never on a lock call.
  */
-#include "shim.h"
+#include "getlk.h"
+#include "procfs.h"
+#include "range.h"
 
-#include <ctype.h>
 #include <errno.h>
-#include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
-#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
-
-#define SHIM_NAME "liblockspace-preload"
-
-static int read_has(const char *path, const char *needle)
-{
-	char buf[8192 + 64];
-	size_t keep = 0, nlen = strlen(needle);
-	int fd = open(path, O_RDONLY | O_CLOEXEC), found = 0;
-
-	if (fd < 0)
-		return 0;
-	for (;;) {
-		ssize_t n = read(fd, buf + keep, sizeof(buf) - 1 - keep);
-
-		if (n <= 0)
-			break;
-		buf[keep + (size_t)n] = 0;
-		if (strstr(buf, needle)) {
-			found = 1;
-			break;
-		}
-		/* Keep the tail: the name may cross two reads. */
-		keep += (size_t)n;
-		if (keep > nlen) {
-			memmove(buf, buf + keep - nlen, nlen);
-			keep = nlen;
-		}
-	}
-	raw_close(fd);
-	return found;
-}
-
-static int cmp_desc(const void *a, const void *b)
-{
-	int x = *(const int *)a, y = *(const int *)b;
-
-	return (x < y) - (x > y);
-}
 
 /* The lock F_OFD_GETLK reported, as a lock line would name it. */
 struct want {
@@ -67,11 +29,12 @@ struct want {
 	int64_t start, end;
 };
 
-static int is_want(void *arg, const struct proc_lock *l)
+static int is_want(void *arg, int fd, const struct pf_lock *l)
 {
 	const struct want *w = arg;
 
-	return l->ofd && !l->waiter && l->type == w->type &&
+	(void)fd;
+	return l->kind == PF_OFD && !l->waiter && l->type == w->type &&
 	       l->dev == w->dev && l->ino == w->ino && l->start == w->start &&
 	       l->end == w->end;
 }
@@ -95,7 +58,6 @@ static int runs_shim(pid_t pid)
 {
 	struct timespec now;
 	unsigned h = (unsigned)pid % SEEN_SLOTS;
-	char path[64];
 	int yes;
 
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
@@ -107,8 +69,7 @@ static int runs_shim(pid_t pid)
 		return yes;
 	}
 	pthread_mutex_unlock(&seen_mu);
-	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
-	yes = read_has(path, SHIM_NAME);
+	yes = pf_runs_shim(pid);
 	pthread_mutex_lock(&seen_mu);
 	seen[h].pid = pid;
 	seen[h].yes = yes;
@@ -117,73 +78,38 @@ static int runs_shim(pid_t pid)
 	return yes;
 }
 
-/* Does one of pid's descriptors hold the lock w? */
-static int pid_holds(int pid, const struct want *w)
+struct find_ctx {
+	struct want w;
+	pid_t self, pid;
+};
+
+/* A process that runs the shim and holds w, anchors first (the highest
+ * numbers). */
+static int find_step(void *arg, long p)
 {
-	char path[64];
-	int *fds = NULL, n = 0, cap = 0, found = 0;
-	struct dirent *de;
-	DIR *d;
+	struct find_ctx *c = arg;
 
-	snprintf(path, sizeof(path), "/proc/%d/fdinfo", pid);
-	d = opendir(path);
-	if (!d)
+	if (p == c->self || p > INT32_MAX || !runs_shim((pid_t)p))
 		return 0;
-	while ((de = readdir(d)) != NULL) {
-		if (!isdigit((unsigned char)de->d_name[0]))
-			continue;
-		if (n == cap) {
-			int *nf = realloc(fds, (size_t)(cap ? cap * 2 : 64) *
-						       sizeof(*fds));
-
-			if (!nf)
-				break;
-			fds = nf;
-			cap = cap ? cap * 2 : 64;
-		}
-		fds[n++] = atoi(de->d_name);
+	if (pf_pid_locks_each((pid_t)p, 1, is_want, &c->w) > 0) {
+		c->pid = (pid_t)p;
+		return 1;
 	}
-	real.closedir ? real.closedir(d) : closedir(d);
-	if (n)
-		qsort(fds, (size_t)n, sizeof(*fds), cmp_desc);
-	for (int i = 0; i < n && !found; i++) {
-		snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", pid, fds[i]);
-		found = proc_locks_each(path, is_want, (void *)w) > 0;
-	}
-	free(fds);
-	return found;
+	return 0;
 }
 
 pid_t getlk_find_pid(dev_t dev, ino_t ino, const struct flock *fl)
 {
-	struct want w;
-	pid_t self = getpid(), pid = -1;
-	struct dirent *de;
+	struct find_ctx c = {.self = getpid(), .pid = -1};
 	int saved = errno;
-	DIR *d;
 
 	/* F_OFD_GETLK gave the lock's whole range. */
-	w.type = fl->l_type == F_WRLCK ? LSR_WRLCK : LSR_RDLCK;
-	w.dev = dev;
-	w.ino = ino;
-	w.start = fl->l_start;
-	w.end = fl->l_len == 0 ? LSR_OFF_MAX : fl->l_start + fl->l_len - 1;
-	d = opendir("/proc");
-	if (!d)
-		goto out;
-	while (pid < 0 && (de = readdir(d)) != NULL) {
-		int p;
-
-		if (!isdigit((unsigned char)de->d_name[0]))
-			continue;
-		p = atoi(de->d_name);
-		if (p == self || !runs_shim(p))
-			continue;
-		if (pid_holds(p, &w))
-			pid = p;
-	}
-	real.closedir ? real.closedir(d) : closedir(d);
-out:
+	c.w.type = fl->l_type == F_WRLCK ? LSR_WRLCK : LSR_RDLCK;
+	c.w.dev = dev;
+	c.w.ino = ino;
+	c.w.start = fl->l_start;
+	c.w.end = fl->l_len == 0 ? LSR_OFF_MAX : fl->l_start + fl->l_len - 1;
+	pf_dir_numbers("/proc", find_step, &c);
 	errno = saved;
-	return pid;
+	return c.pid;
 }

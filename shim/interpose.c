@@ -1,22 +1,41 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * shim/interpose.c: every symbol the preload library exports. Each wrapper
  * reads its arguments, takes the fast path (a descriptor with nothing of
  * ours: one relaxed load of fd_state, then the real call) or calls one
- * function of protect.c, and returns.
+ * function of the policy (lockcmd.h, closes.h, exec.h), and returns.
  */
-#include "shim.h"
+#include "adopt.h"
+#include "closes.h"
+#include "config.h"
+#include "defs.h"
+#include "exec.h"
+#include "fdstate.h"
+#include "files.h"
+#include "fork.h"
+#include "guard.h"
+#include "lockcmd.h"
+#include "observe.h"
+#include "real.h"
+#include "uaccess.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+extern char **environ;
 
 __attribute__((constructor)) static void shim_init(void)
 {
 	real_init();
 	fdstate_init();
 	config_init();
-	prot_init();
-	exec_adopt();
+	guard_init();
+	uaccess_init();
+	fork_init();
+	adopt_handoff();
 }
 
 static int is_lock_cmd(int cmd)
@@ -66,17 +85,6 @@ static inline int dup_direct(int fd)
 #endif
 }
 
-/* r is a new number the kernel chose for a dup of untracked fd, made
- * without the lock: both are marked as dups (FD_DUP), unless a first lock
- * through fd won the race, and then r joins fd's holder. */
-static inline void dup_made(int fd, int r)
-{
-	if (likely(fdstate_mark_dup(fd)))
-		fdstate_mark_dup_new(r);
-	else
-		prot_dup_raced(fd, r);
-}
-
 /* fcntl reads its variadic argument once, as an unsigned long, and passes
  * it on as a pointer or an integer depending on the command. */
 static int shim_fcntl(int fd, int cmd, unsigned long arg)
@@ -84,21 +92,21 @@ static int shim_fcntl(int fd, int cmd, unsigned long arg)
 	int st;
 
 	if (is_lock_cmd(cmd))
-		return prot_lock_cmd(fd, cmd, (struct flock *)arg);
+		return lockcmd(fd, cmd, (struct flock *)arg);
 	st = fdstate_get(fd);
 	if (likely(st == FD_NONE || st == FD_DUP)) {
 		int r = fcntl_direct(fd, cmd, arg);
 
 		if ((cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) && r >= 0)
-			dup_made(fd, r);
+			closes_dup_made(fd, r);
 		return r;
 	}
-	if (st == FD_ANCHOR) {
+	if (st == FD_OURS) {
 		errno = EBADF;
 		return -1;
 	}
 	if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
-		return prot_dupfd(fd, cmd, (int)arg);
+		return closes_dupfd(fd, cmd, (int)arg);
 	return real_fcntl(fd, cmd, (void *)arg);
 }
 
@@ -137,7 +145,7 @@ SHIM_EXPORT int lockf(int fd, int op, off_t len)
 		 * fd another holder of this process is busy, as F_TLOCK
 		 * says. */
 		fl.l_type = F_RDLCK;
-		if (prot_getlk(fd, &fl, &mine) < 0)
+		if (lockcmd_getlk(fd, &fl, &mine) < 0)
 			return -1;
 		if (fl.l_type == F_UNLCK || (fl.l_pid == getpid() && !mine))
 			return 0;
@@ -162,26 +170,19 @@ SHIM_EXPORT int lockf64(int fd, int op, off_t len)
 	return lockf(fd, op, len);
 }
 
-/* Closes of descriptors the shim does not track are looked at only when
- * the user asked for events (observe, or log-level info). */
-static inline int watching(void)
-{
-	return atomic_load_explicit(&watch_closes, memory_order_relaxed);
-}
-
 SHIM_EXPORT int close(int fd)
 {
 	int st = fdstate_get(fd);
 
-	if (likely(st == FD_NONE) && likely(!watching()))
+	if (likely(st == FD_NONE) && likely(!observe_watching()))
 		return real_close(fd);
-	if (st == FD_ANCHOR) {
+	if (st == FD_OURS) {
 		errno = EBADF;
 		return -1;
 	}
-	if (st == FD_DUP && !watching() && fdstate_unmark_dup(fd))
+	if (st == FD_DUP && !observe_watching() && fdstate_unmark_dup(fd))
 		return real_close(fd);
-	return prot_close(fd, __builtin_return_address(0));
+	return closes_close(fd, __builtin_return_address(0));
 }
 
 SHIM_EXPORT int dup(int fd)
@@ -194,115 +195,67 @@ SHIM_EXPORT int dup(int fd)
 	if (likely(st == FD_NONE || st == FD_DUP)) {
 		r = dup_direct(fd);
 		if (r >= 0)
-			dup_made(fd, r);
+			closes_dup_made(fd, r);
 		return r;
 	}
-	if (st == FD_ANCHOR) {
+	if (st == FD_OURS) {
 		errno = EBADF;
 		return -1;
 	}
-	return prot_dup(fd);
-}
-
-static inline int untracked(int fd)
-{
-	int st = fdstate_get(fd);
-
-	return st == FD_NONE || st == FD_DUP;
-}
-
-/*
- * dup2 and dup3 close fd2 when it is open. Without a lock of ours on
- * either side, fd2 is claimed first as close() claims it; a failed call
- * gives it its mark back, and a sibling scan that ran meanwhile goes
- * again (sib_scan).
- */
-static int dup_over(int fd, int fd2, int flags, int is_dup3, void *caller)
-{
-	int r, was;
-
-	if (likely(untracked(fd) && untracked(fd2) && !watching())) {
-		was = fdstate_get(fd2) == FD_DUP;
-		if (fd == fd2 || fdstate_unmark_dup(fd2)) {
-			r = is_dup3 ? real_dup3(fd, fd2, flags)
-				    : real_dup2(fd, fd2);
-			if (fd == fd2)
-				return r;
-			if (r < 0) {
-				if (was) {
-					fdstate_mark_dup(fd2);
-					sib_scan_note();
-				}
-			} else if (likely(fdstate_mark_dup(fd))) {
-				fdstate_mark_dup(fd2);
-			} else {
-				prot_dup_raced(fd, fd2);
-			}
-			return r;
-		}
-	}
-	return prot_dup2(fd, fd2, flags, is_dup3, caller);
+	return closes_dup(fd);
 }
 
 SHIM_EXPORT int dup2(int fd, int fd2)
 {
-	return dup_over(fd, fd2, 0, 0, __builtin_return_address(0));
+	return closes_dup_over(fd, fd2, 0, 0, __builtin_return_address(0));
 }
 
 SHIM_EXPORT int dup3(int fd, int fd2, int flags)
 {
-	return dup_over(fd, fd2, flags, 1, __builtin_return_address(0));
+	return closes_dup_over(fd, fd2, flags, 1,
+			       __builtin_return_address(0));
 }
 
 SHIM_EXPORT int close_range(unsigned first, unsigned last, int flags)
 {
-	return prot_close_range(first, last, flags, "close_range",
-				__builtin_return_address(0));
+	return closes_close_range(first, last, flags, "close_range",
+				  __builtin_return_address(0));
 }
 
 SHIM_EXPORT void closefrom(int lowfd)
 {
-	prot_closefrom(lowfd, __builtin_return_address(0));
+	closes_closefrom(lowfd, __builtin_return_address(0));
 }
 
 SHIM_EXPORT int fclose(FILE *fp)
 {
-	int fd;
+	int fd = fp ? fileno(fp) : -1;
 
-	if (!real.fclose)
-		real_init();
-	fd = fp ? fileno(fp) : -1;
-	if (likely(fdstate_get(fd) != FD_TRACKED && !watching()) &&
+	if (likely(fdstate_get(fd) != FD_TRACKED && !observe_watching()) &&
 	    fdstate_unmark_dup(fd))
-		return real.fclose(fp);
-	return prot_fclose(fp, fd, __builtin_return_address(0));
+		return real_fclose(fp);
+	return closes_fclose(fp, fd, __builtin_return_address(0));
 }
 
 SHIM_EXPORT int closedir(DIR *d)
 {
 	DIR *volatile dv = d; /* declared nonnull, yet glibc checks it */
-	int fd;
+	int fd = dv ? dirfd(d) : -1;
 
-	if (!real.closedir)
-		real_init();
-	fd = dv ? dirfd(d) : -1;
-	if (likely(fdstate_get(fd) != FD_TRACKED && !watching()) &&
+	if (likely(fdstate_get(fd) != FD_TRACKED && !observe_watching()) &&
 	    fdstate_unmark_dup(fd))
-		return real.closedir(d);
-	return prot_closedir(d, fd, __builtin_return_address(0));
+		return real_closedir(d);
+	return closes_closedir(d, fd, __builtin_return_address(0));
 }
 
 SHIM_EXPORT FILE *freopen(const char *path, const char *mode, FILE *fp)
 {
-	int fd;
+	int fd = fp ? fileno(fp) : -1;
 
-	if (!real.freopen)
-		real_init();
-	fd = fp ? fileno(fp) : -1;
-	if (likely(fdstate_get(fd) != FD_TRACKED && !watching()) &&
+	if (likely(fdstate_get(fd) != FD_TRACKED && !observe_watching()) &&
 	    fdstate_unmark_dup(fd))
-		return real.freopen(path, mode, fp);
-	return prot_freopen(path, mode, fp, fd, __builtin_return_address(0));
+		return real_freopen(path, mode, fp);
+	return closes_freopen(path, mode, fp, fd, __builtin_return_address(0));
 }
 
 SHIM_EXPORT FILE *freopen64(const char *path, const char *mode, FILE *fp)
@@ -312,12 +265,136 @@ SHIM_EXPORT FILE *freopen64(const char *path, const char *mode, FILE *fp)
 
 SHIM_EXPORT int fcloseall(void)
 {
-	if (!real.fcloseall)
-		real_init();
-	if (likely(!atomic_load_explicit(&prot_active, memory_order_relaxed)))
-		return real.fcloseall();
-	return prot_fcloseall();
+	if (likely(!atomic_load_explicit(&files_active, memory_order_relaxed)))
+		return real_fcloseall();
+	return closes_fcloseall();
 }
+
+/* ---- the exec family ---------------------------------------------------------
+ * Each public exec function is wrapped (glibc's call each other inside
+ * libc, past any interposer); those that use environ become the variant
+ * that takes an environment. */
+
+static int do_execve(const char *path, char *const argv[], char *const envp[])
+{
+	struct exec_call c = {.kind = X_EXECVE, .path = path, .argv = argv};
+
+	return exec_run(&c, envp);
+}
+
+static int do_execvpe(const char *file, char *const argv[],
+		      char *const envp[])
+{
+	struct exec_call c = {.kind = X_EXECVPE, .path = file, .argv = argv};
+
+	return exec_run(&c, envp);
+}
+
+SHIM_EXPORT int execve(const char *path, char *const argv[],
+		       char *const envp[])
+{
+	return do_execve(path, argv, envp);
+}
+
+SHIM_EXPORT int execv(const char *path, char *const argv[])
+{
+	return do_execve(path, argv, environ);
+}
+
+SHIM_EXPORT int execvpe(const char *file, char *const argv[],
+			char *const envp[])
+{
+	return do_execvpe(file, argv, envp);
+}
+
+SHIM_EXPORT int execvp(const char *file, char *const argv[])
+{
+	return do_execvpe(file, argv, environ);
+}
+
+SHIM_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
+{
+	struct exec_call c = {.kind = X_FEXECVE, .dirfd = fd, .argv = argv};
+
+	return exec_run(&c, envp);
+}
+
+SHIM_EXPORT int execveat(int dirfd, const char *path, char *const argv[],
+			 char *const envp[], int flags)
+{
+	struct exec_call c = {.kind = X_EXECVEAT, .dirfd = dirfd,
+			      .path = path, .argv = argv, .flags = flags};
+
+	return exec_run(&c, envp);
+}
+
+/* execl, execlp, execle: the arguments into an array, on the stack as
+ * glibc does (no allocation between fork and exec). */
+#define COUNT_ARGS(ap, n)                                                     \
+	do {                                                                  \
+		va_list cp;                                                   \
+		va_copy(cp, ap);                                              \
+		for (n = 1; va_arg(cp, char *); n++)                          \
+			;                                                     \
+		va_end(cp);                                                   \
+	} while (0)
+
+SHIM_EXPORT int execl(const char *path, const char *arg, ...)
+{
+	va_list ap;
+	size_t n;
+
+	va_start(ap, arg);
+	COUNT_ARGS(ap, n);
+	{
+		char *argv[n + 1];
+
+		argv[0] = (char *)arg;
+		for (size_t i = 1; i <= n; i++)
+			argv[i] = va_arg(ap, char *);
+		va_end(ap);
+		return do_execve(path, argv, environ);
+	}
+}
+
+SHIM_EXPORT int execlp(const char *file, const char *arg, ...)
+{
+	va_list ap;
+	size_t n;
+
+	va_start(ap, arg);
+	COUNT_ARGS(ap, n);
+	{
+		char *argv[n + 1];
+
+		argv[0] = (char *)arg;
+		for (size_t i = 1; i <= n; i++)
+			argv[i] = va_arg(ap, char *);
+		va_end(ap);
+		return do_execvpe(file, argv, environ);
+	}
+}
+
+SHIM_EXPORT int execle(const char *path, const char *arg, ...)
+{
+	va_list ap;
+	size_t n;
+
+	va_start(ap, arg);
+	COUNT_ARGS(ap, n);
+	{
+		char *argv[n + 1];
+		char *const *envp;
+
+		argv[0] = (char *)arg;
+		for (size_t i = 1; i <= n; i++)
+			argv[i] = va_arg(ap, char *);
+		envp = va_arg(ap, char *const *);
+		va_end(ap);
+		return do_execve(path, argv, envp);
+	}
+}
+
 
 /*
  * vfork: the child shares our memory, so it cannot be told apart by

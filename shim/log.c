@@ -9,19 +9,25 @@
  * the caller's errno is kept. syslog(3) is not used for the same reason
  * (glibc's allocates and locks): the datagram goes to /dev/log directly.
  *
- * The log file (or the syslog socket) is ours, on a high number marked
- * FD_ANCHOR, so the program's close(), fcntl() and dup() never meet it.
+ * The log file (or the syslog socket) is ours, in the band, marked
+ * FD_OURS, so the program's close(), fcntl() and dup() never meet it.
  * A program can still close it past the interposer (a raw syscall), and
  * its number may then hold a stranger's file: before each write, fstat()
  * says whether it is still our file, and if not a new one is opened. The
  * old number is left alone (it is no longer ours to close or unmark).
  */
 #include "log.h"
-#include "shim.h"
+#include "band.h"
+#include "fdstate.h"
+#include "real.h"
 
 #include <dlfcn.h>
 #include <errno.h>
 #include <execinfo.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -38,6 +44,7 @@ static int lg_dest = LOGD_STDERR;
 static int lg_level = LOGL_NOTICE;
 static int lg_backtrace;
 static int lg_report;
+static const char *lg_mode = "protect";
 static char lg_path[PATH_MAX];
 
 /* The destination's descriptor (file or socket), -1 for none, and the
@@ -53,23 +60,6 @@ static int lg_forked; /* a fork child that has not exec'ed */
 
 static const char *const level_tag[] = {"error", "warning", "notice",
 					"info", "debug"};
-
-/* The bottom of the anchor band; before fdstate_init() anchor_lowest()
- * cannot tell it, so the same rule from RLIMIT_NOFILE alone. */
-static int log_lowest(void)
-{
-	struct rlimit rl;
-	rlim_t cur;
-
-	if (fd_state_size)
-		return anchor_lowest();
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-		return 64;
-	cur = rl.rlim_cur;
-	if (cur > 256)
-		return (int)(cur - (cur > 4096 ? 1024 : cur / 4));
-	return cur > 16 ? (int)(cur - 8) : 3;
-}
 
 static int open_dest(void)
 {
@@ -95,10 +85,8 @@ static int open_dest(void)
 	}
 	if (fd < 0)
 		return -1;
-	/* In the anchor band, which grows when full (anchor.c). */
-	hi = fd_state_size ? anchor_dup(fd)
-			   : real_fcntl(fd, F_DUPFD_CLOEXEC,
-					(void *)(long)log_lowest());
+	/* In the band, which grows when full. */
+	hi = band_dup(fd, 0);
 	if (hi >= 0) {
 		raw_close(fd);
 		fd = hi;
@@ -137,9 +125,9 @@ mark:
 	/* Marked here rather than at open: the constructor may open it
 	 * before fdstate_init(), and a fork child's table forgets it. The
 	 * number is ours (fstat just said so), so no other path writes its
-	 * state: prot_lock is not needed, and must not be taken here. */
-	if (fd_state && fdstate_get(fd) != FD_ANCHOR)
-		fdstate_set(fd, FD_ANCHOR);
+	 * state: table_lock is not needed, and must not be taken here. */
+	if (fd_state && fdstate_get(fd) != FD_OURS)
+		fdstate_own(fd, NULL);
 	return fd;
 }
 
@@ -427,7 +415,7 @@ void log_summary(void)
 	log_force(LOGL_INFO, "summary",
 		  "mode=%s locks=%ld files=%ld peak_held=%ld prevented=%ld "
 		  "observed=%ld fallbacks=%ld",
-		  config_mode_name(config_mode()), v[LOGC_LOCKS],
+		  lg_mode, v[LOGC_LOCKS],
 		  v[LOGC_FILES], atomic_load(&held_peak), v[LOGC_PREVENTED],
 		  v[LOGC_OBSERVED], v[LOGC_FALLBACKS]);
 	errno = saved;
@@ -449,10 +437,11 @@ static void log_atfork_child(void)
 	lg_forked = 1;
 }
 
-void log_setup(const struct config *c, int report)
+void log_setup(const struct config *c, int report, int mode)
 {
 	int fd;
 
+	lg_mode = config_mode_name(mode);
 	lg_level = c->log_level;
 	lg_backtrace = c->backtrace;
 	lg_report = report;
@@ -477,7 +466,7 @@ void log_setup(const struct config *c, int report)
 	}
 	atomic_store(&lg_fd, fd);
 	if (fd_state)
-		fdstate_set(fd, FD_ANCHOR);
+		fdstate_own(fd, NULL);
 }
 
 void log_note(const char *fmt, ...)

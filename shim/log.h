@@ -31,8 +31,9 @@ enum log_counter {
 	LOGC_N
 };
 
-/* config_init() calls it once, with the final configuration. */
-void log_setup(const struct config *c, int report);
+/* config_init() calls it once, with the final configuration and the
+ * process's mode (config_mode()). */
+void log_setup(const struct config *c, int report, int mode);
 /* Whether an event of this level (LOGL_*) would be written. */
 int log_enabled(int level);
 int log_reporting(void);
@@ -52,6 +53,8 @@ void log_caller(char *buf, size_t len, void *ret_addr);
  * when backtrace is off (buf is then "-"). */
 int log_backtrace(char *buf, size_t len);
 int log_backtrace_enabled(void);
+/* A short note (event=note msg="..."), at level notice. */
+void log_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Atomic: c += n (LOGC_HELD may go down; its peak is kept). */
 void log_count(enum log_counter c, long n);
 /* The one-line event=summary, if the level or --report asks for it; at

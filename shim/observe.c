@@ -16,9 +16,15 @@
  * the table is changed and the event written after it, with nothing
  * locked (dladdr(), behind log_caller(), takes the loader's lock).
  */
-#include "shim.h"
+#include "observe.h"
+#include "anchor.h"
+#include "fdstate.h"
+#include "log.h"
+#include "procfs.h"
+#include "real.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,12 +75,12 @@ static int held_piece(void *arg, int64_t s, int64_t e, int type)
 /* The ranges of f that a close of a descriptor of holder closing (NULL:
  * a descriptor the shim does not track) drops under plain POSIX and the
  * contract keeps: every other holder's, and the closing holder's own
- * when it keeps another descriptor. prot_lock held. */
+ * when it keeps another descriptor. table_lock held. */
 static void gather(struct loss *l, struct ls_file *f,
-		   const struct ls_ofd *closing, int last)
+		   const struct ls_holder *closing, int last)
 {
 	struct piece_ctx c = {.l = l, .f = f};
-	const struct ls_ofd *o;
+	const struct ls_holder *o;
 
 	for (o = f->ofds; o; o = o->fnext) {
 		const struct lsr_set *held;
@@ -111,8 +117,14 @@ static int wants(const struct ls_file *f)
 	       log_reporting();
 }
 
-void loss_tracked(struct loss *l, struct ls_ofd *o, int fd, const char *func,
-		  void *caller)
+void loss_init(struct loss *l)
+{
+	l->active = 0;
+	l->n = l->more = 0;
+}
+
+void loss_tracked(struct loss *l, struct ls_holder *o, int fd,
+		  const char *func, void *caller)
 {
 	struct ls_file *f = o->file;
 
@@ -127,7 +139,7 @@ void loss_tracked(struct loss *l, struct ls_ofd *o, int fd, const char *func,
 	set_path(l, fd);
 }
 
-/* prot_lock held. */
+/* table_lock held. */
 void loss_untracked_locked(struct loss *l, int fd, const char *func,
 			   void *caller)
 {
@@ -136,8 +148,7 @@ void loss_untracked_locked(struct loss *l, int fd, const char *func,
 
 	if (fstat(fd, &st) < 0)
 		return;
-	f = (struct ls_file *)lst_table_find(&prot_files, st.st_dev,
-					     st.st_ino);
+	f = file_find(st.st_dev, st.st_ino);
 	if (f && wants(f)) {
 		fmu_lock(&f->mu);
 		gather(l, f, NULL, 0);
@@ -157,11 +168,10 @@ void loss_untracked(struct loss *l, int fd, const char *func, void *caller)
 	struct stat st;
 	struct crit c;
 
-	if (prot_passthrough_now() || fstat(fd, &st) < 0)
+	if (guard_passthrough() || fstat(fd, &st) < 0)
 		return;
 	crit_enter(&c, 0);
-	f = (struct ls_file *)lst_table_find(&prot_files, st.st_dev,
-					     st.st_ino);
+	f = file_find(st.st_dev, st.st_ino);
 	if (f && wants(f)) {
 		fmu_lock(&f->mu);
 		gather(l, f, NULL, 0);
@@ -264,14 +274,11 @@ void loss_finish(struct loss *l, int closed)
 		struct crit c;
 
 		crit_enter(&c, 0);
-		f = (struct ls_file *)lst_table_find(&prot_files, l->dev,
-						     l->ino);
+		f = file_find(l->dev, l->ino);
 		if (f) {
 			fmu_lock(&f->mu);
-			if (lst_prepare_unlock(&f->t, prot_pool()) == 0)
-				lst_unlock(&f->t, prot_pool(), 0,
-					   LSR_OFF_MAX);
-			prot_held_sync(f);
+			if (lst_prepare_unlock(&f->t, files_pool()) == 0)
+				file_unlock(f, 0, LSR_OFF_MAX);
 			fmu_unlock(&f->mu);
 		}
 		crit_leave(&c);
@@ -333,12 +340,12 @@ struct own_ctx {
 	pid_t self;
 };
 
-static int own_step(void *arg, const struct proc_lock *l)
+static int own_step(void *arg, const struct pf_lock *l)
 {
 	struct own_ctx *c = arg;
-	struct lsr_pool *p = prot_pool();
+	struct lsr_pool *p = files_pool();
 
-	if (!l->posix || l->waiter || l->pid != c->self)
+	if (l->kind != PF_POSIX || l->waiter || l->pid != c->self)
 		return 0;
 	if (lsr_pool_fill(p, LSR_APPLY_NODES) < 0)
 		return -1;
@@ -350,14 +357,14 @@ static int own_step(void *arg, const struct proc_lock *l)
  * in the fdinfo of the holders' descriptors, into set k. */
 static int kernel_locks(struct ls_file *f, struct lsr_set *k)
 {
-	struct own_ctx c = {.k = k, .self = prot_owner};
-	const struct ls_ofd *o;
+	struct own_ctx c = {.k = k, .self = table_owner};
+	const struct ls_holder *o;
 
 	for (o = f->ofds; o; o = o->fnext) {
 		char path[64];
 
 		snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", o->fd);
-		if (proc_locks_each(path, own_step, &c) != 0)
+		if (pf_locks_each(path, own_step, &c) != 0)
 			return -1;
 	}
 	return 0;
@@ -377,13 +384,12 @@ void observe_unseen(struct ls_file *f)
 	lsr_set_init(&k);
 	if (kernel_locks(f, &k) == 0)
 		lsr_set_visit(&f->t.map, 0, LSR_OFF_MAX, kernel_step, &c);
-	lsr_set_clear(&k, prot_pool());
+	lsr_set_clear(&k, files_pool());
 	if (!l.n)
 		return;
-	prot_held_sync(f);
 	/* Name the holders that lost each piece. */
 	for (size_t i = 0; i < l.n; i++) {
-		const struct ls_ofd *o;
+		const struct ls_holder *o;
 
 		for (o = f->ofds; o; o = o->fnext) {
 			const struct lsr_set *held =
@@ -396,10 +402,8 @@ void observe_unseen(struct ls_file *f)
 		}
 	}
 	for (size_t i = 0; i < l.n; i++)
-		if (lst_prepare_unlock(&f->t, prot_pool()) == 0)
-			lst_unlock(&f->t, prot_pool(), l.r[i].start,
-				   l.r[i].end);
-	prot_held_sync(f);
+		if (lst_prepare_unlock(&f->t, files_pool()) == 0)
+			file_unlock(f, l.r[i].start, l.r[i].end);
 	l.fd = -1;
 	l.func = "unseen";
 	l.active = 1;
@@ -418,10 +422,50 @@ __attribute__((destructor)) static void observe_at_exit(void)
 	struct crit c;
 	size_t i;
 
-	if (!atomic_load(&watch_closes) || prot_passthrough_now())
+	if (!atomic_load(&watch_closes) || guard_passthrough())
 		return;
 	crit_enter(&c, 1);
-	for (i = 0; (lf = lst_table_next(&prot_files, &i));)
+	for (i = 0; (lf = lst_table_next(&files_table, &i));)
 		observe_unseen((struct ls_file *)lf);
 	crit_leave(&c);
+}
+
+/* ---- mode = observe: the lock requests ---------------------------------- */
+
+/* The kernel decides, through the program's own descriptor; the table
+ * follows. The request goes as the absolute range resolved before: a
+ * SEEK_CUR offset shared with another process (after fork) may move
+ * between that and the kernel's own reading, and the table must record
+ * what the kernel locked. */
+int observe_set(int fd, int cmd, const struct flock *ufl, int type,
+		int64_t start, int64_t end)
+{
+	struct flock fl = *ufl;
+	struct ls_holder *o;
+	struct ls_file *f;
+	struct crit c;
+
+	fl.l_whence = SEEK_SET;
+	fl.l_start = start;
+	fl.l_len = end == LSR_OFF_MAX ? 0 : end - start + 1;
+	if (real_fcntl(fd, cmd, &fl) < 0)
+		return -errno;
+	crit_enter(&c, 0);
+	o = fdstate_holder(fd);
+	if (o) {
+		struct lsr_pool *p = files_pool();
+
+		f = o->file;
+		fmu_lock(&f->mu);
+		if (type == LSR_UNLCK) {
+			if (lst_prepare_unlock(&f->t, p) == 0)
+				file_unlock(f, start, end);
+		} else if (lst_prepare_lock(&f->t, p, o->id) == 0) {
+			file_lock(f, o->id, start, end, type);
+			log_count(LOGC_LOCKS, 1);
+		}
+		fmu_unlock(&f->mu);
+	}
+	crit_leave(&c);
+	return 0;
 }

@@ -1,25 +1,45 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * shim/real.c: the real libc functions behind the interposed names.
  *
  * Resolved once with dlsym(RTLD_NEXT) in the constructor. A call may arrive
  * before it ran (another library's constructor closing a descriptor) or
  * while dlsym itself runs: until a pointer is set, the descriptor calls go
- * to the kernel directly, which is what libc would do, and the stdio and
- * dirent calls resolve on demand (dlsym does not call them).
+ * to the kernel directly, which is what libc would do, and the stdio,
+ * dirent and exec calls resolve on demand (dlsym does not call them).
  */
-#include "shim.h"
+#include "real.h"
+#include "defs.h"
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/close_range.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
-struct real_fns real;
+static struct {
+	int (*fcntl)(int, int, ...);
+	int (*close)(int);
+	int (*fclose)(FILE *);
+	int (*fcloseall)(void);
+	FILE *(*freopen)(const char *, const char *, FILE *);
+	int (*closedir)(DIR *);
+	int (*dup)(int);
+	int (*dup2)(int, int);
+	int (*dup3)(int, int, int);
+	int (*close_range)(unsigned, unsigned, int);
+	void (*closefrom)(int);
+	int (*execve)(const char *, char *const[], char *const[]);
+	int (*execvpe)(const char *, char *const[], char *const[]);
+	int (*fexecve)(int, char *const[], char *const[]);
+	int (*execveat)(int, const char *, char *const[], char *const[], int);
+} real;
 
 #define RESOLVE(name) \
 	__atomic_store_n((void **)&real.name, dlsym(RTLD_NEXT, #name), \
 			 __ATOMIC_RELEASE)
+#define LOAD(name) __atomic_load_n(&real.name, __ATOMIC_ACQUIRE)
 
 void real_init(void)
 {
@@ -33,6 +53,10 @@ void real_init(void)
 	RESOLVE(dup3);
 	RESOLVE(close_range);
 	RESOLVE(closefrom);
+	RESOLVE(execve);
+	RESOLVE(execvpe);
+	RESOLVE(fexecve);
+	RESOLVE(execveat);
 	/* Last: fcntl is the one the shim itself calls most. */
 	RESOLVE(fcntl);
 }
@@ -80,6 +104,73 @@ int real_close_range(unsigned first, unsigned last, int flags)
 	if (likely(real.close_range != NULL))
 		return real.close_range(first, last, flags);
 	return (int)syscall(SYS_close_range, first, last, flags);
+}
+
+void real_closefrom(int lowfd)
+{
+	if (likely(real.closefrom != NULL)) {
+		real.closefrom(lowfd);
+		return;
+	}
+	syscall(SYS_close_range, (unsigned)lowfd, ~0U, 0);
+}
+
+/* The calls dlsym does not make can be resolved when first needed. */
+#define ON_DEMAND(name)              \
+	do {                         \
+		if (!LOAD(name))     \
+			real_init(); \
+	} while (0)
+
+int real_fclose(FILE *f)
+{
+	ON_DEMAND(fclose);
+	return real.fclose(f);
+}
+
+int real_fcloseall(void)
+{
+	ON_DEMAND(fcloseall);
+	return real.fcloseall();
+}
+
+FILE *real_freopen(const char *path, const char *mode, FILE *f)
+{
+	ON_DEMAND(freopen);
+	return real.freopen(path, mode, f);
+}
+
+int real_closedir(DIR *d)
+{
+	ON_DEMAND(closedir);
+	return real.closedir(d);
+}
+
+int real_execve(const char *path, char *const argv[], char *const envp[])
+{
+	ON_DEMAND(execve);
+	return real.execve(path, argv, envp);
+}
+
+int real_execvpe(const char *file, char *const argv[], char *const envp[])
+{
+	ON_DEMAND(execvpe);
+	return real.execvpe(file, argv, envp);
+}
+
+int real_fexecve(int fd, char *const argv[], char *const envp[])
+{
+	ON_DEMAND(fexecve);
+	return real.fexecve(fd, argv, envp);
+}
+
+int real_execveat(int dirfd, const char *path, char *const argv[],
+		  char *const envp[], int flags)
+{
+	ON_DEMAND(execveat);
+	if (real.execveat)
+		return real.execveat(dirfd, path, argv, envp, flags);
+	return (int)syscall(SYS_execveat, dirfd, path, argv, envp, flags);
 }
 
 void raw_close(int fd)

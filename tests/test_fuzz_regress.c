@@ -1,8 +1,8 @@
 /* tests/test_fuzz_regress.c: every input of the fuzz corpora and crash
  * directories (tests/fuzz/{corpus,crash}_{handoff,import}/), fed again to
  * the parsers with the fuzz targets' own checks, so that a crasher found
- * once stays fixed. The pure hand-over parser is compiled in (through
- * fuzz_handoff.c, which includes ../shim/handoff_parse.c); lockspace_import
+ * once stays fixed. The pure hand-over reader and writer are compiled in
+ * (through fuzz_handoff.c, which includes ../shim/handoff.c); lockspace_import
  * comes from liblockspace.a. A failed check aborts: Criterion reports the
  * test as crashed, and stderr names the input.
  */
@@ -102,29 +102,59 @@ Test(fuzzregress, import_corpus_and_crashers)
 	feed_dir("crash_import", fuzz_import_one);
 }
 
-/* The shim's own output (a real hand-over of four files) parses back. */
+/* The shim's own output (a real hand-over of four files) parses back,
+ * and writes back to the same text. */
 Test(fuzzregress, handoff_real_table_parses)
 {
-	char path[8192];
-	struct hf_file *hf;
-	size_t size, n, nd;
+	char path[8192], *text;
+	struct handoff h;
+	const char *why = NULL;
+	size_t size, len;
 	uint8_t *data;
-	struct parser ps;
-	int *dups;
 
 	snprintf(path, sizeof(path), "%s/shim_4files.txt",
 		 fuzz_dir("corpus_handoff"));
 	data = slurp(path, &size);
-	ps = (struct parser){ .p = (char *)data, .end = (char *)data + size };
-	cr_assert_eq(handoff_parse(&ps, FUZZ_PID, FUZZ_FDMAX, &hf, &n, &dups,
-				   &nd), 0, "%s", ps.why);
-	cr_expect_eq(n, 4);
-	cr_expect_eq(hf[2].nh, 2);
-	cr_expect_eq(hf[2].map[2].start, 600);
-	cr_expect_eq(nd, 0);
-	handoff_free(hf, n);
-	free(dups);
+	while (size && data[size - 1] == '\n')
+		size--;
+	cr_assert_eq(handoff_parse((char *)data, size, FUZZ_PID, FUZZ_FDMAX,
+				   &h, &why), 0, "%s", why);
+	cr_expect_eq(h.nf, 4);
+	cr_expect_eq(h.f[2].nh, 2);
+	cr_expect_eq(h.f[2].map[2].start, 600);
+	cr_expect_eq(h.nd, 0);
+	text = handoff_emit(&h, &len);
+	cr_assert_not_null(text);
+	cr_expect(len == size && !memcmp(text, data, size),
+		  "emitted:\n%s\nread:\n%.*s", text, (int)size, data);
+	free(text);
+	handoff_free(&h);
 	free(data);
+}
+
+/* Inode and device numbers past 2^63 (a FUSE filesystem's) go through:
+ * the writer and the parser agree on unsigned 64-bit. */
+Test(fuzzregress, handoff_inode_past_int64_max_round_trips)
+{
+	struct hf_range map = {0, 9, LSR_WRLCK};
+	int fds[1] = {7};
+	struct hf_span span = {0, 9};
+	struct hf_holder holder = {O_RDWR, 1, fds, 1, &span};
+	struct hf_file file = {UINT64_MAX - 1, 9223372036854775808ull, 300, 1,
+			       1, &map, 1, &holder};
+	struct handoff h = {FUZZ_PID, 1, &file, 0, NULL}, back;
+	const char *why = NULL;
+	size_t len;
+	char *text = handoff_emit(&h, &len);
+
+	cr_assert_not_null(text);
+	cr_assert_eq(handoff_parse(text, len, FUZZ_PID, FUZZ_FDMAX, &back,
+				   &why), 0, "%s: %s", text, why);
+	cr_expect_eq(back.f[0].ino, 9223372036854775808ull);
+	cr_expect_eq(back.f[0].dev, UINT64_MAX - 1);
+	cr_expect(same_handoff(&h, &back));
+	free(text);
+	handoff_free(&back);
 }
 
 /* The fixture makes the seeds importable: the target reaches past the

@@ -1,5 +1,5 @@
-/* tests/fuzz/fuzz_handoff.c: libFuzzer target over handoff_parse(), the
- * parser of the exec hand-over text (format in shim/exec.c).
+/* tests/fuzz/fuzz_handoff.c: libFuzzer target over the exec hand-over
+ * (shim/handoff.c): the parser, and the round trip through the writer.
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
  *	-Ishim -Icore -o build/fuzz/fuzz_handoff tests/fuzz/fuzz_handoff.c
@@ -13,12 +13,14 @@
  * as many descriptors and ranges as they claim, each range with
  * start <= end, and whose dups are in [0, FUZZ_FDMAX]. No text has more
  * files, map entries, holder entries or dups than it has bytes for.
+ * Round trip: what was accepted, written again (handoff_emit), parses to
+ * the same hand-over, and writing that gives the same text again.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../shim/handoff_parse.c"
+#include "../../shim/handoff.c"
 
 #define FUZZ_PID 4242
 #define FUZZ_FDMAX 65535
@@ -27,13 +29,14 @@ static void check_file(const struct hf_file *f, size_t size)
 {
 	size_t j, k;
 
-	if (f->anchor < 0 || f->anchor > FUZZ_FDMAX || (f->rw != 0 && f->rw != 1))
+	if (f->anchor < 0 || f->anchor > FUZZ_FDMAX ||
+	    (f->rw != 0 && f->rw != 1))
 		abort();
 	if (f->nmap > size || f->nh > size || (f->nmap && !f->map) ||
 	    (f->nh && !f->h))
 		abort();
 	for (j = 0; j < f->nmap; j++) {
-		const struct snap_range *m = &f->map[j];
+		const struct hf_range *m = &f->map[j];
 
 		if (m->start < 0 || m->start > m->end ||
 		    (m->type != LSR_RDLCK && m->type != LSR_WRLCK))
@@ -44,41 +47,91 @@ static void check_file(const struct hf_file *f, size_t size)
 	for (j = 0; j < f->nh; j++) {
 		const struct hf_holder *h = &f->h[j];
 
-		if (h->accmode < 0 || h->accmode > O_RDWR || h->nfds < 0 ||
-		    (size_t)h->nfds > size || h->nr > size || !h->fds || !h->r)
+		if (h->accmode < 0 || h->accmode > O_RDWR || h->nfds > size ||
+		    h->nr > size || !h->fds || !h->r)
 			abort();
-		for (k = 0; k < (size_t)h->nfds; k++)
+		for (k = 0; k < h->nfds; k++)
 			if (h->fds[k] < 0 || h->fds[k] > FUZZ_FDMAX)
 				abort();
 		for (k = 0; k < h->nr; k++)
-			if (h->r[2 * k] < 0 || h->r[2 * k] > h->r[2 * k + 1])
+			if (h->r[k].start < 0 || h->r[k].start > h->r[k].end)
 				abort();
 	}
 }
 
+static int same_handoff(const struct handoff *a, const struct handoff *b)
+{
+	if (a->pid != b->pid || a->nf != b->nf || a->nd != b->nd ||
+	    memcmp(a->dups, b->dups, a->nd * sizeof(*a->dups)))
+		return 0;
+	for (size_t i = 0; i < a->nf; i++) {
+		const struct hf_file *x = &a->f[i], *y = &b->f[i];
+
+		if (x->dev != y->dev || x->ino != y->ino ||
+		    x->anchor != y->anchor || x->rw != y->rw ||
+		    x->nmap != y->nmap || x->nh != y->nh)
+			return 0;
+		for (size_t j = 0; j < x->nmap; j++) /* not memcmp: padding */
+			if (x->map[j].start != y->map[j].start ||
+			    x->map[j].end != y->map[j].end ||
+			    x->map[j].type != y->map[j].type)
+				return 0;
+		for (size_t j = 0; j < x->nh; j++) {
+			const struct hf_holder *h = &x->h[j], *g = &y->h[j];
+
+			if (h->accmode != g->accmode || h->nfds != g->nfds ||
+			    h->nr != g->nr ||
+			    memcmp(h->fds, g->fds, h->nfds * sizeof(*h->fds)) ||
+			    memcmp(h->r, g->r, h->nr * sizeof(*h->r)))
+				return 0;
+		}
+	}
+	return 1;
+}
+
+/* Emit h, parse it back, compare, and emit again: the same text. */
+static void round_trip(const struct handoff *h)
+{
+	struct handoff back;
+	const char *why = NULL;
+	size_t len, len2;
+	char *text, *again;
+
+	text = handoff_emit(h, &len);
+	if (!text)
+		return; /* no memory */
+	if (handoff_parse(text, len, FUZZ_PID, FUZZ_FDMAX, &back, &why))
+		abort();
+	if (!same_handoff(h, &back))
+		abort();
+	again = handoff_emit(&back, &len2);
+	if (again && (len2 != len || memcmp(text, again, len)))
+		abort();
+	free(again);
+	free(text);
+	handoff_free(&back);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct parser ps = {
-		.p = (const char *)data,
-		.end = (const char *)data + size,
-	};
-	struct hf_file *hf = NULL;
-	size_t n = 0, nd = 0, i;
-	int *dups = NULL;
+	struct handoff h;
+	const char *why = NULL;
+	size_t i;
 
-	if (handoff_parse(&ps, FUZZ_PID, FUZZ_FDMAX, &hf, &n, &dups, &nd)) {
-		if (!ps.why || !ps.why[0])
+	if (handoff_parse((const char *)data, size, FUZZ_PID, FUZZ_FDMAX, &h,
+			  &why)) {
+		if (!why || !why[0])
 			abort();
 		return 0;
 	}
-	if (ps.p != ps.end || n > size || !hf || nd > size || (nd && !dups))
+	if (h.nf > size || !h.f || h.nd > size || !h.dups)
 		abort();
-	for (i = 0; i < n; i++)
-		check_file(&hf[i], size);
-	for (i = 0; i < nd; i++)
-		if (dups[i] < 0 || dups[i] > FUZZ_FDMAX)
+	for (i = 0; i < h.nf; i++)
+		check_file(&h.f[i], size);
+	for (i = 0; i < h.nd; i++)
+		if (h.dups[i] < 0 || h.dups[i] > FUZZ_FDMAX)
 			abort();
-	handoff_free(hf, n);
-	free(dups);
+	round_trip(&h);
+	handoff_free(&h);
 	return 0;
 }

@@ -1,0 +1,460 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * shim/adopt.c: in the new image of an exec, before main: the hand-over
+ * the old image left in LOCKSPACE_PRELOAD_HANDOFF (exec.c) is parsed
+ * (handoff.h), every claim is checked against the kernel (the anchor is
+ * open on the file and really holds the claimed ranges as OFD locks,
+ * each descriptor is open on its file with the claimed access mode and
+ * is not the anchor's description), and only then taken into the table.
+ * A claim that does not hold is ignored, and its descriptors are left as
+ * they are: a variable the program set must not cost it a descriptor.
+ * Without memory, the anchors' locks become plain POSIX locks through
+ * the program's own descriptors.
+ */
+#include "adopt.h"
+#include "anchor.h"
+#include "exec.h"
+#include "fdstate.h"
+#include "handoff.h"
+#include "log.h"
+#include "procfs.h"
+#include "real.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <linux/kcmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* ---- checking the claim ------------------------------------------------------ */
+
+/* Counting the anchor's lock lines that are claimed ranges; any other
+ * line stops the walk. */
+struct holds_ctx {
+	const struct hf_file *f;
+	size_t seen;
+};
+
+static int claimed_step(void *arg, const struct pf_lock *l)
+{
+	struct holds_ctx *c = arg;
+	const struct hf_file *f = c->f;
+	size_t lo = 0, hi = f->nmap;
+
+	if (l->kind != PF_OFD || l->dev != f->dev || l->ino != f->ino)
+		return 1;
+	/* The claimed map is sorted by start: search it. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (f->map[mid].start < l->start)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == f->nmap || f->map[lo].start != l->start ||
+	    f->map[lo].end != l->end || f->map[lo].type != l->type)
+		return 1;
+	c->seen++;
+	return 0;
+}
+
+/* The anchor really holds exactly the claimed ranges, as OFD locks: NULL,
+ * or why not. */
+static const char *anchor_holds(const struct hf_file *f)
+{
+	struct holds_ctx c = {.f = f};
+	char path[64];
+	int r;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", f->anchor);
+	errno = 0;
+	r = pf_locks_each(path, claimed_step, &c);
+	if (r < 0 && errno == ENOMEM)
+		return HANDOFF_NOMEM;
+	if (r || !f->nmap || c.seen != f->nmap)
+		return "an anchor does not hold the claimed locks";
+	return NULL;
+}
+
+static int same_file(int fd, const struct hf_file *f, struct stat *st)
+{
+	return fstat(fd, st) == 0 && (uint64_t)st->st_dev == f->dev &&
+	       (uint64_t)st->st_ino == f->ino;
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* No descriptor is claimed twice (as two anchors, by two holders, or
+ * as an anchor and a holder's), nor is one already the shim's. */
+static const char *claimed_once(const struct handoff *ho)
+{
+	size_t n = 0, k = 0;
+	const char *why = NULL;
+	int *all;
+
+	for (size_t i = 0; i < ho->nf; i++) {
+		n++;
+		for (size_t j = 0; j < ho->f[i].nh; j++)
+			n += ho->f[i].h[j].nfds;
+	}
+	all = malloc((n ? n : 1) * sizeof(*all));
+	if (!all)
+		return HANDOFF_NOMEM;
+	for (size_t i = 0; i < ho->nf; i++) {
+		all[k++] = ho->f[i].anchor;
+		for (size_t j = 0; j < ho->f[i].nh; j++)
+			for (size_t m = 0; m < ho->f[i].h[j].nfds; m++)
+				all[k++] = ho->f[i].h[j].fds[m];
+	}
+	qsort(all, n, sizeof(*all), cmp_int);
+	for (size_t i = 0; i < n && !why; i++)
+		if ((i && all[i] == all[i - 1]) ||
+		    fdstate_get(all[i]) != FD_NONE)
+			why = "a descriptor is claimed twice";
+	free(all);
+	return why;
+}
+
+static const char *validate(const struct handoff *ho)
+{
+	pid_t pid = getpid();
+	struct stat st;
+
+	for (size_t i = 0; i < ho->nf; i++) {
+		const struct hf_file *f = &ho->f[i];
+		const char *why;
+		int acc;
+
+		if (!same_file(f->anchor, f, &st))
+			return "an anchor is not open on its file";
+		if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+			return "an anchor is not a regular file or directory";
+		acc = real_fcntl(f->anchor, F_GETFL, NULL) & O_ACCMODE;
+		if ((acc == O_RDONLY) != !f->rw)
+			return "an anchor's access mode is not the one claimed";
+		why = anchor_holds(f);
+		if (why)
+			return why;
+		for (size_t j = 0; j < f->nh; j++)
+			for (size_t k = 0; k < f->h[j].nfds; k++) {
+				int fd = f->h[j].fds[k];
+
+				if (fd == f->anchor || !same_file(fd, f, &st))
+					return "a descriptor is not open on "
+					       "its file";
+				if (syscall(SYS_kcmp, pid, pid, KCMP_FILE, fd,
+					    f->anchor) == 0)
+					return "a descriptor shares the "
+					       "anchor's description";
+				if ((real_fcntl(fd, F_GETFL, NULL) &
+				     O_ACCMODE) != f->h[j].accmode)
+					return "a descriptor's access mode is "
+					       "not the one claimed";
+			}
+	}
+	return claimed_once(ho);
+}
+
+/* ---- taking it in -------------------------------------------------------------- */
+
+static const char *adopt_file(const struct hf_file *f)
+{
+	struct lsr_pool *p = files_pool();
+	struct ls_file *lf = file_get(f->dev, f->ino, f->anchor);
+
+	if (!lf)
+		return HANDOFF_NOMEM;
+	lf->anchor = f->anchor;
+	lf->anchor_rw = (uint8_t)f->rw;
+	fdstate_own(f->anchor, &lf->anchor);
+	real_fcntl(f->anchor, F_SETFD, (void *)(long)FD_CLOEXEC);
+	for (size_t j = 0; j < f->nh; j++) {
+		const struct hf_holder *h = &f->h[j];
+		struct ls_holder *o;
+
+		if (!h->nfds)
+			continue;
+		o = holder_new(lf, h->accmode, h->fds[0]);
+		if (!o)
+			return HANDOFF_NOMEM;
+		for (size_t k = 0; k < h->nfds; k++)
+			holder_map(o, h->fds[k]);
+		/* The holder's spans take the map's types. */
+		for (size_t k = 0; k < h->nr; k++)
+			for (size_t m = 0; m < f->nmap; m++) {
+				int64_t s = h->r[k].start, e = h->r[k].end;
+
+				if (f->map[m].end < s || f->map[m].start > e)
+					continue;
+				s = s < f->map[m].start ? f->map[m].start : s;
+				e = e > f->map[m].end ? f->map[m].end : e;
+				if (lst_prepare_lock(&lf->t, p, o->id))
+					return HANDOFF_NOMEM;
+				file_lock(lf, o->id, s, e, f->map[m].type);
+			}
+	}
+	if (lst_file_check(&lf->t))
+		return "holders' ranges do not match the locks";
+	return NULL;
+}
+
+static const char *adopt(const struct handoff *ho)
+{
+	const char *why = NULL;
+
+	for (size_t i = 0; i < ho->nf && !why; i++)
+		why = adopt_file(&ho->f[i]);
+	return why;
+}
+
+/* Descriptors the old image saw dup'ed while their description took no
+ * lock: FD_DUP again. A wrong claim costs a kcmp at a holder's last
+ * close, nothing more; only open descriptors nobody claimed are marked. */
+static void adopt_dups(const struct handoff *ho)
+{
+	for (size_t i = 0; i < ho->nd; i++)
+		if (fdstate_get(ho->dups[i]) == FD_NONE &&
+		    real_fcntl(ho->dups[i], F_GETFD, NULL) >= 0)
+			fdstate_mark_dup_new(ho->dups[i]);
+}
+
+/* ---- without memory -------------------------------------------------------------- */
+
+/* A descriptor of f through which the process may take a lock of type. */
+static int posix_fd(const struct hf_file *f, int type)
+{
+	struct stat st;
+
+	for (size_t j = 0; j < f->nh; j++) {
+		int acc = f->h[j].accmode;
+
+		if (f->h[j].nfds && (type == LSR_WRLCK ? acc != O_RDONLY
+						       : acc != O_WRONLY) &&
+		    same_file(f->h[j].fds[0], f, &st))
+			return f->h[j].fds[0];
+	}
+	return -1;
+}
+
+/* One range from the anchor to a plain POSIX lock through fd (-1: no
+ * descriptor with the access it needs), or a note that it is lost. */
+static void move_to_posix(int anchor, int fd, const struct hf_range *r,
+			  uint64_t ino)
+{
+	klock(anchor, F_OFD_SETLK, LSR_UNLCK, r->start, r->end);
+	if (fd < 0 || klock(fd, F_SETLK, r->type, r->start, r->end) < 0)
+		log_note("exec hand-over without memory: the lock %lld-%lld "
+			 "of ino %llu is lost", (long long)r->start,
+			 (long long)r->end, (unsigned long long)ino);
+}
+
+/*
+ * The table could not take the validated hand-over in (out of memory):
+ * the anchors' locks become plain POSIX locks of the process, taken
+ * through a descriptor of the program, and the anchors close, so that the
+ * program can still unlock and close as it could without the shim (and a
+ * close drops them as plain POSIX does). Nothing here allocates; each
+ * range is free for a moment between the two calls.
+ */
+static void adopt_as_posix(const struct handoff *ho)
+{
+	struct stat st;
+
+	for (size_t i = 0; i < ho->nf; i++) {
+		const struct hf_file *f = &ho->f[i];
+
+		if (!same_file(f->anchor, f, &st))
+			continue; /* not an anchor of this file: left alone */
+		for (size_t m = 0; m < f->nmap; m++)
+			move_to_posix(f->anchor, posix_fd(f, f->map[m].type),
+				      &f->map[m], f->ino);
+		raw_close(f->anchor);
+	}
+}
+
+/* One file of a hand-over text that could not be parsed for lack of
+ * memory: its anchor's ranges move to plain POSIX locks as in
+ * adopt_as_posix(), read with the same grammar in two passes instead of
+ * built. -1 on malformed text. */
+static int nomem_file(struct hp *ps)
+{
+	int fd[2] = {-1, -1}; /* for read, for write locks */
+	struct hf_range prev, r;
+	struct hf_span sp;
+	struct hf_file f;
+	struct stat st;
+	size_t nh, nfds;
+	struct hp map;
+	int acc, v;
+
+	if (hp_file(ps, &f))
+		return -1;
+	map = *ps;
+	for (size_t i = 0; i < f.nmap; i++, prev = r)
+		if (hp_range(ps, i ? &prev : NULL, &r))
+			return -1;
+	if (hp_count(ps, &nh, 4))
+		return -1;
+	for (size_t j = 0; j < nh; j++) {
+		if (hp_holder(ps, &acc, &nfds))
+			return -1;
+		for (size_t k = 0; k < nfds; k++) {
+			if (hp_fd(ps, &v))
+				return -1;
+			if (k || !same_file(v, &f, &st))
+				continue;
+			if (acc != O_WRONLY && fd[0] < 0)
+				fd[0] = v;
+			if (acc != O_RDONLY && fd[1] < 0)
+				fd[1] = v;
+		}
+		if (hp_count(ps, &nfds, 2))
+			return -1;
+		for (size_t k = 0; k < nfds; k++)
+			if (hp_span(ps, &sp))
+				return -1;
+	}
+	if (!same_file(f.anchor, &f, &st) || fdstate_get(f.anchor) != FD_NONE)
+		return 0; /* not an anchor of this file: left alone */
+	for (size_t i = 0; i < f.nmap; i++, prev = r) {
+		if (hp_range(&map, i ? &prev : NULL, &r))
+			return -1;
+		move_to_posix(f.anchor, fd[r.type == LSR_WRLCK], &r, f.ino);
+	}
+	raw_close(f.anchor);
+	return 0;
+}
+
+static void adopt_nomem(const char *text, size_t len, int64_t fdmax)
+{
+	struct hp ps;
+	size_t nf;
+
+	hp_init(&ps, text, len, fdmax);
+	if (hp_header(&ps, getpid(), &nf))
+		return;
+	for (size_t i = 0; i < nf; i++)
+		if (nomem_file(&ps) < 0)
+			return;
+}
+
+/* ---- where the text is ------------------------------------------------------------ */
+
+/* Only a memfd of ours, sealed as exec.c sealed it, is read and closed:
+ * a variable naming any other descriptor must not cost the program that
+ * descriptor. */
+static int is_handoff_memfd(int fd)
+{
+	char link[40], target[64];
+	ssize_t n;
+	int seals = real_fcntl(fd, F_GET_SEALS, NULL);
+
+	if (seals < 0 || !(seals & F_SEAL_WRITE) || !(seals & F_SEAL_SEAL))
+		return 0;
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, target, sizeof(target) - 1);
+	if (n <= 0)
+		return 0;
+	target[n] = 0;
+	return !strncmp(target, "/memfd:" HANDOFF_MEMFD_NAME,
+			sizeof("/memfd:" HANDOFF_MEMFD_NAME) - 1);
+}
+
+/* The memfd's text, mapped (no heap: it may be short), *len bytes. */
+static char *map_memfd(int fd, size_t *len)
+{
+	struct stat st;
+	void *p;
+
+	if (fstat(fd, &st) < 0 || st.st_size <= 0 || st.st_size > HANDOFF_MAX)
+		return NULL;
+	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	*len = (size_t)st.st_size;
+	return p;
+}
+
+/* "LSH1 memfd N": the text from the memfd (mapped, *mapped set), or
+ * NULL with *why. */
+static const char *from_memfd(const char *v, int64_t fdmax, size_t *len,
+			      char **mapped, const char **why)
+{
+	const char *num = v + sizeof(HANDOFF_MAGIC " memfd") - 1;
+	struct hp ps;
+	int mfd;
+
+	hp_init(&ps, num, strlen(num), fdmax);
+	if (hp_fd(&ps, &mfd) || hp_end(&ps)) {
+		*why = "malformed memfd";
+		return NULL;
+	}
+	if (!is_handoff_memfd(mfd)) {
+		*why = "the memfd named is not a hand-over";
+		return NULL;
+	}
+	*mapped = map_memfd(mfd, len);
+	raw_close(mfd);
+	if (!*mapped)
+		*why = "unreadable memfd";
+	return *mapped;
+}
+
+void adopt_handoff(void)
+{
+	const char *v = secure_getenv(HANDOFF_VAR), *text, *why;
+	int64_t fdmax = (int64_t)fd_state_size - 1;
+	struct handoff ho;
+	char *mapped = NULL;
+	struct crit c;
+	size_t len;
+
+	if (!v)
+		return;
+	text = v;
+	len = strlen(v);
+	if (!strncmp(v, HANDOFF_MAGIC " memfd ", sizeof(HANDOFF_MAGIC) + 6)) {
+		text = from_memfd(v, fdmax, &len, &mapped, &why);
+		if (!text)
+			goto bad;
+	}
+	if (handoff_parse(text, len, getpid(), fdmax, &ho, &why)) {
+		if (why == HANDOFF_NOMEM)
+			adopt_nomem(text, len, fdmax);
+		goto bad;
+	}
+	crit_enter(&c, 1);
+	why = validate(&ho);
+	if (why && why != HANDOFF_NOMEM) {
+		/* not ours: the descriptors stay as they are */
+	} else if (why || (why = adopt(&ho)) != NULL) {
+		files_forget_free();
+		adopt_as_posix(&ho);
+	} else {
+		adopt_dups(&ho);
+	}
+	crit_leave(&c);
+	handoff_free(&ho);
+	if (why)
+		goto bad;
+	if (mapped)
+		munmap(mapped, len);
+	unsetenv(HANDOFF_VAR);
+	return;
+bad:
+	if (mapped)
+		munmap(mapped, len);
+	unsetenv(HANDOFF_VAR);
+	log_note("ignoring the exec hand-over in %s: %s", HANDOFF_VAR, why);
+}

@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * shim/band.h: where the shim's own descriptors live.
+ *
+ * The band: descriptor numbers from its bottom up to RLIMIT_NOFILE,
+ * where programs do not look (the kernel hands out the lowest free
+ * number). It starts a little below the limit and grows down a step at a
+ * time when full, so that anchors stay consecutive (a fork child closes
+ * them in runs) and a full band does not cost a failed call per new
+ * descriptor.
+ */
+#ifndef LOCKSPACE_SHIM_BAND_H
+#define LOCKSPACE_SHIM_BAND_H
+
+/* A duplicate of fd in the band (close-on-exec unless keep), or -errno.
+ * The caller marks it FD_OURS. */
+int band_dup(int fd, int keep);
+/* Move a descriptor of ours into the band: the new number, the old one
+ * closed; or -errno, the old one left open. */
+int band_move(int fd);
+/* The band's bottom now. */
+int band_lowest(void);
+/* The fork child and the exec'd image start from the top again. */
+void band_reset(void);
+
+#endif

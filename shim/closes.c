@@ -1,0 +1,419 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * shim/closes.c: descriptors going away, and dups (closes.h).
+ */
+#include "closes.h"
+#include "anchor.h"
+#include "files.h"
+#include "observe.h"
+#include "procfs.h"
+#include "real.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ---- close, fclose, closedir, freopen ------------------------------------ */
+
+static void release_after(struct ls_holder *h)
+{
+	struct crit c;
+
+	if (!h)
+		return;
+	crit_enter(&c, 1);
+	holder_release(h);
+	crit_leave(&c);
+}
+
+static struct ls_holder *close_begin(int fd, struct loss *l, const char *func,
+				     void *caller)
+{
+	struct ls_holder *h = NULL;
+	struct crit c;
+
+	loss_init(l);
+	/* A descriptor adopted as a sibling between the look and the claim
+	 * is tracked; one that a sibling scan kept from being claimed is
+	 * claimed here, after the scan. */
+	if (fdstate_get(fd) == FD_TRACKED || !fdstate_unmark_dup(fd)) {
+		int tracked;
+
+		crit_enter(&c, 1);
+		tracked = fdstate_get(fd) == FD_TRACKED;
+		if (tracked) {
+			holder_before_close(fdstate_holder(fd));
+			loss_tracked(l, fdstate_holder(fd), fd, func, caller);
+			h = holder_detach(fd);
+		} else if (fdstate_get(fd) == FD_DUP) {
+			fdstate_set(fd, FD_NONE);
+		}
+		crit_leave(&c);
+		if (tracked)
+			return h;
+	}
+	if (observe_watching())
+		loss_untracked(l, fd, func, caller);
+	return h;
+}
+
+static void close_end(struct ls_holder *h, struct loss *l, int closed)
+{
+	int saved = errno;
+
+	release_after(h);
+	loss_finish(l, closed);
+	errno = saved;
+}
+
+int closes_close(int fd, void *caller)
+{
+	struct ls_holder *h;
+	struct loss l;
+	int r;
+
+	if (guard_passthrough())
+		return real_close(fd);
+	pthread_testcancel();
+	h = close_begin(fd, &l, "close", caller);
+	r = real_close(fd);
+	close_end(h, &l, r == 0 || errno != EBADF);
+	return r;
+}
+
+int closes_fclose(FILE *fp, int fd, void *caller)
+{
+	struct ls_holder *h;
+	struct loss l;
+	int r;
+
+	if (guard_passthrough())
+		return real_fclose(fp);
+	h = close_begin(fd, &l, "fclose", caller);
+	r = real_fclose(fp);
+	close_end(h, &l, 1);
+	return r;
+}
+
+int closes_closedir(DIR *d, int fd, void *caller)
+{
+	struct ls_holder *h;
+	struct loss l;
+	int r;
+
+	if (guard_passthrough())
+		return real_closedir(d);
+	h = close_begin(fd, &l, "closedir", caller);
+	r = real_closedir(d);
+	close_end(h, &l, 1);
+	return r;
+}
+
+FILE *closes_freopen(const char *path, const char *mode, FILE *fp, int fd,
+		     void *caller)
+{
+	struct ls_holder *h;
+	struct loss l;
+	FILE *r;
+
+	if (guard_passthrough())
+		return real_freopen(path, mode, fp);
+	h = close_begin(fd, &l, "freopen", caller);
+	r = real_freopen(path, mode, fp);
+	close_end(h, &l, 1);
+	return r;
+}
+
+/* fcloseall() closes every stream inside libc: afterwards, every tracked
+ * descriptor that is no longer open on its holder's file was one. */
+int closes_fcloseall(void)
+{
+	int r = real_fcloseall(), saved = errno, max;
+	struct crit c;
+
+	if (guard_passthrough())
+		return r;
+	crit_enter(&c, 1);
+	max = atomic_load(&fd_state_max);
+	for (int fd = 0; fd <= max; fd++) {
+		struct ls_holder *h = fdstate_holder(fd);
+		struct stat st;
+
+		if (!h)
+			continue;
+		if (fstat(fd, &st) == 0 && st.st_dev == h->file->t.key.dev &&
+		    st.st_ino == h->file->t.key.ino)
+			continue;
+		h = holder_detach(fd);
+		if (h)
+			holder_release(h);
+	}
+	crit_leave(&c);
+	errno = saved;
+	return r;
+}
+
+/* ---- dups -------------------------------------------------------------------- */
+
+/* r is a new descriptor of fd's description: fd's holder counts it,
+ * unless it counts it already (dup2 of a descriptor over another of its
+ * own holder closes nothing). table_lock held for writing. */
+static void dup_track(int fd, int r)
+{
+	struct ls_holder *h = fdstate_holder(fd);
+
+	if (r >= 0 && h && fdstate_holder(r) != h)
+		holder_map(h, r);
+}
+
+void closes_dup_raced(int fd, int r)
+{
+	struct crit c;
+	int saved = errno;
+
+	crit_enter(&c, 1);
+	/* fd may have been closed and its number reused meanwhile */
+	if (fdstate_get(fd) == FD_TRACKED && same_description(fd, r))
+		dup_track(fd, r);
+	else
+		fdstate_mark_dup_new(r);
+	crit_leave(&c);
+	errno = saved;
+}
+
+int closes_dup(int fd)
+{
+	struct crit c;
+	int r, saved;
+
+	if (guard_passthrough())
+		return real_dup(fd);
+	crit_enter(&c, 1);
+	r = real_dup(fd);
+	saved = errno;
+	dup_track(fd, r);
+	crit_leave(&c);
+	errno = saved;
+	return r;
+}
+
+int closes_dupfd(int fd, int cmd, int arg)
+{
+	struct crit c;
+	int r, saved;
+
+	if (guard_passthrough())
+		return real_fcntl(fd, cmd, (void *)(long)arg);
+	crit_enter(&c, 1);
+	r = real_fcntl(fd, cmd, (void *)(long)arg);
+	saved = errno;
+	dup_track(fd, r);
+	crit_leave(&c);
+	errno = saved;
+	return r;
+}
+
+static int dup_real(int fd, int fd2, int flags, int is_dup3)
+{
+	return is_dup3 ? real_dup3(fd, fd2, flags) : real_dup2(fd, fd2);
+}
+
+static inline int untracked(int fd)
+{
+	int st = fdstate_get(fd);
+
+	return st == FD_NONE || st == FD_DUP;
+}
+
+/* dup2/dup3 with a lock of ours on either side (or events asked for). */
+static int dup_over_locked(int fd, int fd2, int flags, int is_dup3,
+			   void *caller)
+{
+	const char *func = is_dup3 ? "dup3" : "dup2";
+	struct ls_holder *gone = NULL, *h;
+	struct loss l;
+	struct crit c;
+	int r, saved;
+
+	if (guard_passthrough())
+		return dup_real(fd, fd2, flags, is_dup3);
+	if (fdstate_get(fd) == FD_OURS) {
+		errno = EBADF;
+		return -1;
+	}
+	if (fd == fd2)
+		return dup_real(fd, fd2, flags, is_dup3);
+	loss_init(&l);
+	if (fdstate_get(fd2) == FD_NONE && observe_watching())
+		loss_untracked(&l, fd2, func, caller);
+	crit_enter(&c, 1);
+	if (fdstate_get(fd2) == FD_OURS && anchor_evict(fd2) < 0) {
+		saved = errno;
+		crit_leave(&c);
+		errno = saved;
+		return -1;
+	}
+	h = fdstate_holder(fd2);
+	if (h && fdstate_holder(fd) == h)
+		h = NULL; /* a dup of its own description: nothing closes */
+	if (h) {
+		holder_before_close(h);
+		loss_tracked(&l, h, fd2, func, caller);
+	}
+	r = dup_real(fd, fd2, flags, is_dup3);
+	saved = errno;
+	if (r >= 0) {
+		/* fd2 was closed by the kernel: its holder loses it. */
+		if (h)
+			gone = holder_detach(fd2);
+		if (fdstate_get(fd) == FD_TRACKED) {
+			dup_track(fd, fd2);
+		} else {
+			fdstate_mark_dup(fd);
+			fdstate_mark_dup(fd2);
+		}
+		if (gone)
+			holder_release(gone);
+	}
+	crit_leave(&c);
+	loss_finish(&l, r >= 0);
+	errno = saved;
+	return r;
+}
+
+/*
+ * Without a lock of ours on either side, fd2 is claimed first as close()
+ * claims it; a failed call gives it its mark back, and a sibling scan
+ * that ran meanwhile goes again (sib_scan, fdstate.h).
+ */
+int closes_dup_over(int fd, int fd2, int flags, int is_dup3, void *caller)
+{
+	int r, was;
+
+	if (likely(untracked(fd) && untracked(fd2) && !observe_watching())) {
+		was = fdstate_get(fd2) == FD_DUP;
+		if (fd == fd2 || fdstate_unmark_dup(fd2)) {
+			r = dup_real(fd, fd2, flags, is_dup3);
+			if (fd == fd2)
+				return r;
+			if (r < 0) {
+				if (was) {
+					fdstate_mark_dup(fd2);
+					sib_scan_note();
+				}
+			} else if (likely(fdstate_mark_dup(fd))) {
+				fdstate_mark_dup(fd2);
+			} else {
+				closes_dup_raced(fd, fd2);
+			}
+			return r;
+		}
+	}
+	return dup_over_locked(fd, fd2, flags, is_dup3, caller);
+}
+
+/* ---- close_range and closefrom ------------------------------------------ */
+
+/* Events asked for: the descriptors in [first, last] the shim does not
+ * track are closed too, and one of them may be a locked file's. Only the
+ * open ones, from /proc/self/fd. table_lock held. */
+struct watch_ctx {
+	unsigned first, last;
+	struct loss *loss;
+	int nloss, max;
+	const char *func;
+	void *caller;
+};
+
+static int watch_step(void *arg, long fd)
+{
+	struct watch_ctx *w = arg;
+	struct loss *l = &w->loss[w->nloss];
+
+	if (fd < (long)w->first || fd > (long)w->last ||
+	    fdstate_get((int)fd) != FD_NONE)
+		return 0;
+	loss_init(l);
+	loss_untracked_locked(l, (int)fd, w->func, w->caller);
+	w->nloss += l->active;
+	return w->nloss == w->max;
+}
+
+#define NLOSS 4
+
+int closes_close_range(unsigned first, unsigned last, int flags,
+		       const char *func, void *caller)
+{
+	struct watch_ctx w = {first, last, NULL, 0, NLOSS, func, caller};
+	struct ls_holder *gone = NULL;
+	unsigned max, lo, fd;
+	struct loss loss[NLOSS];
+	int r = 0, saved;
+	struct crit c;
+
+	if (guard_passthrough() || !atomic_load(&files_active) ||
+	    (flags & CLOSE_RANGE_CLOEXEC) || first > last)
+		return real_close_range(first, last, flags);
+	if (atomic_load(&fd_state_max) < 0)
+		return real_close_range(first, last, flags);
+	w.loss = loss;
+	crit_enter(&c, 1);
+	max = (unsigned)atomic_load(&fd_state_max);
+	if (observe_watching())
+		pf_dir_numbers("/proc/self/fd", watch_step, &w);
+	lo = first;
+	for (fd = first; fd <= last && fd <= max; fd++) {
+		int st = fdstate_get((int)fd);
+
+		if (st == FD_TRACKED) {
+			struct ls_holder *h = fdstate_holder((int)fd);
+
+			holder_before_close(h);
+			if (w.nloss < NLOSS) {
+				loss_init(&loss[w.nloss]);
+				loss_tracked(&loss[w.nloss], h, (int)fd, func,
+					     caller);
+				w.nloss += loss[w.nloss].active;
+			}
+			h = holder_detach((int)fd);
+			if (h) {
+				h->fnext = gone;
+				gone = h;
+			}
+		} else if (st == FD_DUP) {
+			fdstate_set((int)fd, FD_NONE);
+		} else if (st == FD_OURS) {
+			/* Ours stay: close the run before this one. */
+			if (fd > lo && real_close_range(lo, fd - 1, flags) < 0)
+				r = -1;
+			lo = fd + 1;
+		}
+	}
+	if (lo <= last && lo >= first && real_close_range(lo, last, flags) < 0)
+		r = -1;
+	saved = errno;
+	while (gone) {
+		struct ls_holder *next = gone->fnext;
+
+		holder_release(gone);
+		gone = next;
+	}
+	crit_leave(&c);
+	for (int i = 0; i < w.nloss; i++)
+		loss_finish(&loss[i], r == 0);
+	errno = saved;
+	return r;
+}
+
+void closes_closefrom(int lowfd, void *caller)
+{
+	int saved = errno;
+
+	if (lowfd < 0)
+		lowfd = 0;
+	closes_close_range((unsigned)lowfd, ~0U, 0, "closefrom", caller);
+	errno = saved;
+}

@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * shim/guard.c: the table's lock and owner, the critical sections, the
+ * one-word file mutex (guard.h says the rules).
+ */
+#include "guard.h"
+#include "defs.h"
+
+#include <errno.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+pthread_rwlock_t table_lock = PTHREAD_RWLOCK_INITIALIZER;
+pid_t table_owner;
+__thread int shim_busy;
+/* The vfork wrapper stores to it from assembly: not static, hidden. */
+atomic_int vfork_seen;
+static __thread pid_t tid_cache;
+
+void crit_enter(struct crit *c, int write)
+{
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &c->cancel);
+	shim_busy++;
+	c->write = write;
+	if (write)
+		pthread_rwlock_wrlock(&table_lock);
+	else
+		pthread_rwlock_rdlock(&table_lock);
+}
+
+void crit_leave(struct crit *c)
+{
+	int ignored;
+
+	pthread_rwlock_unlock(&table_lock);
+	shim_busy--;
+	pthread_setcancelstate(c->cancel, &ignored);
+}
+
+int guard_passthrough(void)
+{
+	if (shim_busy)
+		return 1;
+	if (unlikely(atomic_load_explicit(&vfork_seen, memory_order_relaxed)))
+		return getpid() != table_owner;
+	return 0;
+}
+
+static void fmu_futex(struct fmu *m, int op, unsigned val)
+{
+	int e = errno; /* EAGAIN, EINTR: the caller tries again */
+
+	syscall(SYS_futex, &m->v, op, val, NULL, NULL, 0);
+	errno = e;
+}
+
+void fmu_lock(struct fmu *m)
+{
+	unsigned c = 0;
+
+	if (atomic_compare_exchange_strong_explicit(&m->v, &c, 1,
+						    memory_order_acquire,
+						    memory_order_relaxed))
+		return;
+	if (c != 2)
+		c = atomic_exchange_explicit(&m->v, 2, memory_order_acquire);
+	while (c) {
+		fmu_futex(m, FUTEX_WAIT_PRIVATE, 2);
+		c = atomic_exchange_explicit(&m->v, 2, memory_order_acquire);
+	}
+}
+
+void fmu_unlock(struct fmu *m)
+{
+	if (atomic_fetch_sub_explicit(&m->v, 1, memory_order_release) != 1) {
+		atomic_store_explicit(&m->v, 0, memory_order_release);
+		fmu_futex(m, FUTEX_WAKE_PRIVATE, 1);
+	}
+}
+
+pid_t my_tid(void)
+{
+	if (!tid_cache)
+		tid_cache = (pid_t)syscall(SYS_gettid);
+	return tid_cache;
+}
+
+void guard_init(void)
+{
+	table_owner = getpid();
+}
+
+void guard_atfork_child(void)
+{
+	table_lock = (pthread_rwlock_t)PTHREAD_RWLOCK_INITIALIZER;
+	table_owner = getpid();
+	tid_cache = 0;
+	atomic_store(&vfork_seen, 0);
+	shim_busy = 0;
+}

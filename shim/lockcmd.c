@@ -1,0 +1,514 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * shim/lockcmd.c: F_SETLK, F_SETLKW and F_GETLK (lockcmd.h).
+ *
+ * A request is resolved first, in the kernel's order of checks, so that
+ * a bad one fails with the errno plain glibc gives. Then, under the
+ * file's mutex, one attempt decides (setlk_try): done here, wait (in the
+ * kernel or in the process, wait.h), or pass the call to the kernel
+ * unchanged (mode = off, a file that fell back to plain POSIX locks).
+ * F_GETLK answers from the table and the anchor, and names the holder of
+ * another shimmed process's lock (getlk.h).
+ */
+#include "lockcmd.h"
+#include "anchor.h"
+#include "fdstate.h"
+#include "getlk.h"
+#include "log.h"
+#include "observe.h"
+#include "real.h"
+#include "uaccess.h"
+#include "wait.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+/* A request, resolved as the kernel resolves it. */
+struct req {
+	int fd, cmd, type; /* LSR_* */
+	int64_t start, end;
+	struct stat st; /* filled for descriptors not tracked yet */
+	int accmode;
+	int tracked;
+	struct flock fl; /* the caller's struct, copied in */
+	pid_t blocker;   /* WAIT_LOCAL: the thread we wait for */
+	int in_process;  /* F_GETLK answered with another holder of ours */
+	uint64_t blk, req_id; /* WAIT_LOCAL: holders, blocking and ours */
+	unsigned gen;    /* WAIT_LOCAL: the generation seen under the mutex */
+};
+
+static int lsr_type_of(short t)
+{
+	switch (t) {
+	case F_RDLCK:
+		return LSR_RDLCK;
+	case F_WRLCK:
+		return LSR_WRLCK;
+	case F_UNLCK:
+		return LSR_UNLCK;
+	}
+	return -1;
+}
+
+/* The kernel's order after the copy (EFAULT): for F_GETLK the type, then
+ * whence and range (EINVAL, EOVERFLOW), the type, the access mode of the
+ * descriptor (EBADF). */
+static int resolve(struct req *r)
+{
+	const struct flock *fl = &r->fl;
+	int64_t base = 0;
+	struct stat st;
+	int err;
+
+	r->type = lsr_type_of(fl->l_type);
+	if (r->cmd == F_GETLK && r->type != LSR_RDLCK && r->type != LSR_WRLCK)
+		return -EINVAL;
+	switch (fl->l_whence) {
+	case SEEK_SET:
+		break;
+	case SEEK_CUR:
+		/* The program's own offset, not the anchor's. */
+		base = lseek(r->fd, 0, SEEK_CUR);
+		if (base < 0)
+			return -errno;
+		break;
+	case SEEK_END:
+		if (fstat(r->fd, &st) < 0)
+			return -errno;
+		base = st.st_size;
+		break;
+	default:
+		return -EINVAL;
+	}
+	err = lsr_resolve(base, fl->l_start, fl->l_len, &r->start, &r->end);
+	if (err)
+		return err;
+	if (r->type < 0)
+		return -EINVAL;
+	if (r->cmd == F_GETLK)
+		return 0;
+	if (r->type == LSR_RDLCK && r->accmode == O_WRONLY)
+		return -EBADF;
+	if (r->type == LSR_WRLCK && r->accmode == O_RDONLY)
+		return -EBADF;
+	return 0;
+}
+
+/* ---- falling back to plain POSIX locks ------------------------------------ */
+
+static void note_fallback(struct ls_file *f, const char *why, int err)
+{
+	if (f->fallback)
+		return;
+	log_count(LOGC_FALLBACKS, 1);
+	log_note("fallback to plain POSIX locks for dev %lu:%lu ino %lu: %s%s%s",
+		 (unsigned long)major(f->t.key.dev),
+		 (unsigned long)minor(f->t.key.dev),
+		 (unsigned long)f->t.key.ino, why, err ? ": " : "",
+		 err ? strerror(err) : "");
+}
+
+/*
+ * Make the file use plain POSIX locks through the program's descriptors
+ * from now on: because an anchor cannot be had, or because the process
+ * holds POSIX locks on the file taken past the interposer (an OFD lock and
+ * a POSIX lock conflict even within one process). The ranges the anchor
+ * held move to the program's descriptor. f->mu held.
+ */
+static void go_fallback(struct ls_file *f, int fd, const char *why, int err)
+{
+	struct lsr_node *it;
+
+	note_fallback(f, why, err);
+	f->fallback = 1;
+	while ((it = f->t.map.root) != NULL) {
+		int64_t s = it->start, e = it->end;
+		int t = it->type;
+
+		if (f->anchor >= 0)
+			klock(f->anchor, F_OFD_SETLK, LSR_UNLCK, s, e);
+		klock(fd, F_SETLK, t, s, e);
+		lsr_set_apply(&f->t.map, files_pool(), s, e, LSR_UNLCK);
+	}
+	file_clear(f);
+}
+
+/* Is the conflict that refused the anchor's request our own POSIX lock? */
+static int refused_by_self(int afd, const struct req *r)
+{
+	struct flock fl;
+
+	range_to_flock(&fl, r->type, r->start, r->end);
+	if (real_fcntl(afd, F_OFD_GETLK, &fl) < 0)
+		return 0;
+	return fl.l_type != F_UNLCK && fl.l_pid == getpid();
+}
+
+/* ---- F_SETLK and F_SETLKW -------------------------------------------------- */
+
+enum { DONE, WAIT, PASS, WAIT_LOCAL, OBSERVE };
+
+static int unlock_try(struct ls_file *f, struct req *r, int *res)
+{
+	struct lsr_pool *p = files_pool();
+
+	if (f->anchor < 0)
+		return PASS; /* nothing of ours: as plain POSIX */
+	if (lst_prepare_unlock(&f->t, p) < 0) {
+		*res = -ENOLCK;
+		return DONE;
+	}
+	if (klock(f->anchor, F_OFD_SETLK, LSR_UNLCK, r->start, r->end) < 0) {
+		*res = -errno;
+		return DONE;
+	}
+	file_unlock(f, r->start, r->end);
+	wait_local_wake();
+	*res = 0;
+	return DONE;
+}
+
+/* The anchor f needs for a lock of r->type, opened or upgraded; PASS
+ * after a fallback, else 0. */
+static int anchor_for(struct ls_file *f, struct req *r)
+{
+	int err;
+
+	if (f->anchor < 0) {
+		/* Opening and closing a descriptor drops POSIX locks
+		 * taken past us: check before the first anchor. */
+		if (anchor_own_posix(r->fd)) {
+			go_fallback(f, r->fd, "the process holds POSIX locks "
+				    "taken past the shim", 0);
+			return PASS;
+		}
+		err = anchor_open(f, r->fd, r->type == LSR_WRLCK);
+		if (err < 0) {
+			go_fallback(f, r->fd, "no anchor", -err);
+			return PASS;
+		}
+	} else if (r->type == LSR_WRLCK && !f->anchor_rw) {
+		err = anchor_upgrade(f, r->fd);
+		if (err < 0) {
+			go_fallback(f, r->fd, "no anchor for writing", -err);
+			return PASS;
+		}
+	}
+	return 0;
+}
+
+/* One attempt at a set request, f->mu held. Returns DONE with *res set,
+ * WAIT when F_SETLKW must wait, PASS to hand the call to the kernel. */
+static int setlk_try(struct ls_file *f, struct ls_holder *o, struct req *r,
+		     int *res)
+{
+	struct lsr_pool *p = files_pool();
+	int err;
+
+	if (f->fallback || f->pol.mode == MODE_OFF)
+		return PASS;
+	if (f->pol.mode == MODE_OBSERVE) {
+		observe_unseen(f);
+		return OBSERVE;
+	}
+	if (r->type == LSR_UNLCK)
+		return unlock_try(f, r, res);
+	if (f->pol.conflicts_fd) {
+		struct lst_conflict cf;
+
+		if (lst_conflict(&f->t, o->id, r->start, r->end, r->type,
+				 &cf)) {
+			if (r->cmd != F_SETLKW) {
+				*res = -EAGAIN;
+				return DONE;
+			}
+			r->blocker = holder_tid(f, cf.holder);
+			r->blk = cf.holder;
+			r->req_id = o->id;
+			r->gen = wait_local_gen();
+			return WAIT_LOCAL;
+		}
+	}
+	if (anchor_for(f, r) == PASS)
+		return PASS;
+	if (lst_prepare_lock(&f->t, p, o->id) < 0) {
+		*res = -ENOLCK;
+		return DONE;
+	}
+	if (klock(f->anchor, F_OFD_SETLK, r->type, r->start, r->end) == 0) {
+		file_lock(f, o->id, r->start, r->end, r->type);
+		log_count(LOGC_LOCKS, 1);
+		o->last_tid = my_tid();
+		wait_local_wake_if_waiting(); /* a conversion may free readers */
+		*res = 0;
+		return DONE;
+	}
+	err = errno;
+	if (err == EAGAIN && refused_by_self(f->anchor, r)) {
+		go_fallback(f, r->fd, "the process holds POSIX locks taken "
+			    "past the shim", 0);
+		return PASS;
+	}
+	if (err == EAGAIN && r->cmd == F_SETLKW)
+		return WAIT;
+	if (err != EAGAIN && err != ENOLCK && err != EINTR) {
+		/* The filesystem refuses OFD locks. */
+		go_fallback(f, r->fd, "the filesystem refuses OFD locks", err);
+		return PASS;
+	}
+	*res = -err;
+	return DONE;
+}
+
+/* Find (or, writing, make) the holder of r->fd; NULL with *err. */
+static struct ls_holder *req_holder(struct req *r, int write, int *err)
+{
+	struct ls_holder *o;
+
+	if (r->tracked) {
+		o = fdstate_holder(r->fd);
+		if (!o)
+			*err = EBADF; /* closed meanwhile */
+		else
+			r->accmode = o->accmode;
+		return o;
+	}
+	if (!write) {
+		*err = EAGAIN;
+		return NULL;
+	}
+	return holder_attach(r->fd, &r->st, r->accmode, err);
+}
+
+static int set_cmd(struct req *r)
+{
+	struct crit c;
+	struct ls_holder *o = NULL;
+	struct ls_file *f, *pinned = NULL;
+	int res = 0, what, err = 0, waited = 0;
+
+	for (;;) {
+		/* After a grant, pinned is the file it was granted on, still
+		 * pinned: the lock is taken for writing to unpin it. */
+		crit_enter(&c, !r->tracked || pinned);
+		if (pinned && fdstate_holder(r->fd) != o) {
+			/* The descriptor went away while it waited. */
+			wait_grant_drop(pinned, r->start, r->end);
+			crit_leave(&c);
+			return -EBADF;
+		}
+		o = req_holder(r, !r->tracked, &err);
+		if (!o) {
+			if (pinned)
+				wait_grant_drop(pinned, r->start, r->end);
+			crit_leave(&c);
+			return -err;
+		}
+		r->tracked = 1;
+		f = o->file;
+		fmu_lock(&f->mu);
+		res = waited ? 0 : resolve(r);
+		what = res < 0 ? DONE : setlk_try(f, o, r, &res);
+		/* The kernel granted the request on the waiter's dup, but
+		 * until now the table did not know: a release of another
+		 * holder may have unlocked part of it, and another process
+		 * taken that part, so that this attempt did not record it.
+		 * What is left of the grant must not outlive the call. */
+		if (pinned && (what != DONE || res < 0))
+			wait_resync(f, r->start, r->end);
+		/* wait_anchor() runs with nothing held: the pin keeps f (a
+		 * close of the descriptor may release its last holder). */
+		if (what == WAIT)
+			f->refs++;
+		files_check_file(f);
+		fmu_unlock(&f->mu);
+		if (pinned)
+			file_unpin(pinned);
+		pinned = NULL;
+		crit_leave(&c);
+		if (what == DONE)
+			return res;
+		if (what == PASS)
+			return 1;
+		if (what == OBSERVE)
+			return observe_set(r->fd, r->cmd, &r->fl, r->type,
+					   r->start, r->end);
+		if (what == WAIT_LOCAL) {
+			res = wait_local(r->req_id, r->blk, r->blocker,
+					 r->gen);
+			if (res < 0)
+				return res;
+			waited = 1;
+			continue;
+		}
+		res = wait_anchor(f, r->type, r->start, r->end);
+		if (res < 0)
+			return res;
+		/* Granted to the dup: apply it again on the current anchor
+		 * (a no-op when that is the same description), unless the
+		 * descriptor went away while it waited. */
+		waited = 1;
+		pinned = f;
+	}
+}
+
+/* ---- F_GETLK ---------------------------------------------------------------- */
+
+/* F_GETLK: our own locks are on the anchor, where F_OFD_GETLK from the
+ * anchor cannot see them; another shimmed process's lock is an OFD lock
+ * with l_pid -1, whose holder getlk.c finds. 1: the kernel answers
+ * through the program's descriptor. */
+static int get_cmd(struct req *r, struct flock *out)
+{
+	struct ls_file *f = NULL;
+	struct ls_holder *o = NULL;
+	struct flock fl;
+	struct crit c;
+	int afd = -1, res;
+	dev_t dev = 0;
+	ino_t ino = 0;
+
+	crit_enter(&c, 0);
+	if (r->tracked) {
+		o = fdstate_holder(r->fd);
+		f = o ? o->file : NULL;
+	} else {
+		f = file_find(r->st.st_dev, r->st.st_ino);
+	}
+	res = resolve(r);
+	if (f && res == 0) {
+		struct lst_conflict cf;
+
+		fmu_lock(&f->mu);
+		if (f->pol.conflicts_fd && !f->fallback &&
+		    f->pol.mode == MODE_PROTECT &&
+		    lst_conflict(&f->t, o ? o->id : 0, r->start, r->end,
+				 r->type, &cf)) {
+			/* Another holder of this process: its pid. */
+			range_to_flock(&fl, cf.type, cf.start, cf.end);
+			fl.l_pid = getpid();
+			fmu_unlock(&f->mu);
+			crit_leave(&c);
+			*out = fl;
+			r->in_process = 1;
+			return 0;
+		}
+		if (f->anchor >= 0 && !f->fallback) {
+			range_to_flock(&fl, r->type, r->start, r->end);
+			afd = f->anchor;
+			if (real_fcntl(afd, F_OFD_GETLK, &fl) < 0)
+				res = -errno;
+		}
+		fmu_unlock(&f->mu);
+	}
+	if (f) {
+		dev = f->t.key.dev;
+		ino = f->t.key.ino;
+	}
+	crit_leave(&c);
+	if (res < 0)
+		return res;
+	if (afd < 0)
+		return 1; /* nothing of ours on it: the kernel answers */
+	if (fl.l_type == F_UNLCK) {
+		out->l_type = F_UNLCK;
+		return 0;
+	}
+	if (fl.l_pid == -1)
+		fl.l_pid = getlk_find_pid(dev, ino, &fl);
+	*out = fl;
+	return 0;
+}
+
+/* F_GETLK answered by the kernel through the program's descriptor: it
+ * may still name another shimmed process's anchor, with l_pid -1. The
+ * kernel has checked the pointer by then. */
+static int getlk_kernel(int fd, struct flock *ufl)
+{
+	int r = real_fcntl(fd, F_GETLK, ufl), saved = errno;
+	struct stat st;
+
+	if (r == 0 && ufl->l_type != F_UNLCK && ufl->l_pid == -1 &&
+	    fstat(fd, &st) == 0)
+		ufl->l_pid = getlk_find_pid(st.st_dev, st.st_ino, ufl);
+	errno = saved;
+	return r;
+}
+
+/* ---- the command ------------------------------------------------------------ */
+
+/*
+ * F_SETLK, F_SETLKW, F_GETLK (and their 64-bit names, the same numbers on
+ * LP64). The fast answers first: our own descriptor is EBADF to the
+ * program; F_GETLK in a process that holds nothing goes to the kernel.
+ */
+static int lock_cmd(int fd, int cmd, struct flock *ufl, int *in_process)
+{
+	struct req r;
+	int saved = errno, res, st;
+
+	if (guard_passthrough() || config_mode() == MODE_OFF)
+		return real_fcntl(fd, cmd, ufl);
+	st = fdstate_get(fd);
+	if (st == FD_OURS) {
+		errno = EBADF;
+		return -1;
+	}
+	if ((unsigned)fd >= fd_state_size)
+		return real_fcntl(fd, cmd, ufl);
+	if (cmd == F_GETLK && !atomic_load(&files_active))
+		return getlk_kernel(fd, ufl);
+	if (cmd == F_SETLKW)
+		pthread_testcancel();
+	memset(&r, 0, sizeof(r));
+	r.fd = fd;
+	r.cmd = cmd;
+	r.tracked = st == FD_TRACKED;
+	if (!r.tracked) {
+		int flags;
+
+		if (fstat(fd, &r.st) < 0)
+			return -1; /* EBADF before anything else */
+		if (!S_ISREG(r.st.st_mode) && !S_ISDIR(r.st.st_mode))
+			return real_fcntl(fd, cmd, ufl);
+		flags = real_fcntl(fd, F_GETFL, NULL);
+		if (flags < 0 || (flags & O_PATH))
+			return real_fcntl(fd, cmd, ufl);
+		r.accmode = flags & O_ACCMODE;
+	}
+	res = uaccess_copy_in(&r.fl, ufl, sizeof(r.fl));
+	if (res == 0 && cmd == F_GETLK) {
+		struct flock ans = r.fl;
+
+		res = get_cmd(&r, &ans);
+		if (res == 0)
+			res = uaccess_copy_out(ufl, &ans, sizeof(ans));
+		if (in_process)
+			*in_process = r.in_process;
+	} else if (res == 0) {
+		res = set_cmd(&r);
+	}
+	if (res == 1)
+		return cmd == F_GETLK ? getlk_kernel(fd, ufl)
+				      : real_fcntl(fd, cmd, ufl);
+	if (res < 0) {
+		errno = -res;
+		return -1;
+	}
+	errno = saved;
+	return 0;
+}
+
+int lockcmd(int fd, int cmd, struct flock *ufl)
+{
+	return lock_cmd(fd, cmd, ufl, NULL);
+}
+
+int lockcmd_getlk(int fd, struct flock *fl, int *in_process)
+{
+	*in_process = 0;
+	return lock_cmd(fd, F_GETLK, fl, in_process);
+}

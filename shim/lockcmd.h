@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * shim/lockcmd.h: the lock commands of fcntl (F_SETLK, F_SETLKW, F_GETLK)
+ * under the policy of the file: resolved as the kernel resolves them,
+ * applied to the table and the anchor, or passed to the kernel.
+ */
+#ifndef LOCKSPACE_SHIM_LOCKCMD_H
+#define LOCKSPACE_SHIM_LOCKCMD_H
+
+#include <fcntl.h>
+
+/* fcntl(fd, cmd, fl) for a lock command, with the kernel's answer and
+ * errno. */
+int lockcmd(int fd, int cmd, struct flock *fl);
+/* F_GETLK that also says whether the answer is another holder of this
+ * process (conflicts = fd), which lockf(F_TEST) must call busy. */
+int lockcmd_getlk(int fd, struct flock *fl, int *in_process);
+
+#endif

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * shim/observe.h: telling the user where a lock would be (or was) lost
+ * (observe.c says how), and mode = observe's lock requests.
+ */
+#ifndef LOCKSPACE_SHIM_OBSERVE_H
+#define LOCKSPACE_SHIM_OBSERVE_H
+
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "files.h"
+
+/* Closes of descriptors the shim does not track are looked at only when
+ * the user asked for events (observe, log-level info, --report): the
+ * fast paths read this flag. */
+extern atomic_int watch_closes;
+
+static inline int observe_watching(void)
+{
+	return atomic_load_explicit(&watch_closes, memory_order_relaxed);
+}
+
+static inline void observe_watch_closes(void)
+{
+	atomic_store(&watch_closes, 1);
+}
+
+/* Ranges a close drops under plain POSIX that the contract keeps. Gathered
+ * before the real close, reported (and, in observe mode, forgotten) after
+ * it by loss_finish(). */
+#define LOSS_MAX 16
+struct loss {
+	int active, observe;
+	dev_t dev;
+	ino_t ino;
+	int fd;
+	const char *func;
+	void *caller;
+	size_t n, more;
+	struct {
+		int fd;
+		int type;
+		int64_t start, end;
+	} r[LOSS_MAX];
+	char path[256];
+};
+
+/* l starts empty. */
+void loss_init(struct loss *l);
+/* Before the close of fd, a descriptor of holder h: table_lock held. */
+void loss_tracked(struct loss *l, struct ls_holder *h, int fd,
+		  const char *func, void *caller);
+/* Before the close of an untracked fd: takes the locks itself, or, for
+ * loss_untracked_locked, with table_lock held. */
+void loss_untracked(struct loss *l, int fd, const char *func, void *caller);
+void loss_untracked_locked(struct loss *l, int fd, const char *func,
+			   void *caller);
+/* After the real close (closed: it closed something), nothing held. */
+void loss_finish(struct loss *l, int closed);
+
+/* f->mu held, observe mode: what the table holds and the kernel does not
+ * was lost by a close the shim did not see. Forget it, and say so. */
+void observe_unseen(struct ls_file *f);
+/* mode = observe: fl (the caller's request, type over [start, end]
+ * resolved) goes to the kernel through fd; the table follows. 0 or
+ * -errno. Nothing held. */
+int observe_set(int fd, int cmd, const struct flock *fl, int type,
+		int64_t start, int64_t end);
+
+#endif

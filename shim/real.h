@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * shim/real.h: the real libc functions behind the names the library
+ * interposes. Every call the shim makes to one of those names goes
+ * through here, never through the PLT (where it would meet our own
+ * wrapper): tests/test_build.c checks the objects for it.
+ */
+#ifndef LOCKSPACE_SHIM_REAL_H
+#define LOCKSPACE_SHIM_REAL_H
+
+#include <dirent.h>
+#include <stdio.h>
+
+/* Resolve every pointer (the constructor; again on demand). */
+void real_init(void);
+/* The descriptor calls, raw syscalls while dlsym has not answered. */
+int real_fcntl(int fd, int cmd, void *arg);
+int real_close(int fd);
+int real_dup(int fd);
+int real_dup2(int fd, int fd2);
+int real_dup3(int fd, int fd2, int flags);
+int real_close_range(unsigned first, unsigned last, int flags);
+void real_closefrom(int lowfd);
+/* The stdio and dirent calls, resolved on demand (dlsym calls none). */
+int real_fclose(FILE *f);
+int real_fcloseall(void);
+FILE *real_freopen(const char *path, const char *mode, FILE *f);
+int real_closedir(DIR *d);
+/* The exec family: the variants that take an environment. */
+int real_execve(const char *path, char *const argv[], char *const envp[]);
+int real_execvpe(const char *file, char *const argv[], char *const envp[]);
+int real_fexecve(int fd, char *const argv[], char *const envp[]);
+int real_execveat(int dirfd, const char *path, char *const argv[],
+		  char *const envp[], int flags);
+/* Close without being a cancellation point and without errno change. */
+void raw_close(int fd);
+
+#endif
