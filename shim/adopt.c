@@ -15,6 +15,7 @@
 #include "anchor.h"
 #include "exec.h"
 #include "fdstate.h"
+#include "files.h"
 #include "handoff.h"
 #include "log.h"
 #include "procfs.h"

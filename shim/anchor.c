@@ -6,6 +6,7 @@
 #include "anchor.h"
 #include "band.h"
 #include "fdstate.h"
+#include "guard.h"
 #include "real.h"
 
 #include <errno.h>
@@ -29,14 +30,6 @@ int klock(int fd, int cmd, int type, int64_t start, int64_t end)
 
 	range_to_flock(&fl, type, start, end);
 	return real_fcntl(fd, cmd, &fl);
-}
-
-void anchor_unlock_freed(void *arg, int64_t start, int64_t end)
-{
-	struct ls_file *f = arg;
-
-	if (f->anchor >= 0 && !f->fallback)
-		klock(f->anchor, F_OFD_SETLK, LSR_UNLCK, start, end);
 }
 
 /* F_OFD_GETLK from fd's own description sees every other owner's lock;
@@ -63,9 +56,9 @@ int anchor_own_posix(int fd)
 	return 1; /* too many to tell: assume so, and keep the descriptor */
 }
 
-/* A reopen of the program's fd in the band, FD_OURS for f's anchor: the
- * number, or -errno. */
-static int reopen(struct ls_file *f, int fd, int rw)
+/* A reopen of the program's fd in the band, FD_OURS with its number at
+ * home: the number, or -errno. */
+static int reopen(int *home, int fd, int rw)
 {
 	char path[40];
 	int afd, moved;
@@ -82,20 +75,19 @@ static int reopen(struct ls_file *f, int fd, int rw)
 		raw_close(afd);
 		return moved;
 	}
-	fdstate_own(moved, &f->anchor);
+	fdstate_own(moved, home);
 	return moved;
 }
 
-int anchor_open(struct ls_file *f, int fd, int rw)
+int anchor_open(int *home, int fd, int rw)
 {
 	int afd;
 
-	assert(f->anchor < 0);
-	afd = reopen(f, fd, rw);
+	assert(*home < 0);
+	afd = reopen(home, fd, rw);
 	if (afd < 0)
 		return afd;
-	f->anchor = afd;
-	f->anchor_rw = (uint8_t)rw;
+	*home = afd;
 	return 0;
 }
 
@@ -105,12 +97,12 @@ static void close_ours(int fd)
 	raw_close(fd);
 }
 
-void anchor_close(struct ls_file *f)
+void anchor_close(int *home)
 {
-	if (f->anchor < 0)
+	if (*home < 0)
 		return;
-	close_ours(f->anchor);
-	f->anchor = -1;
+	close_ours(*home);
+	*home = -1;
 }
 
 /*
@@ -119,17 +111,17 @@ void anchor_close(struct ls_file *f)
  * two descriptions do not conflict, so the new anchor takes them all
  * before the old one closes and no other process can slip in between.
  */
-int anchor_upgrade(struct ls_file *f, int fd)
+int anchor_upgrade(int *home, const struct lsr_set *map, int fd)
 {
 	struct lsr_node *stack[128];
 	int nfd, n = 0, err = 0;
 	struct lsr_node *it;
 
-	nfd = reopen(f, fd, 1);
+	nfd = reopen(home, fd, 1);
 	if (nfd < 0)
 		return nfd;
 	/* In-order walk of the map: every range is a read lock here. */
-	it = f->t.map.root;
+	it = map->root;
 	while ((it || n) && !err) {
 		while (it && n < 128) {
 			stack[n++] = it;
@@ -145,19 +137,18 @@ int anchor_upgrade(struct ls_file *f, int fd)
 			err = -errno;
 		it = it->right;
 	}
-	if (err || anchor_own_posix(f->anchor)) {
+	if (err || anchor_own_posix(*home)) {
 		close_ours(nfd);
 		return err ? err : -EDEADLK;
 	}
-	close_ours(f->anchor);
-	f->anchor = nfd;
-	f->anchor_rw = 1;
+	close_ours(*home);
+	*home = nfd;
 	return 0;
 }
 
-int anchor_dup_private(struct ls_file *f, int *home)
+int anchor_dup_private(int afd, int *home)
 {
-	int nfd = band_dup(f->anchor, 0);
+	int nfd = band_dup(afd, 0);
 
 	if (nfd < 0)
 		return nfd;

@@ -19,7 +19,7 @@
 #include <fcntl.h>
 #include <stdint.h>
 
-#include "files.h"
+#include "range.h"
 
 /* A struct flock for [start, end] (end LSR_OFF_MAX: to EOF), SEEK_SET. */
 void range_to_flock(struct flock *fl, int type, int64_t start, int64_t end);
@@ -27,25 +27,26 @@ void range_to_flock(struct flock *fl, int type, int64_t start, int64_t end);
  * [start, end] through fd: the kernel's answer, errno kept from it. */
 int klock(int fd, int cmd, int type, int64_t start, int64_t end);
 
-/* A new anchor for f (f->anchor < 0), reopened from the program's fd,
- * read-only unless rw: 0, or -errno. f->mu held. */
-int anchor_open(struct ls_file *f, int fd, int rw);
-/* f's read-only anchor becomes one opened for writing, with its read
- * locks moved over first: 0, or -errno (-EDEADLK: a POSIX lock of ours
- * is on the file). f->mu held. */
-int anchor_upgrade(struct ls_file *f, int fd);
-/* Close f's anchor, if it has one. f->mu or table_lock for writing. */
-void anchor_close(struct ls_file *f);
-/* lst_release()'s callback: unlock a range nobody holds any more on the
- * anchor of f (a struct ls_file *). */
-void anchor_unlock_freed(void *f, int64_t start, int64_t end);
+/* Each anchor's number lives in one variable, its home (a file's
+ * f->anchor, files.h), which the functions below keep up to date; -1
+ * there: no anchor. The caller holds what guards the home. */
+
+/* A new anchor at *home (-1 before), reopened from the program's fd,
+ * read-only unless rw: 0, or -errno. */
+int anchor_open(int *home, int fd, int rw);
+/* The read-only anchor at *home becomes one opened for writing, with its
+ * read locks (map) moved over first: 0, or -errno (-EDEADLK: a POSIX lock
+ * of ours is on the file). */
+int anchor_upgrade(int *home, const struct lsr_set *map, int fd);
+/* Close the anchor at *home, if there is one. */
+void anchor_close(int *home);
 /* Does the process hold a classic POSIX lock on fd's file? */
 int anchor_own_posix(int fd);
 
-/* A private duplicate of f's anchor in the band (an F_SETLKW waiter
+/* A private duplicate of the anchor afd in the band (an F_SETLKW waiter
  * waits on it), FD_OURS with its number at *home: 0 or -errno.
  * table_lock held for writing. */
-int anchor_dup_private(struct ls_file *f, int *home);
+int anchor_dup_private(int afd, int *home);
 /* The program's dup2()/dup3() is about to close fd2, which is ours: move
  * it to another number first and tell its home; a descriptor without a
  * home is given up. 0, or -1 with errno. table_lock for writing. */

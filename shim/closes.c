@@ -55,7 +55,7 @@ static struct ls_holder *close_begin(int fd, struct loss *l, const char *func,
 		if (tracked)
 			return h;
 	}
-	if (observe_watching())
+	if (watching_closes())
 		loss_untracked(l, fd, func, caller);
 	return h;
 }
@@ -247,7 +247,7 @@ static int dup_over_locked(int fd, int fd2, int flags, int is_dup3,
 	if (fd == fd2)
 		return dup_real(fd, fd2, flags, is_dup3);
 	loss_init(&l);
-	if (fdstate_get(fd2) == FD_NONE && observe_watching())
+	if (fdstate_get(fd2) == FD_NONE && watching_closes())
 		loss_untracked(&l, fd2, func, caller);
 	crit_enter(&c, 1);
 	if (fdstate_get(fd2) == FD_OURS && anchor_evict(fd2) < 0) {
@@ -293,7 +293,7 @@ int closes_dup_over(int fd, int fd2, int flags, int is_dup3, void *caller)
 {
 	int r, was;
 
-	if (likely(untracked(fd) && untracked(fd2) && !observe_watching())) {
+	if (likely(untracked(fd) && untracked(fd2) && !watching_closes())) {
 		was = fdstate_get(fd2) == FD_DUP;
 		if (fd == fd2 || fdstate_unmark_dup(fd2)) {
 			r = dup_real(fd, fd2, flags, is_dup3);
@@ -362,7 +362,7 @@ int closes_close_range(unsigned first, unsigned last, int flags,
 	w.loss = loss;
 	crit_enter(&c, 1);
 	max = (unsigned)atomic_load(&fd_state_max);
-	if (observe_watching())
+	if (watching_closes())
 		pf_dir_numbers("/proc/self/fd", watch_step, &w);
 	lo = first;
 	for (fd = first; fd <= last && fd <= max; fd++) {

@@ -220,9 +220,14 @@ int config_mode(void)
 	return cfg_mode;
 }
 
+atomic_int watch_closes;
+
 void config_policy(const char *path, struct policy *p)
 {
 	config_lookup(&cfg, path, p);
+	if (p->mode == MODE_OBSERVE || log_enabled(LOGL_INFO) ||
+	    log_reporting())
+		atomic_store(&watch_closes, 1);
 }
 
 /* Whether any [glob] section exists: without one, a file's path need not

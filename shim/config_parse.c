@@ -16,7 +16,7 @@
  * the unit tests and under the fuzzer. It allocates only the rules (with
  * malloc, whose failure is an error like any other).
  */
-#include "config.h"
+#include "config_parse.h"
 
 #include <errno.h>
 #include <fnmatch.h>

@@ -29,6 +29,7 @@
 #include "anchor.h"
 #include "band.h"
 #include "fdstate.h"
+#include "files.h"
 #include "handoff.h"
 #include "log.h"
 #include "real.h"
@@ -126,7 +127,7 @@ static struct undo_file *undo_new(struct exec_state *es, struct ls_file *f,
 	es->nu++;
 	for (o = f->ofds; o && ndrop; o = o->fnext)
 		if (!o->keep && lst_release(&u->t, files_pool(), o->id,
-					    anchor_unlock_freed, f) < 0)
+					    file_unlock_freed, f) < 0)
 			return NULL;
 	return u;
 }

@@ -7,9 +7,7 @@
 #include "anchor.h"
 #include "fdstate.h"
 #include "log.h"
-#include "observe.h"
 #include "real.h"
-#include "wait.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -117,9 +115,6 @@ static void file_policy(struct ls_file *f, int fd)
 		path[n > 0 ? n : 0] = 0;
 	}
 	config_policy(n > 0 ? path : NULL, &f->pol);
-	if (f->pol.mode == MODE_OBSERVE || log_enabled(LOGL_INFO) ||
-	    log_reporting())
-		observe_watch_closes();
 }
 
 struct ls_file *file_find(dev_t dev, ino_t ino)
@@ -155,7 +150,7 @@ void file_maybe_retire(struct ls_file *f)
 		/* Closing it would drop a POSIX lock taken past us. */
 		if (anchor_own_posix(f->anchor))
 			return;
-		anchor_close(f);
+		anchor_close(&f->anchor);
 	}
 	if (f->fallback)
 		return; /* remember the fallback while the process lives */
@@ -198,11 +193,19 @@ void file_unlock(struct ls_file *f, int64_t start, int64_t end)
 	count_held(f, had);
 }
 
+void file_unlock_freed(void *arg, int64_t start, int64_t end)
+{
+	struct ls_file *f = arg;
+
+	if (f->anchor >= 0 && !f->fallback)
+		klock(f->anchor, F_OFD_SETLK, LSR_UNLCK, start, end);
+}
+
 int file_release(struct ls_file *f, uint64_t id)
 {
 	int had = f->t.map.root != NULL, r;
 
-	r = lst_release(&f->t, files_pool(), id, anchor_unlock_freed, f);
+	r = lst_release(&f->t, files_pool(), id, file_unlock_freed, f);
 	count_held(f, had);
 	return r;
 }
@@ -410,11 +413,11 @@ void holder_release(struct ls_holder *h)
 		/* The last holder of the file: closing the anchor drops its
 		 * locks, no unlock first. */
 		file_clear(f);
-		anchor_close(f);
+		anchor_close(&f->anchor);
 	} else if (!f->fallback && file_release(f, h->id) < 0) {
 		/* No memory to split: release the whole file, which plain
 		 * POSIX would have done at this close anyway. */
-		anchor_unlock_freed(f, 0, LSR_OFF_MAX);
+		file_unlock_freed(f, 0, LSR_OFF_MAX);
 		file_clear(f);
 	}
 	f->refs--;
@@ -422,7 +425,7 @@ void holder_release(struct ls_holder *h)
 	fmu_unlock(&f->mu);
 	slab_put(&holder_slab, h);
 	file_maybe_retire(f);
-	wait_local_wake_if_waiting();
+	table_changed_if_waited();
 }
 
 pid_t holder_tid(struct ls_file *f, uint64_t id)

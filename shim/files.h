@@ -107,6 +107,9 @@ void file_unlock(struct ls_file *f, int64_t start, int64_t end);
 /* 0, or -ENOMEM when the holder's ranges cannot be split: then nothing
  * changed. */
 int file_release(struct ls_file *f, uint64_t id);
+/* lst_release()'s callback: unlock a range nobody holds any more on the
+ * anchor of f (a struct ls_file *). */
+void file_unlock_freed(void *f, int64_t start, int64_t end);
 void file_clear(struct ls_file *f);
 /* Whether this process holds a range of (dev, ino) that conflicts with a
  * request of type over [start, end] (deadlock.c). */

@@ -7,6 +7,7 @@
 #include "defs.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -79,6 +80,28 @@ void fmu_unlock(struct fmu *m)
 	}
 }
 
+atomic_uint table_gen;
+atomic_int table_waiters;
+
+unsigned table_generation(void)
+{
+	return atomic_load(&table_gen);
+}
+
+void table_changed(void)
+{
+	atomic_fetch_add(&table_gen, 1);
+	if (atomic_load(&table_waiters))
+		syscall(SYS_futex, &table_gen, FUTEX_WAKE_PRIVATE, INT_MAX,
+			NULL, NULL, 0);
+}
+
+void table_changed_if_waited(void)
+{
+	if (atomic_load(&table_waiters))
+		table_changed();
+}
+
 pid_t my_tid(void)
 {
 	if (!tid_cache)
@@ -97,5 +120,6 @@ void guard_atfork_child(void)
 	table_owner = getpid();
 	tid_cache = 0;
 	atomic_store(&vfork_seen, 0);
+	atomic_store(&table_waiters, 0);
 	shim_busy = 0;
 }

@@ -174,13 +174,13 @@ SHIM_EXPORT int close(int fd)
 {
 	int st = fdstate_get(fd);
 
-	if (likely(st == FD_NONE) && likely(!observe_watching()))
+	if (likely(st == FD_NONE) && likely(!watching_closes()))
 		return real_close(fd);
 	if (st == FD_OURS) {
 		errno = EBADF;
 		return -1;
 	}
-	if (st == FD_DUP && !observe_watching() && fdstate_unmark_dup(fd))
+	if (st == FD_DUP && !watching_closes() && fdstate_unmark_dup(fd))
 		return real_close(fd);
 	return closes_close(fd, __builtin_return_address(0));
 }
@@ -231,7 +231,7 @@ SHIM_EXPORT int fclose(FILE *fp)
 {
 	int fd = fp ? fileno(fp) : -1;
 
-	if (likely(fdstate_get(fd) != FD_TRACKED && !observe_watching()) &&
+	if (likely(fdstate_get(fd) != FD_TRACKED && !watching_closes()) &&
 	    fdstate_unmark_dup(fd))
 		return real_fclose(fp);
 	return closes_fclose(fp, fd, __builtin_return_address(0));
@@ -242,7 +242,7 @@ SHIM_EXPORT int closedir(DIR *d)
 	DIR *volatile dv = d; /* declared nonnull, yet glibc checks it */
 	int fd = dv ? dirfd(d) : -1;
 
-	if (likely(fdstate_get(fd) != FD_TRACKED && !observe_watching()) &&
+	if (likely(fdstate_get(fd) != FD_TRACKED && !watching_closes()) &&
 	    fdstate_unmark_dup(fd))
 		return real_closedir(d);
 	return closes_closedir(d, fd, __builtin_return_address(0));
@@ -252,7 +252,7 @@ SHIM_EXPORT FILE *freopen(const char *path, const char *mode, FILE *fp)
 {
 	int fd = fp ? fileno(fp) : -1;
 
-	if (likely(fdstate_get(fd) != FD_TRACKED && !observe_watching()) &&
+	if (likely(fdstate_get(fd) != FD_TRACKED && !watching_closes()) &&
 	    fdstate_unmark_dup(fd))
 		return real_freopen(path, mode, fp);
 	return closes_freopen(path, mode, fp, fd, __builtin_return_address(0));

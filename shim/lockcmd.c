@@ -13,6 +13,7 @@
 #include "lockcmd.h"
 #include "anchor.h"
 #include "fdstate.h"
+#include "files.h"
 #include "getlk.h"
 #include "log.h"
 #include "observe.h"
@@ -166,7 +167,7 @@ static int unlock_try(struct ls_file *f, struct req *r, int *res)
 		return DONE;
 	}
 	file_unlock(f, r->start, r->end);
-	wait_local_wake();
+	table_changed();
 	*res = 0;
 	return DONE;
 }
@@ -185,17 +186,19 @@ static int anchor_for(struct ls_file *f, struct req *r)
 				    "taken past the shim", 0);
 			return PASS;
 		}
-		err = anchor_open(f, r->fd, r->type == LSR_WRLCK);
+		err = anchor_open(&f->anchor, r->fd, r->type == LSR_WRLCK);
 		if (err < 0) {
 			go_fallback(f, r->fd, "no anchor", -err);
 			return PASS;
 		}
+		f->anchor_rw = r->type == LSR_WRLCK;
 	} else if (r->type == LSR_WRLCK && !f->anchor_rw) {
-		err = anchor_upgrade(f, r->fd);
+		err = anchor_upgrade(&f->anchor, &f->t.map, r->fd);
 		if (err < 0) {
 			go_fallback(f, r->fd, "no anchor for writing", -err);
 			return PASS;
 		}
+		f->anchor_rw = 1;
 	}
 	return 0;
 }
@@ -228,7 +231,7 @@ static int setlk_try(struct ls_file *f, struct ls_holder *o, struct req *r,
 			r->blocker = holder_tid(f, cf.holder);
 			r->blk = cf.holder;
 			r->req_id = o->id;
-			r->gen = wait_local_gen();
+			r->gen = table_generation();
 			return WAIT_LOCAL;
 		}
 	}
@@ -242,7 +245,7 @@ static int setlk_try(struct ls_file *f, struct ls_holder *o, struct req *r,
 		file_lock(f, o->id, r->start, r->end, r->type);
 		log_count(LOGC_LOCKS, 1);
 		o->last_tid = my_tid();
-		wait_local_wake_if_waiting(); /* a conversion may free readers */
+		table_changed_if_waited(); /* a conversion may free readers */
 		*res = 0;
 		return DONE;
 	}

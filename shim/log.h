@@ -16,7 +16,7 @@
 
 #include <stddef.h>
 
-#include "config.h"
+#include "config_parse.h"
 
 #define LOG_LINE_MAX 2048 /* longer events are cut, ending in "..." */
 

@@ -19,6 +19,7 @@
 #include "observe.h"
 #include "anchor.h"
 #include "fdstate.h"
+#include "files.h"
 #include "log.h"
 #include "procfs.h"
 #include "real.h"
@@ -31,8 +32,6 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
-
-atomic_int watch_closes;
 
 static void loss_add(struct loss *l, int fd, int64_t s, int64_t e, int type)
 {

@@ -7,27 +7,11 @@
 #define LOCKSPACE_SHIM_OBSERVE_H
 
 #include <fcntl.h>
-#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 #include "files.h"
-
-/* Closes of descriptors the shim does not track are looked at only when
- * the user asked for events (observe, log-level info, --report): the
- * fast paths read this flag. */
-extern atomic_int watch_closes;
-
-static inline int observe_watching(void)
-{
-	return atomic_load_explicit(&watch_closes, memory_order_relaxed);
-}
-
-static inline void observe_watch_closes(void)
-{
-	atomic_store(&watch_closes, 1);
-}
 
 /* Ranges a close drops under plain POSIX that the contract keeps. Gathered
  * before the real close, reported (and, in observe mode, forgotten) after

@@ -7,6 +7,7 @@
 #include "anchor.h"
 #include "deadlock.h"
 #include "fdstate.h"
+#include "files.h"
 #include "real.h"
 
 #include <errno.h>
@@ -18,9 +19,10 @@
 
 /* ---- conflicts = fd ---------------------------------------------------------
  * A request that conflicts with another holder's range waits in-process:
- * it reads local_gen under the file's mutex, then sleeps on it as a futex
- * with nothing held; every change of any table that may free a range
- * bumps it and wakes the sleepers, who try again. A futex wait returns
+ * it reads the table's generation (guard.h) under the file's mutex, then
+ * sleeps on it as a futex with nothing held; every change of the table
+ * that may free a range bumps it and wakes the sleepers, who try
+ * again. A futex wait returns
  * EINTR on a signal (and restarts under SA_RESTART), as F_SETLKW does.
  * A wait that can never end gets EDEADLK instead, as the kernel gives
  * for POSIX lock owners: when the thread that took the blocking range is
@@ -29,8 +31,6 @@
  * own waiting, for a holder that waits ... for the one asking), whichever
  * threads took the ranges. waits_mu is a leaf: nothing is taken under
  * it. */
-static atomic_uint local_gen;
-static atomic_int local_waiters;
 static pthread_mutex_t waits_mu = PTHREAD_MUTEX_INITIALIZER;
 #define NWAITS 64
 static struct {
@@ -39,25 +39,6 @@ static struct {
 	uint64_t blk;    /* the holder it waits for */
 	pid_t blk_tid;   /* the thread that last locked through blk */
 } waits[NWAITS]; /* waits_mu */
-
-unsigned wait_local_gen(void)
-{
-	return atomic_load(&local_gen);
-}
-
-void wait_local_wake(void)
-{
-	atomic_fetch_add(&local_gen, 1);
-	if (atomic_load(&local_waiters))
-		syscall(SYS_futex, &local_gen, FUTEX_WAKE_PRIVATE, INT_MAX,
-			NULL, NULL, 0);
-}
-
-void wait_local_wake_if_waiting(void)
-{
-	if (atomic_load(&local_waiters))
-		wait_local_wake();
-}
 
 static void unwait(void *arg)
 {
@@ -68,7 +49,7 @@ static void unwait(void *arg)
 		if (waits[i].tid == me)
 			waits[i].tid = 0;
 	pthread_mutex_unlock(&waits_mu);
-	atomic_fetch_sub(&local_waiters, 1);
+	atomic_fetch_sub(&table_waiters, 1);
 }
 
 /* Would a wait by me, through holder req, for holder blk (last locked
@@ -123,11 +104,11 @@ int wait_local(uint64_t req, uint64_t blk, pid_t blk_tid, unsigned gen)
 			break;
 		}
 	pthread_mutex_unlock(&waits_mu);
-	atomic_fetch_add(&local_waiters, 1);
+	atomic_fetch_add(&table_waiters, 1);
 	pthread_cleanup_push(unwait, &me);
 	pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, &oldstate);
 	pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, &oldtype);
-	r = (int)syscall(SYS_futex, &local_gen, FUTEX_WAIT_PRIVATE, gen, NULL,
+	r = (int)syscall(SYS_futex, &table_gen, FUTEX_WAIT_PRIVATE, gen, NULL,
 			 NULL, 0);
 	pthread_setcanceltype(oldtype, &oldtype);
 	pthread_setcancelstate(oldstate, &oldstate);
@@ -176,7 +157,7 @@ int wait_anchor(struct ls_file *f, int type, int64_t start, int64_t end)
 	int res, oldtype, oldstate;
 
 	crit_enter(&c, 1);
-	res = anchor_dup_private(f, &w.dupfd);
+	res = anchor_dup_private(f->anchor, &w.dupfd);
 	crit_leave(&c);
 	if (res < 0) {
 		waiter_done(&w);
@@ -256,7 +237,6 @@ void wait_grant_drop(struct ls_file *f, int64_t start, int64_t end)
 
 void wait_atfork_child(void)
 {
-	atomic_store(&local_waiters, 0);
 	waits_mu = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
 	memset(waits, 0, sizeof(waits));
 }

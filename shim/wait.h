@@ -6,7 +6,7 @@
  * the anchor with nothing of ours held (wait_anchor), then is applied
  * again on the current anchor. Under conflicts = fd, a request that
  * conflicts with another holder of this process waits in-process
- * (wait_local) for a change of the table (wait_local_wake).
+ * (wait_local) for a change of the table (table_changed, guard.h).
  */
 #ifndef LOCKSPACE_SHIM_WAIT_H
 #define LOCKSPACE_SHIM_WAIT_H
@@ -16,15 +16,10 @@
 #include "files.h"
 
 /* ---- conflicts = fd: waiting for another holder of this process ------ */
-/* The generation a waiter reads under the file's mutex before it lets go;
- * it sleeps until the generation moves. */
-unsigned wait_local_gen(void);
-/* The table changed in a way that may free a range: wake the waiters. */
-void wait_local_wake(void);
-void wait_local_wake_if_waiting(void);
 /* Wait, through holder req, for holder blk (which thread blk_tid last
  * locked through) to let go: 0 to try again, -EINTR, or -EDEADLK when
- * the wait could never end. Nothing of ours held. */
+ * the wait could never end. gen: table_generation() read under the
+ * file's mutex. Nothing of ours held. */
 int wait_local(uint64_t req, uint64_t blk, pid_t blk_tid, unsigned gen);
 
 /* ---- F_SETLKW: waiting in the kernel ----------------------------------- */

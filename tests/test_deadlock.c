@@ -26,14 +26,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "procfs.h"
 #include "util.h"
 
 #define READY_MS 5000
 #define FINISH_MS 5000
 #define BLOCK_MS 3000
 #define FILE_SIZE 100
-
-#define STEPS(...) ((const char *const[]){ __VA_ARGS__, NULL })
 
 /* How a run goes: without the shim, or with it in conflicts = process
  * or conflicts = fd. */
@@ -542,30 +541,6 @@ Test(deadlock, holder_waiting_on_other_bytes_is_no_cycle_shim,
 
 /* ---- stale wait entries ----------------------------------------------- */
 
-/* Field 22 of /proc/PID/stat. */
-static unsigned long long start_time(pid_t pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long long v = 0;
-	FILE *f;
-	int field;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "r");
-	if (!f)
-		return 0;
-	if (!fgets(buf, sizeof(buf), f))
-		buf[0] = 0;
-	fclose(f);
-	p = strrchr(buf, ')');
-	for (field = 2; p && *p && field < 22; p++)
-		if (*p == ' ')
-			field++;
-	if (p)
-		sscanf(p, "%llu", &v);
-	return v;
-}
-
 /* Write entry text as the wait entry of pid, atomically. */
 static void write_entry(pid_t pid, const char *text)
 {
@@ -636,12 +611,12 @@ static void entry_claim(unsigned long long (*when)(pid_t), int want_cycle)
 
 static unsigned long long real_start(pid_t pid)
 {
-	return start_time(pid);
+	return pf_start_time(pid);
 }
 
 static unsigned long long wrong_start(pid_t pid)
 {
-	return start_time(pid) - 1;
+	return pf_start_time(pid) - 1;
 }
 
 Test(deadlock, live_wait_entry_of_holder_is_a_cycle, .timeout = 20)

@@ -46,24 +46,7 @@
 
 #include "util.h"
 
-#define U F_UNLCK
-#define R F_RDLCK
-#define W F_WRLCK
-
-#define STEPS(...) ((const char *const[]){ __VA_ARGS__, NULL })
-#define EXPECT(...)                                                    \
-	((const struct tu_expect[]){ __VA_ARGS__ }),                   \
-		(int)(sizeof((const struct tu_expect[]){ __VA_ARGS__ }) / \
-		      sizeof(struct tu_expect))
-#define NO_EXPECT NULL, 0
-
-static struct tu_proc out[2];
 static char path[64];
-
-static const char *how(int shim)
-{
-	return shim ? "shim" : "plain";
-}
 
 /* LeakSanitizer (make asan) cannot run its exit check without a free
  * descriptor (rlimit_tight) or across setpriv: off for these programs. */
@@ -98,33 +81,13 @@ static void script(const char *const *steps, const char *probe_path,
 		   const struct tu_expect *ex, int nex, tu_ready_fn fn,
 		   void *arg)
 {
-	for (int shim = 0; shim <= 1; shim++) {
-		int st = tu_script_run(shim, "faultprog", path, probe_path,
-				       steps, NULL, ex, nex, fn, arg,
-				       &out[shim]);
-
-		cr_expect_eq(st, 0, "[%s] exit %d; output:\n%s", how(shim),
-			     st, out[shim].buf);
-	}
-}
-
-static const char *res(int shim, const char *step)
-{
-	const char *r = tu_proc_result(&out[shim], step);
-
-	return r ? r : "(no output)";
-}
-
-static void expect_res(const char *step, const char *want)
-{
-	for (int shim = 0; shim <= 1; shim++)
-		cr_expect_str_eq(res(shim, step), want, "[%s] %s: %s, want %s",
-				 how(shim), step, res(shim, step), want);
+	tu_script_both_prog("faultprog", path, probe_path, NULL, steps, ex,
+			    nex, fn, arg);
 }
 
 static void expect_same_output(void)
 {
-	cr_expect_str_eq(out[1].buf, out[0].buf,
+	cr_expect_str_eq(tu_out[1].buf, tu_out[0].buf,
 			 "output with the shim differs from plain");
 }
 
@@ -219,7 +182,7 @@ Test(faults, emfile_first_lock_succeeds_as_posix)
 		      { 0, 10, 10, U, U }, { 1, 0, 5, U, U },
 		      { 1, 5, 5, W, W }, { 2, 0, 0, U, U }),
 	       NULL, NULL);
-	expect_res("lock:a:w:0:10", "0");
+	tu_expect_res("lock:a:w:0:10", "0");
 	expect_same_output();
 }
 
@@ -238,9 +201,9 @@ Test(faults, emfile_refused_lock_is_not_half_applied)
 			      NULL,
 			      EXPECT({ 0, 5, 1, W, W }, { 1, 0, 10, U, U },
 				     { 2, 0, 10, W, W }, { 3, 0, 0, U, U }),
-			      unhold_at, &h, &out[shim]);
+			      unhold_at, &h, &tu_out[shim]);
 	}
-	expect_res("lock:a:w:0:10", "-1 EAGAIN");
+	tu_expect_res("lock:a:w:0:10", "-1 EAGAIN");
 	expect_same_output();
 }
 
@@ -258,7 +221,7 @@ Test(faults, emfile_upgrade_to_write_falls_back_whole)
 		      { 1, 0, 5, U, U }, { 1, 5, 5, W, W },
 		      { 1, 50, 10, R, R }, { 2, 0, 0, U, U }),
 	       NULL, NULL);
-	expect_res("lock:a:w:0:10", "0");
+	tu_expect_res("lock:a:w:0:10", "0");
 	expect_same_output();
 }
 
@@ -277,9 +240,9 @@ Test(faults, emfile_refused_upgrade_keeps_read_lock)
 			      NULL,
 			      EXPECT({ 0, 0, 10, R, R }, { 1, 0, 10, R, R },
 				     { 1, 10, 0, U, U }, { 2, 0, 0, U, U }),
-			      unhold_at, &h, &out[shim]);
+			      unhold_at, &h, &tu_out[shim]);
 	}
-	expect_res("lock:a:w:0:10", "-1 EAGAIN");
+	tu_expect_res("lock:a:w:0:10", "-1 EAGAIN");
 	expect_same_output();
 }
 
@@ -337,7 +300,7 @@ Test(faults, lock_after_unlink_is_kept)
 	script(STEPS("open:a:rw", "ready", "lock:a:w:0:0", "reopen:b:a",
 		     "close:b", "ready", "close:a", "ready"),
 	       NULL, NO_EXPECT, unlink_and_probe, &u);
-	expect_res("lock:a:w:0:0", "0");
+	tu_expect_res("lock:a:w:0:0", "0");
 	expect_same_output();
 }
 
@@ -366,7 +329,7 @@ Test(faults, renamed_file_keeps_lock_until_close)
 	       EXPECT({ 1, 0, 0, U, W },
 		      { 2, 0, 0, U, U }),
 	       rename_at_0, to);
-	expect_res(step, "4");
+	tu_expect_res(step, "4");
 	expect_same_output();
 	unlink(to);
 }
@@ -429,7 +392,7 @@ Test(faults, directory_made_unsearchable)
 		char uid[32], gid[32];
 		const char *argv[32];
 		int n = 0, st;
-		struct tu_proc *p = &out[shim];
+		struct tu_proc *p = &tu_out[shim];
 
 		snprintf(uid, sizeof(uid), "--reuid=%d", (int)pw->pw_uid);
 		snprintf(gid, sizeof(gid), "--regid=%d", (int)pw->pw_gid);
@@ -472,8 +435,8 @@ Test(faults, directory_made_unsearchable)
 		cr_expect_eq(st, 0, "[%s] exit %d:\n%s", how(shim), st,
 			     p->buf);
 	}
-	expect_res("lock:a:w:20:10", "0");
-	expect_res("open:c:r", "-1 EACCES");
+	tu_expect_res("lock:a:w:20:10", "0");
+	tu_expect_res("open:c:r", "-1 EACCES");
 	expect_same_output();
 	unlink(file);
 	rmdir(c.dir);
@@ -496,10 +459,10 @@ Test(faults, setlkw_with_sa_restart_keeps_waiting)
 			      NULL,
 			      EXPECT({ 1, 0, 10, W, W }, { 1, 10, 0, U, U },
 				     { 2, 0, 0, U, U }),
-			      unhold_at, &h, &out[shim]);
+			      unhold_at, &h, &tu_out[shim]);
 		unhold_join(&h);
 	}
-	expect_res("setlkw:a:w:0:10:50:restart", "0 sigs=1");
+	tu_expect_res("setlkw:a:w:0:10:50:restart", "0 sigs=1");
 	expect_same_output();
 }
 
@@ -518,10 +481,10 @@ Test(faults, setlkw_without_sa_restart_gives_eintr)
 			      NULL,
 			      EXPECT({ 0, 5, 1, W, W }, { 1, 0, 0, U, U },
 				     { 2, 0, 10, W, W }, { 3, 0, 0, U, U }),
-			      unhold_at, &h, &out[shim]);
+			      unhold_at, &h, &tu_out[shim]);
 	}
-	expect_res("setlkw:a:w:0:10:50:norestart", "-1 EINTR sigs=1");
-	expect_res("lock:a:w:0:10", "0");
+	tu_expect_res("setlkw:a:w:0:10:50:norestart", "-1 EINTR sigs=1");
+	tu_expect_res("lock:a:w:0:10", "0");
 	expect_same_output();
 }
 
@@ -546,10 +509,10 @@ Test(faults, cancel_thread_blocked_in_setlkw)
 			      EXPECT({ 0, 5, 1, W, W }, { 1, 0, 0, U, U },
 				     { 2, 0, 10, U, W }, { 3, 0, 0, U, U },
 				     { 4, 0, 0, U, U }),
-			      unhold_at, &h, &out[shim]);
+			      unhold_at, &h, &tu_out[shim]);
 	}
-	expect_res("cancel_setlkw:a:w:0:10:200", "canceled");
-	expect_res("lock:a:w:0:10", "0");
+	tu_expect_res("cancel_setlkw:a:w:0:10:200", "canceled");
+	tu_expect_res("lock:a:w:0:10", "0");
 	expect_same_output();
 }
 
@@ -611,7 +574,7 @@ static void daemon_run(const char *how_close)
 	       EXPECT({ 0, 0, 10, U, W }, { 1, 0, 10, U, W },
 		      { 1, 20, 10, R, R }, { 2, 0, 0, U, U }),
 	       NULL, NULL);
-	expect_res("lock:a:w:0:10", "0");
+	tu_expect_res("lock:a:w:0:10", "0");
 	expect_same_output();
 }
 

@@ -20,27 +20,11 @@
 
 #define FILE_SIZE 1000
 
-#define U F_UNLCK
-#define R F_RDLCK
-#define W F_WRLCK
-
-#define STEPS(...) ((const char *const[]){ __VA_ARGS__, NULL })
-#define EXPECT(...)                                                    \
-	((const struct tu_expect[]){ __VA_ARGS__ }),                   \
-		(int)(sizeof((const struct tu_expect[]){ __VA_ARGS__ }) / \
-		      sizeof(struct tu_expect))
-#define NO_EXPECT NULL, 0
-
 /* No wait of these tests is longer than a second: a hang is a failure. */
 #define WATCHDOG "watchdog:5000"
 
 static const char *const fd_env[] = { "LOCKSPACE_PRELOAD_CONFLICTS=fd",
 				      NULL };
-static const char *how(int shim)
-{
-	return shim ? "shim" : "plain";
-}
-
 /* Both runs of lockprog (tests/util.c), with this suite's environment. */
 static void script(const char *path, const char *const *steps,
 		   const struct tu_expect *ex, int nex, tu_ready_fn fn,

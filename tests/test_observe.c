@@ -31,11 +31,6 @@ static int sanitized(void)
 #define FILE_SIZE 1000
 #define ANY_FD (-2)
 
-#define U F_UNLCK
-#define R F_RDLCK
-#define W F_WRLCK
-
-#define STEPS(...) ((const char *const[]){ __VA_ARGS__, NULL })
 #define ENV(...) ((const char *const[]){ __VA_ARGS__, NULL })
 
 /* What a probe from another process must see at one "ready" point (the

@@ -25,47 +25,14 @@
 #define FINISH_MS 10000
 #define FILE_SIZE 1000
 
-#define U F_UNLCK
-#define R F_RDLCK
-#define W F_WRLCK
-
-#define STEPS(...) ((const char *const[]){ __VA_ARGS__, NULL })
-#define PROBES(...)                                                    \
-	((const struct probe[]){ __VA_ARGS__ }),                       \
-		(int)(sizeof((const struct probe[]){ __VA_ARGS__ }) /   \
-		      sizeof(struct probe))
-#define NO_PROBES NULL, 0
-
-/* What a probe from another process must see at one "ready" point of the
- * script (ready == the number of "ready" steps: after the program exited). */
-struct probe {
-	int ready;
-	off_t start, len;
-	int plain, shim;	/* l_type expected without / with the shim */
-};
-
 /* Called at each "ready" point, after the probes. */
 typedef void (*ready_fn)(int shim, int ready, pid_t pid, const char *path);
-
-/* The output of the last run of each kind. */
-static struct tu_proc run_out[2];
 
 static int with_shim(void)
 {
 	const char *p = getenv("LOCKSPACE_TEST_PLAIN_ONLY");
 
 	return !(p && *p && strcmp(p, "0"));
-}
-
-static const char *how(int shim)
-{
-	return shim ? "shim" : "plain";
-}
-
-static const char *tn(int t)
-{
-	return t == R ? "F_RDLCK" : t == W ? "F_WRLCK" : t == U ? "F_UNLCK"
-								: "error";
 }
 
 /* LeakSanitizer (make asan) cannot run its exit check under ptrace or
@@ -90,95 +57,57 @@ static char *mkfile(void)
 	return path;
 }
 
-static void check_probes(int shim, int ready, const char *probe_path,
-			 const struct probe *pr, int npr,
-			 const struct tu_proc *p)
-{
-	for (int i = 0; i < npr; i++) {
-		int want = shim ? pr[i].shim : pr[i].plain, got;
+struct ready_adapter {
+	ready_fn fn;
+	const char *path;
+};
 
-		if (pr[i].ready != ready)
-			continue;
-		got = tu_probe(probe_path, pr[i].start, pr[i].len, NULL);
-		cr_expect_eq(got, want,
-			     "[%s] at ready %d, bytes %lld+%lld: %s, want %s\n"
-			     "program output:\n%s",
-			     how(shim), ready, (long long)pr[i].start,
-			     (long long)pr[i].len, tn(got), tn(want), p->buf);
-	}
+static void call_ready(int shim, int ready, struct tu_proc *p, void *arg)
+{
+	const struct ready_adapter *a = arg;
+
+	a->fn(shim, ready, p->pid, a->path);
 }
 
-/* Run prog PATH STEPS... once (shim 0 or 1), probing probe_path. A program
- * run without steps (fdwalk) prints "ready" once. */
+/* Run prog PATH STEPS... once (shim 0 or 1), probing probe_path; it must
+ * exit 0. */
 static void run_once(int shim, const char *prog, const char *path,
 		     const char *probe_path, const char *const *steps,
-		     const struct probe *pr, int npr, ready_fn fn)
+		     const struct tu_expect *ex, int nex, ready_fn fn)
 {
-	const char *argv[64];
-	struct tu_proc *p = &run_out[shim];
-	int n = 0, nready = 0, st;
+	struct ready_adapter a = {fn, probe_path};
+	int st;
 
-	argv[n++] = tu_prog(prog);
-	if (path)
-		argv[n++] = path;
-	for (int i = 0; steps && steps[i] && n < 63; i++) {
-		argv[n++] = steps[i];
-		nready += !strcmp(steps[i], "ready");
-	}
-	argv[n] = NULL;
-	if (!steps)
-		nready = 1;
-	cr_assert(tu_proc_start(p, shim, argv, NULL) == 0, "spawn %s",
-		  argv[0]);
-	for (int r = 0; r < nready; r++) {
-		if (tu_proc_ready(p, READY_MS) < 0) {
-			st = tu_proc_finish(p, 0);	/* kills a hung one */
-			cr_assert_fail("[%s] no ready %d from %s (status %d); "
-				       "output:\n%s",
-				       how(shim), r, prog, st, p->buf);
-		}
-		check_probes(shim, r, probe_path, pr, npr, p);
-		if (fn)
-			fn(shim, r, p->pid, probe_path);
-		tu_proc_continue(p);
-	}
-	st = tu_proc_finish(p, FINISH_MS);
+	st = tu_script_run(shim, prog, path, probe_path, steps, NULL, ex, nex,
+			   fn ? call_ready : NULL, &a, &tu_out[shim]);
 	cr_expect_eq(st, 0, "[%s] %s exited with %d; output:\n%s", how(shim),
-		     prog, st, p->buf);
-	check_probes(shim, nready, probe_path, pr, npr, p);
+		     prog, st, tu_out[shim].buf);
 }
 
 /* Both runs of lockprog on path, probing probe_path (path when NULL). */
 static void script(const char *path, const char *probe_path,
-		   const char *const *steps, const struct probe *pr, int npr,
-		   ready_fn fn)
+		   const char *const *steps, const struct tu_expect *ex,
+		   int nex, ready_fn fn)
 {
 	for (int shim = 0; shim <= with_shim(); shim++)
 		run_once(shim, "lockprog", path, probe_path ? probe_path : path,
-			 steps, pr, npr, fn);
-}
-
-/* The result a step printed in the run without (0) / with (1) the shim. */
-static const char *res(int shim, const char *step)
-{
-	const char *r = tu_proc_result(&run_out[shim], step);
-
-	return r ? r : "(no output)";
+			 steps, ex, nex, fn);
 }
 
 /* The step printed want in every run. */
 static void expect_res(const char *step, const char *want)
 {
 	for (int shim = 0; shim <= with_shim(); shim++)
-		cr_expect_str_eq(res(shim, step), want, "[%s] %s: %s, want %s",
-				 how(shim), step, res(shim, step), want);
+		cr_expect_str_eq(tu_res(shim, step), want,
+				 "[%s] %s: %s, want %s", how(shim), step,
+				 tu_res(shim, step), want);
 }
 
 /* Both runs printed the same lines. */
 static void expect_same_output(void)
 {
 	if (with_shim())
-		cr_expect_str_eq(run_out[1].buf, run_out[0].buf,
+		cr_expect_str_eq(tu_out[1].buf, tu_out[0].buf,
 				 "output with the shim differs from plain");
 }
 
@@ -194,7 +123,7 @@ Test(protect, two_thread_close_of_other_fd_keeps_lock, .timeout = 60)
 	       STEPS("t:open:a:rw", "t:lock:a:w:set:0:0", "ready",
 		     "t:open:b:rw", "t:lock:b:w:set:0:0", "t:close:b",
 		     "ready"),
-	       PROBES({ 0, 0, 0, W, W }, { 1, 0, 0, U, W }), NULL);
+	       EXPECT({ 0, 0, 0, W, W }, { 1, 0, 0, U, W }), NULL);
 	expect_res("lock:b:w:set:0:0", "0");
 	expect_res("close:b", "0");
 	unlink(path);
@@ -207,7 +136,7 @@ Test(protect, open_close_of_same_file_keeps_lock, .timeout = 60)
 	script(path, NULL,
 	       STEPS("open:a:rw", "lock:a:w:set:0:0", "ready", "open:b:r",
 		     "close:b", "ready"),
-	       PROBES({ 0, 0, 0, W, W }, { 1, 0, 0, U, W }), NULL);
+	       EXPECT({ 0, 0, 0, W, W }, { 1, 0, 0, U, W }), NULL);
 	unlink(path);
 }
 
@@ -218,7 +147,7 @@ Test(protect, fclose_of_other_stream_keeps_lock, .timeout = 60)
 	script(path, NULL,
 	       STEPS("open:a:rw", "lock:a:w:set:0:0", "ready", "fclose",
 		     "ready"),
-	       PROBES({ 0, 0, 0, W, W }, { 1, 0, 0, U, W }), NULL);
+	       EXPECT({ 0, 0, 0, W, W }, { 1, 0, 0, U, W }), NULL);
 	expect_res("fclose", "0");
 	unlink(path);
 }
@@ -231,7 +160,7 @@ Test(protect, closedir_on_locked_directory_keeps_lock, .timeout = 60)
 	script(dir, NULL,
 	       STEPS("open:a:r", "lock:a:r:set:0:0", "ready", "closedir",
 		     "ready"),
-	       PROBES({ 0, 0, 0, R, R }, { 1, 0, 0, U, R }), NULL);
+	       EXPECT({ 0, 0, 0, R, R }, { 1, 0, 0, U, R }), NULL);
 	expect_res("lock:a:r:set:0:0", "0");
 	expect_res("closedir", "0");
 	rmdir(dir);
@@ -246,7 +175,7 @@ Test(protect, getpwnam_keeps_read_lock_on_etc_passwd, .timeout = 60)
 	script("/etc/passwd", NULL,
 	       STEPS("open:a:r", "lock:a:r:set:0:0", "ready",
 		     "getpwnam:root", "ready"),
-	       PROBES({ 0, 0, 0, R, R }, { 1, 0, 0, U, R }), NULL);
+	       EXPECT({ 0, 0, 0, R, R }, { 1, 0, 0, U, R }), NULL);
 	expect_res("getpwnam:root", "0");
 }
 
@@ -257,7 +186,7 @@ Test(protect, dup2_over_other_fd_keeps_lock, .timeout = 60)
 	script(path, NULL,
 	       STEPS("open:a:rw", "lock:a:w:set:0:0", "open:b:rw",
 		     "open:n:r:/dev/null", "ready", "dup2:n:b", "ready"),
-	       PROBES({ 0, 0, 0, W, W }, { 1, 0, 0, U, W }), NULL);
+	       EXPECT({ 0, 0, 0, W, W }, { 1, 0, 0, U, W }), NULL);
 	expect_res("dup2:n:b", "4");
 	unlink(path);
 }
@@ -269,7 +198,7 @@ Test(protect, dup3_over_other_fd_keeps_lock, .timeout = 60)
 	script(path, NULL,
 	       STEPS("open:a:rw", "lock:a:w:set:0:0", "open:b:rw",
 		     "open:n:r:/dev/null", "ready", "dup3:n:b", "ready"),
-	       PROBES({ 0, 0, 0, W, W }, { 1, 0, 0, U, W }), NULL);
+	       EXPECT({ 0, 0, 0, W, W }, { 1, 0, 0, U, W }), NULL);
 	expect_res("dup3:n:b", "4");
 	unlink(path);
 }
@@ -283,7 +212,7 @@ Test(protect, close_range_keeps_lock, .timeout = 60)
 	script(path, NULL,
 	       STEPS("open:a:rw", "lock:a:w:set:0:0", "open:b:r", "ready",
 		     "close_range:b", "ready", "lock:a:u:set:0:0", "ready"),
-	       PROBES({ 0, 0, 0, W, W }, { 1, 0, 0, U, W },
+	       EXPECT({ 0, 0, 0, W, W }, { 1, 0, 0, U, W },
 		      { 2, 0, 0, U, U }),
 	       NULL);
 	expect_res("close_range:b", "0");
@@ -298,7 +227,7 @@ Test(protect, closefrom_keeps_lock, .timeout = 60)
 	script(path, NULL,
 	       STEPS("open:a:rw", "lock:a:w:set:0:0", "open:b:r", "ready",
 		     "closefrom:b", "ready", "lock:a:u:set:0:0", "ready"),
-	       PROBES({ 0, 0, 0, W, W }, { 1, 0, 0, U, W },
+	       EXPECT({ 0, 0, 0, W, W }, { 1, 0, 0, U, W },
 		      { 2, 0, 0, U, U }),
 	       NULL);
 	expect_res("lock:a:u:set:0:0", "0");
@@ -314,7 +243,7 @@ Test(protect, lockf_lock_survives_other_close, .timeout = 60)
 	       STEPS("open:a:rw", "lockf:a:lock:0", "lockf:a:test:0",
 		     "ready", "open:b:r", "close:b", "ready",
 		     "lockf:a:ulock:0", "ready"),
-	       PROBES({ 0, 0, 0, W, W }, { 1, 0, 0, U, W },
+	       EXPECT({ 0, 0, 0, W, W }, { 1, 0, 0, U, W },
 		      { 2, 0, 0, U, U }),
 	       NULL);
 	expect_res("lockf:a:lock:0", "0");
@@ -330,7 +259,7 @@ Test(protect, setlkw_lock_survives_other_close, .timeout = 60)
 	script(path, NULL,
 	       STEPS("open:a:rw", "lock:a:w:set:0:0:wait", "ready",
 		     "open:b:r", "close:b", "ready"),
-	       PROBES({ 0, 0, 0, W, W }, { 1, 0, 0, U, W }), NULL);
+	       EXPECT({ 0, 0, 0, W, W }, { 1, 0, 0, U, W }), NULL);
 	expect_res("lock:a:w:set:0:0:wait", "0");
 	unlink(path);
 }
@@ -342,7 +271,7 @@ Test(protect, byte_range_kept_and_bytes_outside_stay_free, .timeout = 60)
 	script(path, NULL,
 	       STEPS("open:a:rw", "lock:a:w:set:10:10", "ready", "open:b:r",
 		     "close:b", "ready"),
-	       PROBES({ 0, 0, 10, U, U }, { 0, 10, 10, W, W },
+	       EXPECT({ 0, 0, 10, U, U }, { 0, 10, 10, W, W },
 		      { 0, 19, 1, W, W }, { 0, 20, 0, U, U },
 		      { 1, 0, 10, U, U }, { 1, 10, 10, U, W },
 		      { 1, 20, 0, U, U }),
@@ -391,7 +320,7 @@ Test(protect, split_range_after_partial_unlock_keeps_both_pieces,
 	script(path, NULL,
 	       STEPS("open:a:rw", "lock:a:w:set:0:100", "lock:a:u:set:40:20",
 		     "ready", "open:b:r", "close:b", "ready"),
-	       PROBES({ 0, 0, 40, W, W }, { 0, 40, 20, U, U },
+	       EXPECT({ 0, 0, 40, W, W }, { 0, 40, 20, U, U },
 		      { 0, 60, 40, W, W }, { 0, 100, 0, U, U },
 		      { 1, 0, 40, U, W }, { 1, 40, 20, U, U },
 		      { 1, 60, 40, U, W }, { 1, 100, 0, U, U }),
@@ -408,7 +337,7 @@ Test(protect, system_keeps_lock, .timeout = 60)
 	script(path, NULL,
 	       STEPS("open:a:rw", "lock:a:w:set:0:0", "system:true", "ready",
 		     "open:b:r", "close:b", "ready"),
-	       PROBES({ 0, 0, 0, W, W }, { 1, 0, 0, U, W }), NULL);
+	       EXPECT({ 0, 0, 0, W, W }, { 1, 0, 0, U, W }), NULL);
 	expect_res("system:true", "0");
 	unlink(path);
 }
@@ -422,7 +351,7 @@ Test(protect, close_of_locking_fd_releases, .timeout = 60)
 	script(path, NULL,
 	       STEPS("open:a:rw", "lock:a:w:set:0:0", "ready", "close:a",
 		     "ready"),
-	       PROBES({ 0, 0, 0, W, W }, { 1, 0, 0, U, U }), NULL);
+	       EXPECT({ 0, 0, 0, W, W }, { 1, 0, 0, U, U }), NULL);
 	unlink(path);
 }
 
@@ -433,7 +362,7 @@ Test(protect, close_of_last_dup_releases, .timeout = 60)
 	script(path, NULL,
 	       STEPS("open:a:rw", "lock:a:w:set:0:0", "dup:c:a", "ready",
 		     "close:a", "ready", "close:c", "ready"),
-	       PROBES({ 0, 0, 0, W, W }, { 1, 0, 0, U, W },
+	       EXPECT({ 0, 0, 0, W, W }, { 1, 0, 0, U, W },
 		      { 2, 0, 0, U, U }),
 	       NULL);
 	unlink(path);
@@ -449,7 +378,7 @@ Test(protect, dup_made_before_first_lock_keeps_it, .timeout = 60)
 	script(path, NULL,
 	       STEPS("open:a:rw", "dup:c:a", "lock:a:w:set:0:0", "ready",
 		     "close:c", "ready", "close:a", "ready"),
-	       PROBES({ 0, 0, 0, W, W }, { 1, 0, 0, U, W },
+	       EXPECT({ 0, 0, 0, W, W }, { 1, 0, 0, U, W },
 		      { 2, 0, 0, U, U }),
 	       NULL);
 	unlink(path);
@@ -462,7 +391,7 @@ Test(protect, closing_the_locking_fd_keeps_lock_of_earlier_dup, .timeout = 60)
 	script(path, NULL,
 	       STEPS("open:a:rw", "dup:c:a", "lock:a:w:set:0:0", "ready",
 		     "close:a", "ready", "close:c", "ready"),
-	       PROBES({ 0, 0, 0, W, W }, { 1, 0, 0, U, W },
+	       EXPECT({ 0, 0, 0, W, W }, { 1, 0, 0, U, W },
 		      { 2, 0, 0, U, U }),
 	       NULL);
 	unlink(path);
@@ -475,7 +404,7 @@ Test(protect, unlock_through_other_fd_releases, .timeout = 60)
 	script(path, NULL,
 	       STEPS("open:a:rw", "lock:a:w:set:0:0", "open:b:r", "ready",
 		     "lock:b:u:set:0:0", "ready"),
-	       PROBES({ 0, 0, 0, W, W }, { 1, 0, 0, U, U }), NULL);
+	       EXPECT({ 0, 0, 0, W, W }, { 1, 0, 0, U, U }), NULL);
 	expect_res("lock:b:u:set:0:0", "0");
 	unlink(path);
 }
@@ -485,7 +414,7 @@ Test(protect, process_exit_releases, .timeout = 60)
 	char *path = mkfile();
 
 	script(path, NULL, STEPS("open:a:rw", "lock:a:w:set:0:0", "ready"),
-	       PROBES({ 0, 0, 0, W, W }, { 1, 0, 0, U, U }), NULL);
+	       EXPECT({ 0, 0, 0, W, W }, { 1, 0, 0, U, U }), NULL);
 	unlink(path);
 }
 
@@ -496,7 +425,7 @@ Test(protect, forked_child_unlock_leaves_parent_lock, .timeout = 60)
 	script(path, NULL,
 	       STEPS("open:a:rw", "lock:a:w:set:0:0", "forkunlock:a:0:0",
 		     "ready"),
-	       PROBES({ 0, 0, 0, W, W }), NULL);
+	       EXPECT({ 0, 0, 0, W, W }), NULL);
 	expect_res("forkunlock:a:0:0", "0");
 	unlink(path);
 }
@@ -508,7 +437,7 @@ Test(protect, forked_child_holds_none_of_parents_locks, .timeout = 60)
 	script(path, NULL,
 	       STEPS("open:a:rw", "lock:a:w:set:0:0", "forklock:a:w:0:0",
 		     "forklock:a:r:10:10", "ready"),
-	       PROBES({ 0, 0, 0, W, W }), NULL);
+	       EXPECT({ 0, 0, 0, W, W }), NULL);
 	expect_res("forklock:a:w:0:0", "-1 EAGAIN");
 	expect_res("forklock:a:r:10:10", "-1 EAGAIN");
 	unlink(path);
@@ -522,7 +451,7 @@ Test(protect, vfork_child_closing_locked_fd_leaves_parent_lock,
 	script(path, NULL,
 	       STEPS("open:a:rw", "lock:a:w:set:0:0", "vfork_close:a",
 		     "ready", "lock:a:u:set:0:0", "ready"),
-	       PROBES({ 0, 0, 0, W, W }, { 1, 0, 0, U, U }), NULL);
+	       EXPECT({ 0, 0, 0, W, W }, { 1, 0, 0, U, U }), NULL);
 	expect_res("vfork_close:a", "0");
 	expect_res("lock:a:u:set:0:0", "0");
 	unlink(path);
@@ -537,7 +466,7 @@ Test(protect, vfork_child_dup2_over_locked_fd_leaves_parent_lock,
 	       STEPS("open:a:rw", "lock:a:w:set:0:0", "open:n:r:/dev/null",
 		     "vfork_dup2:n:a", "ready", "open:b:r", "close:b",
 		     "ready"),
-	       PROBES({ 0, 0, 0, W, W }, { 1, 0, 0, U, W }), NULL);
+	       EXPECT({ 0, 0, 0, W, W }, { 1, 0, 0, U, W }), NULL);
 	expect_res("vfork_dup2:n:a", "0");
 	unlink(path);
 }
@@ -553,7 +482,7 @@ Test(protect, lock_type_needs_fd_access_mode_ebadf, .timeout = 60)
 		     "lock:b:r:set:0:0", "lock:a:r:set:0:10",
 		     "lock:b:w:set:20:10", "lock:a:w:set:0:10",
 		     "lock:b:r:set:20:10", "ready"),
-	       PROBES({ 0, 0, 10, R, R }, { 0, 20, 10, W, W }), NULL);
+	       EXPECT({ 0, 0, 10, R, R }, { 0, 20, 10, W, W }), NULL);
 	expect_res("lock:a:w:set:0:0", "-1 EBADF");
 	expect_res("lock:b:r:set:0:0", "-1 EBADF");
 	expect_res("lock:a:w:set:0:10", "-1 EBADF");
@@ -573,7 +502,7 @@ Test(protect, bad_fd_is_ebadf, .timeout = 60)
 		     "getlk:#999:w:set:0:0", "ptr:#999:getlk:null",
 		     "ptr:#999:setlk:unmapped", "lock:#-1:u:set:0:0",
 		     "lockf:#999:lock:0", "close:a", "lock:a:w:set:0:0"),
-	       NO_PROBES, NULL);
+	       NO_EXPECT, NULL);
 	expect_res("lock:#999:w:set:0:0", "-1 EBADF");
 	expect_res("getlk:#999:w:set:0:0", "-1 EBADF");
 	expect_res("ptr:#999:getlk:null", "-1 EBADF");
@@ -595,7 +524,7 @@ Test(protect, seek_cur_is_relative_to_own_offset, .timeout = 60)
 	       STEPS("open:a:rw", "open:b:rw", "seek:a:100", "seek:b:500",
 		     "lock:a:w:cur:0:10", "lock:b:r:cur:-10:5",
 		     "lock:a:w:cur:-100:5", "ready"),
-	       PROBES({ 0, 0, 5, W, W }, { 0, 5, 95, U, U },
+	       EXPECT({ 0, 0, 5, W, W }, { 0, 5, 95, U, U },
 		      { 0, 100, 10, W, W }, { 0, 110, 380, U, U },
 		      { 0, 490, 5, R, R }, { 0, 495, 0, U, U }),
 	       NULL);
@@ -610,7 +539,7 @@ Test(protect, seek_end_is_relative_to_file_size, .timeout = 60)
 	script(path, NULL,
 	       STEPS("open:a:rw", "lock:a:w:end:-10:10", "lock:a:r:end:100:0",
 		     "ready"),
-	       PROBES({ 0, 0, 990, U, U }, { 0, 990, 10, W, W },
+	       EXPECT({ 0, 0, 990, U, U }, { 0, 990, 10, W, W },
 		      { 0, 1000, 100, U, U }, { 0, 1100, 0, R, R }),
 	       NULL);
 	expect_same_output();
@@ -630,7 +559,7 @@ Test(protect, einval_and_eoverflow_as_the_kernel_gives, .timeout = 60)
 		     "lock:a:w:set:0x7fffffffffffffff:2",
 		     "getlk:a:w:set:0x7fffffffffffffff:2",
 		     "lock:a:w:end:0x7ffffffffffffff0:0", "ready"),
-	       PROBES({ 0, 0, 10, W, W }, { 0, 10, 0, U, U }), NULL);
+	       EXPECT({ 0, 0, 10, W, W }, { 0, 10, 0, U, U }), NULL);
 	expect_res("lock:a:w:set:-1:1", "-1 EINVAL");
 	expect_res("lock:a:w:set:5:-10", "-1 EINVAL");
 	expect_res("lock:a:w:end:-1001:1", "-1 EINVAL");
@@ -658,15 +587,15 @@ Test(protect, bad_flock_pointer_is_efault, .timeout = 60)
 	       STEPS("open:a:rw", bad[0], bad[1], bad[2], bad[3], bad[4],
 		     bad[5], bad[6], "lock:a:w:set:0:10", bad[0], bad[1],
 		     bad[2], bad[3], bad[4], bad[5], bad[6], "ready"),
-	       PROBES({ 0, 0, 10, W, W }, { 0, 10, 0, U, U }), NULL);
+	       EXPECT({ 0, 0, 10, W, W }, { 0, 10, 0, U, U }), NULL);
 	for (int shim = 0; shim <= with_shim(); shim++) {
 		int n = 0;
 
-		for (const char *s = run_out[shim].buf;
+		for (const char *s = tu_out[shim].buf;
 		     (s = strstr(s, " = -1 EFAULT\n")); s++)
 			n++;
 		cr_expect_eq(n, 14, "[%s] %d EFAULTs, want 14:\n%s",
-			     how(shim), n, run_out[shim].buf);
+			     how(shim), n, tu_out[shim].buf);
 	}
 	expect_same_output();
 	unlink(path);
@@ -685,7 +614,7 @@ Test(protect, getlk_ignores_own_locks_reports_other_pid, .timeout = 60)
 	       STEPS("open:a:rw", "lock:a:w:set:0:10",
 		     "getlk:a:w:set:0:10", "getlk:a:r:set:0:0",
 		     "getlk:a:r:set:600:0"),
-	       NO_PROBES, NULL);
+	       NO_EXPECT, NULL);
 	expect_res("getlk:a:w:set:0:10", "0 type=u start=0 len=10 pid=0");
 	snprintf(want, sizeof(want), "0 type=w start=500 len=10 pid=%d",
 		 (int)holder);
@@ -721,9 +650,9 @@ Test(protect, getlk_reports_pid_of_holder_under_shim, .timeout = 60)
 		for (int shim = 0; shim <= with_shim(); shim++) {
 			run_once(shim, "lockprog", path, path,
 				 STEPS("open:a:r", "getlk:a:r:set:0:0"),
-				 NO_PROBES, NULL);
+				 NO_EXPECT, NULL);
 			if (shim || !hshim)
-				cr_expect_str_eq(res(shim,
+				cr_expect_str_eq(tu_res(shim,
 						     "getlk:a:r:set:0:0"),
 						 want,
 						 "[holder %s, asker %s]",
@@ -768,7 +697,7 @@ Test(protect, setlkw_interrupted_by_signal_is_eintr, .timeout = 60)
 	script(path, NULL,
 	       STEPS("open:a:rw", "intr:a:w:0:10:100", "lock:a:w:set:20:10",
 		     "ready"),
-	       PROBES({ 0, 20, 10, W, W }), intr_kernel_view);
+	       EXPECT({ 0, 20, 10, W, W }), intr_kernel_view);
 	expect_res("intr:a:w:0:10:100", "-1 EINTR");
 	expect_same_output();
 	tu_unhold(intr_holder, rel);
@@ -793,12 +722,12 @@ Test(protect, read_locked_executable_can_be_execed, .timeout = 60)
 	close(out);
 	script(path, NULL,
 	       STEPS("open:a:r", "lock:a:r:set:0:0", "ready", "exec"),
-	       PROBES({ 0, 0, 0, R, R }), NULL);
+	       EXPECT({ 0, 0, 0, R, R }), NULL);
 	expect_res("lock:a:r:set:0:0", "0");
 	for (int shim = 0; shim <= with_shim(); shim++)
-		cr_expect_null(tu_proc_result(&run_out[shim], "exec"),
+		cr_expect_null(tu_proc_result(&tu_out[shim], "exec"),
 			       "[%s] exec failed: %s", how(shim),
-			       res(shim, "exec"));
+			       tu_res(shim, "exec"));
 	unlink(path);
 }
 
@@ -810,7 +739,7 @@ Test(protect, read_lock_causes_no_inotify_close_write, .timeout = 60)
 	       STEPS("watch", "open:a:r", "lock:a:r:set:0:0", "ready",
 		     "lock:a:u:set:0:0", "lock:a:r:set:10:10", "close:a",
 		     "open:b:r", "lock:b:r:set:0:0", "close:b", "events"),
-	       PROBES({ 0, 0, 0, R, R }), NULL);
+	       EXPECT({ 0, 0, 0, R, R }), NULL);
 	expect_res("events", "0");
 	expect_same_output();
 	unlink(path);
@@ -826,7 +755,7 @@ Test(protect, no_shim_descriptor_without_locks, .timeout = 60)
 	       STEPS("fds:start", "open:a:rw", "fds:open", "lock:a:w:set:0:0",
 		     "lock:a:u:set:0:0", "close:a", "fds:closed",
 		     "open:b:r", "lock:b:r:set:0:0", "close:b", "fds:gone"),
-	       NO_PROBES, NULL);
+	       NO_EXPECT, NULL);
 	expect_res("fds:start", "[ ]");
 	expect_res("fds:open", "[ 3 ]");
 	expect_res("fds:closed", "[ ]");
@@ -910,11 +839,11 @@ Test(protect, fd_walker_keeps_lock_and_sees_ebadf_for_foreign_fds,
 	char *path = mkfile();
 
 	for (int shim = 0; shim <= with_shim(); shim++) {
-		const char *buf = run_out[shim].buf, *l;
+		const char *buf = tu_out[shim].buf, *l;
 		int a = -1, b = -1, nb = 0;
 
 		run_once(shim, "fdwalk", path, path, NULL,
-			 PROBES({ 0, 0, 0, U, W }), NULL);
+			 EXPECT({ 0, 0, 0, U, W }), NULL);
 		cr_assert(sscanf(buf, "a=%d b=%d", &a, &b) == 2, "%s", buf);
 		for (l = buf; (l = strstr(l, "fd ")); l++) {
 			int num;
@@ -970,7 +899,7 @@ Test(protect, no_descriptor_left_falls_back_to_posix_locks, .timeout = 60)
 	       STEPS("open:a:rw", "rlimit_tight", "lock:a:w:set:0:10",
 		     "lock:a:r:set:20:10", "open:b:r", "getlk:a:w:set:0:0",
 		     "ready", "lock:a:u:set:0:10", "ready"),
-	       PROBES({ 0, 0, 10, W, W }, { 0, 20, 10, R, R },
+	       EXPECT({ 0, 0, 10, W, W }, { 0, 20, 10, R, R },
 		      { 0, 30, 0, U, U }, { 1, 0, 10, U, U },
 		      { 1, 20, 10, R, R }),
 	       budget_kernel_view);
@@ -1011,7 +940,7 @@ Test(protect, lock_taken_past_the_shim_then_fcntl_is_granted,
 		     "lock:a:w:set:0:10:wait", "lock:a:r:set:0:10:wait",
 		     "lock:a:w:set:0:10", "ready", "lock:a:w:set:100:10",
 		     "open:b:r", "lock:b:r:set:200:10", "ready"),
-	       PROBES({ 0, 0, 10, W, W }, { 1, 0, 10, W, W },
+	       EXPECT({ 0, 0, 10, W, W }, { 1, 0, 10, W, W },
 		      { 1, 100, 10, W, W }, { 1, 200, 10, R, R }),
 	       raw_kernel_view);
 	expect_res("lock:a:w:set:0:10", "0");
@@ -1142,6 +1071,6 @@ Test(protect, dup2_within_one_holder_then_closing_all_releases,
 	script(path, NULL,
 	       STEPS("open:a:rw", "lock:a:w:set:0:0", "dup:b:a", "dup2:a:b",
 		     "ready", "close:a", "close:b", "ready"),
-	       PROBES({ 0, 0, 0, U, W }, { 1, 0, 0, U, U }), NULL);
+	       EXPECT({ 0, 0, 0, U, W }, { 1, 0, 0, U, U }), NULL);
 	unlink(path);
 }

@@ -488,12 +488,15 @@ int tu_script_run(int shim, const char *prog, const char *path,
 	int n = 0, nready = 0, st;
 
 	argv[n++] = tu_prog(prog);
-	argv[n++] = path;
+	if (path)
+		argv[n++] = path;
 	for (int i = 0; steps && steps[i] && n < 127; i++) {
 		argv[n++] = steps[i];
 		nready += !strcmp(steps[i], "ready");
 	}
 	argv[n] = NULL;
+	if (!steps)
+		nready = 1; /* a program without steps (fdwalk) */
 	if (!probe_path)
 		probe_path = path;
 	cr_assert(tu_proc_start(p, shim, argv, env) == 0, "spawn %s",
@@ -569,17 +572,26 @@ char *tu_mkfile(off_t size)
 	return path;
 }
 
+void tu_script_both_prog(const char *prog, const char *path,
+			 const char *probe_path, const char *const *env,
+			 const char *const *steps, const struct tu_expect *ex,
+			 int nex, tu_ready_fn fn, void *arg)
+{
+	for (int shim = 0; shim <= 1; shim++) {
+		int st = tu_script_run(shim, prog, path, probe_path, steps,
+				       env, ex, nex, fn, arg, &tu_out[shim]);
+
+		cr_expect_eq(st, 0, "[%s] %s exited with %d; output:\n%s",
+			     how(shim), prog, st, tu_out[shim].buf);
+	}
+}
+
 void tu_script_both(const char *path, const char *const *env,
 		    const char *const *steps, const struct tu_expect *ex,
 		    int nex, tu_ready_fn fn, void *arg)
 {
-	for (int shim = 0; shim <= 1; shim++) {
-		int st = tu_script_run(shim, "lockprog", path, NULL, steps,
-				       env, ex, nex, fn, arg, &tu_out[shim]);
-
-		cr_expect_eq(st, 0, "[%s] lockprog exited with %d; output:\n%s",
-			     shim ? "shim" : "plain", st, tu_out[shim].buf);
-	}
+	tu_script_both_prog("lockprog", path, NULL, env, steps, ex, nex, fn,
+			    arg);
 }
 
 const char *tu_res(int shim, const char *step)

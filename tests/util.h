@@ -5,6 +5,28 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <fcntl.h>
+
+/* ---- the scripts' vocabulary, shared by the integration suites ---------- */
+#define U F_UNLCK
+#define R F_RDLCK
+#define W F_WRLCK
+
+/* A NULL-terminated list of a program's steps. */
+#define STEPS(...) ((const char *const[]){ __VA_ARGS__, NULL })
+/* What the probes must see: the array and its count, for tu_script_*. */
+#define EXPECT(...)                                                    \
+	((const struct tu_expect[]){ __VA_ARGS__ }),                   \
+		(int)(sizeof((const struct tu_expect[]){ __VA_ARGS__ }) / \
+		      sizeof(struct tu_expect))
+#define NO_EXPECT NULL, 0
+
+/* "shim" or "plain", for messages. */
+static inline const char *how(int shim)
+{
+	return shim ? "shim" : "plain";
+}
+
 /* One lock line of /proc/locks. end is -1 for EOF. */
 struct kernel_lock {
 	char kind[16]; /* POSIX, OFDLCK, FLOCK */
@@ -84,7 +106,7 @@ typedef void (*tu_ready_fn)(int shim, int ready, struct tu_proc *p,
 
 /* Run prog PATH STEPS... once, with (shim 1) or without the shim and env
  * added to its environment, probing probe_path (path when NULL) as ex
- * says; checks with cr_expect, fails the test when a "ready" does not
+ * says (no PATH when NULL; no STEPS: one "ready"); checks with cr_expect, fails the test when a "ready" does not
  * come. The output stays in *p. Returns the exit status. */
 int tu_script_run(int shim, const char *prog, const char *path,
 		  const char *probe_path, const char *const *steps,
@@ -105,6 +127,12 @@ char *tu_mkfile(off_t size);
 void tu_script_both(const char *path, const char *const *env,
 		    const char *const *steps, const struct tu_expect *ex,
 		    int nex, tu_ready_fn fn, void *arg);
+/* The same for another program of tests/progs, probing probe_path (path
+ * when NULL). */
+void tu_script_both_prog(const char *prog, const char *path,
+			 const char *probe_path, const char *const *env,
+			 const char *const *steps, const struct tu_expect *ex,
+			 int nex, tu_ready_fn fn, void *arg);
 /* What a step printed in run shim ("(no output)" if nothing). */
 const char *tu_res(int shim, const char *step);
 /* The step printed plain without the shim and shim with it. */

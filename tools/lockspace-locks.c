@@ -12,10 +12,11 @@
  *   <dir>/<pid>:  lockspace-wait 1 <starttime of pid, /proc/PID/stat #22>
  *                 <pid> <tid> <maj>:<min>:<ino> <start> <end|-1> <R|W>
  *
- * (device numbers in decimal there, in hex in /proc/locks). Standalone:
- * no header or library of the project. Everything read under /proc may
- * vanish while we read it (the process exits); such a process is skipped,
- * never an error.
+ * (device numbers in decimal there, in hex in /proc/locks). The readers
+ * of /proc and of the wait files are the ones the shim uses (common/):
+ * one parser per format. Everything read under /proc may vanish while we
+ * read it (the process exits); such a process is skipped, never an
+ * error.
  */
 #include <ctype.h>
 #include <dirent.h>
@@ -32,11 +33,13 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "procfs.h"
+#include "waitfile.h"
+
 #ifndef LOCKSPACE_VERSION
 #define LOCKSPACE_VERSION "0.1.0"
 #endif
 
-#define SHIM_NAME "liblockspace-preload"
 #define EOF_END (-1LL)
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -74,42 +77,9 @@ static char *xstrdup(const char *s)
  * All of a file, NUL-terminated, or NULL. /proc/locks is a seq_file that
  * returns about a page per read: read to EOF, not once.
  */
-static char *slurp_at(int dirfd, const char *path, size_t *lenp)
-{
-	size_t len = 0, cap = 4096;
-	char *buf;
-	ssize_t n;
-	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-
-	if (fd < 0)
-		return NULL;
-	buf = xrealloc(NULL, cap);
-	for (;;) {
-		if (cap - len < 4096) {
-			cap *= 2;
-			buf = xrealloc(buf, cap);
-		}
-		n = read(fd, buf + len, cap - 1 - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-	}
-	close(fd);
-	if (n < 0) {
-		free(buf);
-		return NULL;
-	}
-	buf[len] = 0;
-	if (lenp)
-		*lenp = len;
-	return buf;
-}
-
 static char *slurp(const char *path)
 {
-	return slurp_at(AT_FDCWD, path, NULL);
+	return pf_read(path, NULL);
 }
 
 static int all_digits(const char *s)
@@ -120,28 +90,6 @@ static int all_digits(const char *s)
 		if (!isdigit((unsigned char)*s))
 			return 0;
 	return 1;
-}
-
-/* Field 22 of /proc/PID/stat, or 0 when the process is gone. */
-static unsigned long long start_time(pid_t pid)
-{
-	char path[64], *buf, *p;
-	unsigned long long v = 0;
-	int field;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	buf = slurp(path);
-	if (!buf)
-		return 0;
-	p = strrchr(buf, ')'); /* the command may hold spaces and ')' */
-	if (p) {
-		for (field = 2; *p && field < 22; p++)
-			if (*p == ' ')
-				field++;
-		sscanf(p, "%llu", &v);
-	}
-	free(buf);
-	return v;
 }
 
 /* ---- what the kernel says: /proc/locks -------------------------------- */
@@ -172,17 +120,17 @@ static int klock_same_nopid(const struct klock *a, const struct klock *b)
 	return klock_same(a, &c);
 }
 
-/* "OFDLCK ADVISORY WRITE -1 fe:00:1234 0 EOF" */
-static int klock_parse(const char *s, struct klock *k)
+/* A lock line as the common parser read it. */
+static void klock_from(struct klock *k, const struct pf_lock *l)
 {
-	char end[32];
-
-	if (sscanf(s, "%11s %*s %11s %d %x:%x:%llu %lld %31s", k->kind,
-		   k->mode, &k->pid, &k->maj, &k->min, &k->ino, &k->start,
-		   end) != 8)
-		return -1;
-	k->end = strcmp(end, "EOF") ? atoll(end) : EOF_END;
-	return 0;
+	snprintf(k->kind, sizeof(k->kind), "%s", l->kind_name);
+	snprintf(k->mode, sizeof(k->mode), "%s", l->mode_name);
+	k->pid = (int)l->pid;
+	k->maj = major(l->dev);
+	k->min = minor(l->dev);
+	k->ino = (unsigned long long)l->ino;
+	k->start = l->start;
+	k->end = l->end == PF_EOF ? EOF_END : l->end;
 }
 
 /* A line of /proc/locks; a waiter keeps the lock at the root of its
@@ -210,23 +158,15 @@ static void read_proc_locks(void)
 	}
 	for (line = buf; line && *line; line = next) {
 		struct entry e = {0};
-		char *p;
+		struct pf_lock pl;
 
 		next = strchr(line, '\n');
 		if (next)
 			*next++ = 0;
-		p = strchr(line, ':');
-		if (!p)
+		if (pf_lock_parse(line, &pl) < 0)
 			continue;
-		p++;
-		while (*p == ' ')
-			p++;
-		if (!strncmp(p, "->", 2)) {
-			e.waiting = 1;
-			p += 2;
-		}
-		if (klock_parse(p, &e.l) < 0)
-			continue;
+		klock_from(&e.l, &pl);
+		e.waiting = pl.waiter;
 		if (e.waiting) {
 			/* Entries may move between two reads: a waiter
 			 * whose holder was not seen is dropped. */
@@ -272,31 +212,28 @@ static size_t nrefs, cap_refs;
 static struct fdlock *fdlocks;
 static size_t nfdlocks, cap_fdlocks;
 
+struct fdinfo_ctx {
+	int pid, fd;
+};
+
+static int fdinfo_step(void *arg, const struct pf_lock *l)
+{
+	const struct fdinfo_ctx *c = arg;
+	struct fdlock fl = {.pid = c->pid, .fd = c->fd};
+
+	klock_from(&fl.l, l);
+	GROW(fdlocks, nfdlocks, cap_fdlocks);
+	fdlocks[nfdlocks++] = fl;
+	return 0;
+}
+
 static void read_fdinfo(int pid, int fd)
 {
-	char path[64], *buf, *line, *next;
+	struct fdinfo_ctx c = {pid, fd};
+	char path[64];
 
 	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", pid, fd);
-	buf = slurp(path);
-	if (!buf)
-		return;
-	for (line = buf; line && *line; line = next) {
-		struct fdlock fl = {.pid = pid, .fd = fd};
-		char *p;
-
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = 0;
-		if (strncmp(line, "lock:", 5))
-			continue;
-		/* "lock:\t1: OFDLCK ADVISORY WRITE -1 fe:00:1234 0 EOF" */
-		p = strchr(line + 5, ':');
-		if (!p || klock_parse(p + 1, &fl.l) < 0)
-			continue;
-		GROW(fdlocks, nfdlocks, cap_fdlocks);
-		fdlocks[nfdlocks++] = fl;
-	}
-	free(buf);
+	pf_locks_each(path, fdinfo_step, &c);
 }
 
 static int interesting(unsigned maj, unsigned min, unsigned long long ino);
@@ -454,17 +391,12 @@ static const char *comm_of(int pid)
 static int runs_shim(int pid)
 {
 	struct proc *p;
-	char path[64], *buf;
 
 	if (pid <= 0)
 		return 0;
 	p = proc_get(pid);
-	if (p->shim < 0) {
-		snprintf(path, sizeof(path), "/proc/%d/maps", pid);
-		buf = slurp(path);
-		p->shim = buf && strstr(buf, SHIM_NAME);
-		free(buf);
-	}
+	if (p->shim < 0)
+		p->shim = pf_runs_shim(pid);
 	return p->shim;
 }
 
@@ -509,53 +441,34 @@ static int have_waits_of(int pid)
 
 static void read_wait_file(const char *dir, const char *name)
 {
-	char path[4200], proc[64], *buf, *line;
-	unsigned long long st;
-	struct stat fst, pst;
-	int pid = atoi(name);
+	struct wf_wait wf[64];
+	char path[4200];
+	const char *why;
+	int pid = atoi(name), n;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	if (have_waits_of(pid))
 		return; /* seen in another directory */
-	buf = slurp(path);
-	if (!buf)
+	n = wf_read(path, pid, wf, 64, &why);
+	if (n < 0) {
+		if (strcmp(why, "cannot be opened")) /* not gone meanwhile */
+			add_stale(path, pid, why);
 		return;
-	if (sscanf(buf, "lockspace-wait 1 %llu", &st) != 1) {
-		add_stale(path, pid, "not a wait file");
-		goto out;
 	}
-	snprintf(proc, sizeof(proc), "/proc/%d", pid);
-	if (stat(proc, &pst) < 0 || !start_time(pid)) {
-		add_stale(path, pid, "not running");
-		goto out;
-	}
-	if (st != start_time(pid)) {
-		add_stale(path, pid, "another process has the pid");
-		goto out;
-	}
-	/* The directories are world-writable (sticky): an entry counts only
-	 * when its owner could be the process. */
-	if (stat(path, &fst) == 0 && fst.st_uid != 0 &&
-	    fst.st_uid != pst.st_uid) {
-		add_stale(path, pid, "owner is not the process's user");
-		goto out;
-	}
-	for (line = strchr(buf, '\n'); line; line = strchr(line, '\n')) {
+	for (int i = 0; i < n; i++) {
 		struct wait w = {0};
 
-		line++;
-		if (sscanf(line, "%d %d %u:%u:%llu %lld %lld %c", &w.pid,
-			   &w.tid, &w.maj, &w.min, &w.ino, &w.start, &w.end,
-			   &w.type) != 8 ||
-		    w.pid != pid)
-			continue;
-		if (w.end < 0)
-			w.end = EOF_END;
+		w.pid = wf[i].pid;
+		w.tid = wf[i].tid;
+		w.maj = major(wf[i].dev);
+		w.min = minor(wf[i].dev);
+		w.ino = (unsigned long long)wf[i].ino;
+		w.start = wf[i].start;
+		w.end = wf[i].end == INT64_MAX ? EOF_END : wf[i].end;
+		w.type = wf[i].type == 2 ? 'W' : 'R';
 		GROW(waits, nwaits, cap_waits);
 		waits[nwaits++] = w;
 	}
-out:
-	free(buf);
 }
 
 static void read_wait_dir(const char *dir)

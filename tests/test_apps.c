@@ -1,4 +1,4 @@
-/* tests/test_real.c: programs nobody here wrote (issue 8, part 1).
+/* tests/test_apps.c: programs nobody here wrote (issue 8, part 1).
  *
  * Each client in tests/real/ runs three times: plain, under the shim in
  * mode = protect and in mode = observe, and must give the same correct
@@ -205,15 +205,15 @@ static void real_check(enum real_mode mode, int timeout_s,
 
 /* One test per client and mode. */
 #define REAL(name, timeout_s, ...)                                          \
-	Test(real, name##_plain, .timeout = (timeout_s) + 30)               \
+	Test(apps, name##_plain, .timeout = (timeout_s) + 30)               \
 	{                                                                   \
 		real_check(PLAIN, timeout_s, ARGS(__VA_ARGS__));            \
 	}                                                                   \
-	Test(real, name##_protect, .timeout = (timeout_s) + 30)             \
+	Test(apps, name##_protect, .timeout = (timeout_s) + 30)             \
 	{                                                                   \
 		real_check(PROTECT, timeout_s, ARGS(__VA_ARGS__));          \
 	}                                                                   \
-	Test(real, name##_observe, .timeout = (timeout_s) + 30)             \
+	Test(apps, name##_observe, .timeout = (timeout_s) + 30)             \
 	{                                                                   \
 		real_check(OBSERVE, timeout_s, ARGS(__VA_ARGS__));          \
 	}

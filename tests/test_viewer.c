@@ -1,4 +1,4 @@
-/* tests/test_locks.c: lockspace-locks, the lslocks of the shim (issue 11).
+/* tests/test_viewer.c: lockspace-locks, the lslocks of the shim (issue 11).
  *
  * lslocks before util-linux 2.40 shows a lock that a shimmed process holds
  * on its anchor as OFDLCK with pid -1; lockspace-locks names the process,
@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "procfs.h"
 #include "util.h"
 
 #define TOOL BUILD_DIR "/lockspace-locks"
@@ -50,7 +51,7 @@ static void remove_dir(void)
 		cr_log_warn("could not remove %s", wait_dir);
 }
 
-TestSuite(locks, .init = setup_dir, .fini = remove_dir, .timeout = 60);
+TestSuite(viewer, .init = setup_dir, .fini = remove_dir, .timeout = 60);
 
 static void make_file(char *path, size_t len)
 {
@@ -89,29 +90,6 @@ static void hold(struct tu_proc *p, int shim, const char *path, char mode,
 			  "lockprog did not lock: %s", p->buf);
 }
 
-static unsigned long long start_time(pid_t pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long long v = 0;
-	FILE *f;
-	int field;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "r");
-	if (!f)
-		return 0;
-	if (!fgets(buf, sizeof(buf), f))
-		buf[0] = 0;
-	fclose(f);
-	p = strrchr(buf, ')');
-	if (!p)
-		return 0;
-	for (field = 2; *p && field < 22; p++)
-		if (*p == ' ')
-			field++;
-	sscanf(p, "%llu", &v);
-	return v;
-}
 
 /* A wait file as the shim writes it: pid waits for [start, end] of path. */
 static void write_wait(pid_t pid, unsigned long long st, const char *path,
@@ -349,7 +327,7 @@ static int fdinfo_has(pid_t pid, long fd, const char *kind)
 
 /* The kernel names the shimmed holder -1; the tool names it, its anchor
  * and the path, next to a plain POSIX holder of another range. */
-Test(locks, shimmed_and_plain_holders_listed)
+Test(viewer, shimmed_and_plain_holders_listed)
 {
 	static char out[OUT_LEN];
 	struct kernel_lock kl[8];
@@ -411,7 +389,7 @@ Test(locks, shimmed_and_plain_holders_listed)
 
 /* --json has the shape of lslocks --json and parses back; the holder
  * descriptors are the ones fdinfo lists the locks on. */
-Test(locks, json_parses_back)
+Test(viewer, json_parses_back)
 {
 	static char out[OUT_LEN];
 	static struct jrow rows[MAX_ROWS];
@@ -459,7 +437,7 @@ Test(locks, json_parses_back)
 /* Two waiters behind one plain holder: a shimmed one, whose kernel wait is
  * an OFD request with pid -1 (named through its wait file), and a plain
  * one. Both show the holder as BLOCKER; --waits shows the chains. */
-Test(locks, waiters_shown_with_blocker)
+Test(viewer, waiters_shown_with_blocker)
 {
 	static char out[OUT_LEN];
 	static struct jrow rows[MAX_ROWS];
@@ -515,7 +493,7 @@ Test(locks, waiters_shown_with_blocker)
 /* A holds f1 and (its wait file says) waits for f2, which B holds; B
  * waits for f1: --waits shows the cycle, once, and the listing shows each
  * as the other's waiter. */
-Test(locks, waits_shows_cycle)
+Test(viewer, waits_shows_cycle)
 {
 	static char out[OUT_LEN];
 	static struct jrow rows[MAX_ROWS];
@@ -528,8 +506,8 @@ Test(locks, waits_shows_cycle)
 	make_file(f2, sizeof(f2));
 	hold(&a, 0, f1, 'w', 0, 10, 0);
 	hold(&b, 1, f2, 'w', 0, 10, 0);
-	write_wait(a.pid, start_time(a.pid), f2, 0, 9, 'W');
-	write_wait(b.pid, start_time(b.pid), f1, 5, -1, 'R');
+	write_wait(a.pid, pf_start_time(a.pid), f2, 0, 9, 'W');
+	write_wait(b.pid, pf_start_time(b.pid), f1, 5, -1, 'R');
 
 	snprintf(pid, sizeof(pid), "%d", (int)a.pid);
 	cr_assert_eq(run_tool(out, "--waits", "--pid", pid, NULL), 0);
@@ -570,7 +548,7 @@ Test(locks, waits_shows_cycle)
 /* Wait files of a process that is gone, and of a live pid whose start time
  * differs (the pid was reused), count for nothing: no row, no chain; the
  * --waits output names them stale. */
-Test(locks, stale_wait_entries_ignored)
+Test(viewer, stale_wait_entries_ignored)
 {
 	static char out[OUT_LEN];
 	static struct jrow rows[MAX_ROWS];
@@ -586,7 +564,7 @@ Test(locks, stale_wait_entries_ignored)
 		_exit(0);
 	cr_assert(waitpid(dead, &st, 0) == dead);
 	write_wait(dead, 12345, path, 0, 9, 'W');
-	write_wait(getpid(), start_time(getpid()) + 1, path, 0, 9, 'W');
+	write_wait(getpid(), pf_start_time(getpid()) + 1, path, 0, 9, 'W');
 
 	cr_assert_eq(run_tool(out, "--json", NULL, NULL, NULL), 0);
 	n = parse_json(out, rows, MAX_ROWS);
@@ -611,7 +589,7 @@ Test(locks, stale_wait_entries_ignored)
 	unlink(path);
 }
 
-Test(locks, version_help_and_bad_options)
+Test(viewer, version_help_and_bad_options)
 {
 	static char out[OUT_LEN];
 
