@@ -6,6 +6,7 @@
 #   make bench      what the shim costs (QUICK=1 for a short run)
 #   make asan|ubsan|tsan   the test suite under a sanitizer
 #   make install    honours PREFIX, DESTDIR, bindir, libdir, ... ; V=1 verbose
+#   RELEASE=1       builds without the debug assertions
 
 VERSION    := 0.1.0
 PREFIX     ?= /usr/local
@@ -26,6 +27,10 @@ override CPPFLAGS += -D_GNU_SOURCE -DLOCKSPACE_VERSION='"$(VERSION)"' \
 	      -DLOCKSPACE_SYSCONFDIR='"$(sysconfdir)"'
 LDFLAGS    ?=
 SAN        ?=
+# RELEASE=1: without the debug assertions of the invariants (shim/README).
+ifneq ($(RELEASE),)
+override CPPFLAGS += -DNDEBUG
+endif
 ifneq ($(SAN),)
 override CFLAGS += -fsanitize=$(SAN) -fno-omit-frame-pointer
 override LDFLAGS += -fsanitize=$(SAN)
@@ -72,6 +77,7 @@ CORE_SRC  := $(wildcard core/*.c)
 COMMON_SRC := $(wildcard common/*.c)
 SHIM_SRC  := $(wildcard shim/*.c)
 TEST_SRC  := $(wildcard tests/test_*.c)
+UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 TESTU_SRC := $(filter-out $(TEST_SRC),$(wildcard tests/*.c))
 PROG_SRC  := $(wildcard tests/progs/*.c)
 BENCH_SRC := $(wildcard bench/*.c)
@@ -91,6 +97,9 @@ LIB_A     := $(B)/liblockspace.a
 LIB_SO    := $(B)/liblockspace.so
 SHIM_SO   := $(B)/liblockspace-preload.so
 TESTS     := $(B)/lockspace-tests
+UNIT_OBJ  := $(UNIT_SRC:%.c=$(B)/%.o)
+# The shim's own rooms under test: its objects without the exports.
+UNIT_TESTS := $(B)/shim-unit-tests
 # before the rules that name it: a prerequisite is expanded when read
 TORTURE   := $(B)/torture/torture
 
@@ -169,7 +178,14 @@ $(TESTS): $(TEST_OBJ) $(LIB_A) $(COMMON_OBJ) | check-deps
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(TEST_OBJ) $(LIB_A) \
 		$(COMMON_OBJ) -lcriterion -pthread -ldl
 
+$(UNIT_TESTS): $(UNIT_OBJ) $(filter-out $(B)/shim/interpose.o,$(SHIM_OBJ)) \
+		$(SHIM_CORE) $(COMMON_OBJ) | check-deps
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lcriterion -pthread -ldl
+
 $(SHIM_OBJ): override CPPFLAGS += -Icore -Icommon
+$(UNIT_OBJ): override CPPFLAGS += -Icore -Icommon -Ishim
+$(UNIT_OBJ): | check-deps
 $(TEST_OBJ): override CPPFLAGS += -Icore -Icommon -Ishim \
 	-DBUILD_DIR='"$(abspath $(B))"'
 $(TEST_OBJ): | check-deps
@@ -182,7 +198,9 @@ SAN_LIB = $(if $(filter address,$(SAN)),asan,$(if $(filter thread,$(SAN)),tsan,u
 TEST_PRELOAD = $(strip $(SAN_RT) $(abspath $(SHIM_SO)))
 CRITERION_FLAGS ?= --jobs=2
 
-check: check-deps all $(TESTS) $(PROGS) $(FAILALLOC) $(BENCHES) $(TORTURE)
+check: check-deps all $(TESTS) $(UNIT_TESTS) $(PROGS) $(FAILALLOC) $(BENCHES) \
+		$(TORTURE)
+	$(Q)$(UNIT_TESTS) $(CRITERION_FLAGS)
 	$(Q)LOCKSPACE_TEST_PRELOAD="$(TEST_PRELOAD)" \
 		LOCKSPACE_TEST_PROGS="$(abspath $(B))/progs" \
 		$(TESTS) $(CRITERION_FLAGS)

@@ -84,32 +84,41 @@ int closes_close(int fd, void *caller)
 	return r;
 }
 
-int closes_fclose(FILE *fp, int fd, void *caller)
+/* A stream's close (fclose, closedir) around the real one, which closes
+ * fd inside libc. */
+static int close_stream(void *stream, int fd, const char *func,
+			void *caller, int (*real_fn)(void *))
 {
 	struct ls_holder *h;
 	struct loss l;
 	int r;
 
 	if (guard_passthrough())
-		return real_fclose(fp);
-	h = close_begin(fd, &l, "fclose", caller);
-	r = real_fclose(fp);
+		return real_fn(stream);
+	h = close_begin(fd, &l, func, caller);
+	r = real_fn(stream);
 	close_end(h, &l, 1);
 	return r;
 }
 
+static int fclose_stream(void *f)
+{
+	return real_fclose(f);
+}
+
+static int closedir_stream(void *d)
+{
+	return real_closedir(d);
+}
+
+int closes_fclose(FILE *fp, int fd, void *caller)
+{
+	return close_stream(fp, fd, "fclose", caller, fclose_stream);
+}
+
 int closes_closedir(DIR *d, int fd, void *caller)
 {
-	struct ls_holder *h;
-	struct loss l;
-	int r;
-
-	if (guard_passthrough())
-		return real_closedir(d);
-	h = close_begin(fd, &l, "closedir", caller);
-	r = real_closedir(d);
-	close_end(h, &l, 1);
-	return r;
+	return close_stream(d, fd, "closedir", caller, closedir_stream);
 }
 
 FILE *closes_freopen(const char *path, const char *mode, FILE *fp, int fd,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * shim/config.c: the policy of this process, from lockspace-preload.conf
  * and the LOCKSPACE_PRELOAD_* environment, read once in the constructor.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * shim/config_parse.c: the lockspace-preload.conf format, as a pure
  * function of a byte buffer.

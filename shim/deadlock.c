@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * shim/deadlock.c: EDEADLK between shimmed processes.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * shim/exec.c: locks survive exec, as POSIX says, although the anchors
  * that carry them are close-on-exec.

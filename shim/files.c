@@ -326,7 +326,7 @@ static void holder_refresh_fd(struct ls_holder *h)
 }
 
 #ifndef NDEBUG
-void (*files_scan_pass_hook)(int pass);
+void (*files_scan_hook)(int fd);
 #endif
 
 /* One pass of holder_track_dups() over the numbers. */
@@ -335,6 +335,10 @@ static void track_dups_once(struct ls_holder *h)
 	int max = atomic_load(&fd_state_max);
 
 	for (int g = 0; g <= max; g++) {
+#ifndef NDEBUG
+		if (files_scan_hook)
+			files_scan_hook(g);
+#endif
 		if (fdstate_get(g) != FD_DUP || !same_description(h->fd, g))
 			continue;
 		/* g may be in a close() that skips the lock right now, and
@@ -360,7 +364,6 @@ static void track_dups_once(struct ls_holder *h)
 void holder_track_dups(struct ls_holder *h)
 {
 	unsigned moved;
-	int pass = 0;
 
 	if (!h->siblings)
 		return;
@@ -368,11 +371,6 @@ void holder_track_dups(struct ls_holder *h)
 	do {
 		moved = atomic_load(&sib_scan.moved);
 		track_dups_once(h);
-#ifndef NDEBUG
-		if (files_scan_pass_hook)
-			files_scan_pass_hook(pass);
-#endif
-		pass++;
 	} while (atomic_load(&sib_scan.moved) != moved);
 	atomic_store(&sib_scan.active, 0);
 }

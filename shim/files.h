@@ -159,8 +159,9 @@ void files_forget_free(void);
 #ifndef NDEBUG
 /* Check the invariants stated above (f->mu held). */
 void files_check_file(const struct ls_file *f);
-/* A test hook: called after each pass of the sibling scan. */
-extern void (*files_scan_pass_hook)(int pass);
+/* A test hook (tests/unit/test_files.c): called by the sibling scan
+ * before it looks at each number. */
+extern void (*files_scan_hook)(int fd);
 #else
 static inline void files_check_file(const struct ls_file *f)
 {

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * shim/getlk.c: who holds an OFD lock that F_GETLK reported with l_pid -1.
  *

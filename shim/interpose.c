@@ -329,72 +329,64 @@ SHIM_EXPORT int execveat(int dirfd, const char *path, char *const argv[],
 }
 
 /* execl, execlp, execle: the arguments into an array, on the stack as
- * glibc does (no allocation between fork and exec). */
-#define COUNT_ARGS(ap, n)                                                     \
-	do {                                                                  \
-		va_list cp;                                                   \
-		va_copy(cp, ap);                                              \
-		for (n = 1; va_arg(cp, char *); n++)                          \
-			;                                                     \
-		va_end(cp);                                                   \
-	} while (0)
-
-SHIM_EXPORT int execl(const char *path, const char *arg, ...)
+ * glibc does (no allocation between fork and exec); execle's
+ * environment follows the NULL. */
+static int exec_list(enum exec_kind kind, const char *path, const char *arg,
+		     va_list ap, int with_env)
 {
-	va_list ap;
+	va_list cp;
 	size_t n;
 
-	va_start(ap, arg);
-	COUNT_ARGS(ap, n);
+	va_copy(cp, ap);
+	for (n = 1; va_arg(cp, char *); n++)
+		;
+	va_end(cp);
 	{
 		char *argv[n + 1];
+		char *const *envp = environ;
+		struct exec_call c = {.kind = kind, .path = path, .argv = argv};
 
 		argv[0] = (char *)arg;
 		for (size_t i = 1; i <= n; i++)
 			argv[i] = va_arg(ap, char *);
-		va_end(ap);
-		return do_execve(path, argv, environ);
+		if (with_env)
+			envp = va_arg(ap, char *const *);
+		return exec_run(&c, envp);
 	}
+}
+
+SHIM_EXPORT int execl(const char *path, const char *arg, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, arg);
+	r = exec_list(X_EXECVE, path, arg, ap, 0);
+	va_end(ap);
+	return r;
 }
 
 SHIM_EXPORT int execlp(const char *file, const char *arg, ...)
 {
 	va_list ap;
-	size_t n;
+	int r;
 
 	va_start(ap, arg);
-	COUNT_ARGS(ap, n);
-	{
-		char *argv[n + 1];
-
-		argv[0] = (char *)arg;
-		for (size_t i = 1; i <= n; i++)
-			argv[i] = va_arg(ap, char *);
-		va_end(ap);
-		return do_execvpe(file, argv, environ);
-	}
+	r = exec_list(X_EXECVPE, file, arg, ap, 0);
+	va_end(ap);
+	return r;
 }
 
 SHIM_EXPORT int execle(const char *path, const char *arg, ...)
 {
 	va_list ap;
-	size_t n;
+	int r;
 
 	va_start(ap, arg);
-	COUNT_ARGS(ap, n);
-	{
-		char *argv[n + 1];
-		char *const *envp;
-
-		argv[0] = (char *)arg;
-		for (size_t i = 1; i <= n; i++)
-			argv[i] = va_arg(ap, char *);
-		envp = va_arg(ap, char *const *);
-		va_end(ap);
-		return do_execve(path, argv, envp);
-	}
+	r = exec_list(X_EXECVE, path, arg, ap, 1);
+	va_end(ap);
+	return r;
 }
-
 
 /*
  * vfork: the child shares our memory, so it cannot be told apart by

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * shim/log.c: the events, one logfmt line each, and the at-exit summary.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * shim/log.h: the events the shim reports, one logfmt line each:
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * shim/observe.c: telling the user where a lock would be (or was) lost.
  *
@@ -110,6 +111,17 @@ static void set_path(struct loss *l, int fd)
 	l->path[n > 0 ? n : 0] = 0;
 }
 
+/* A loss gathered before the close of fd: say where it happens. */
+static void loss_name(struct loss *l, int fd, const char *func, void *caller)
+{
+	if (!l->active)
+		return;
+	l->fd = fd;
+	l->func = func;
+	l->caller = caller;
+	set_path(l, fd);
+}
+
 static int wants(const struct ls_file *f)
 {
 	return f->pol.mode == MODE_OBSERVE || log_enabled(LOGL_INFO) ||
@@ -130,12 +142,7 @@ void loss_tracked(struct loss *l, struct ls_holder *o, int fd,
 	if (!wants(f))
 		return;
 	gather(l, f, o, o->ndesc == 1);
-	if (!l->active)
-		return;
-	l->fd = fd;
-	l->func = func;
-	l->caller = caller;
-	set_path(l, fd);
+	loss_name(l, fd, func, caller);
 }
 
 /* table_lock held. */
@@ -153,36 +160,18 @@ void loss_untracked_locked(struct loss *l, int fd, const char *func,
 		gather(l, f, NULL, 0);
 		fmu_unlock(&f->mu);
 	}
-	if (!l->active)
-		return;
-	l->fd = fd;
-	l->func = func;
-	l->caller = caller;
-	set_path(l, fd);
+	loss_name(l, fd, func, caller);
 }
 
 void loss_untracked(struct loss *l, int fd, const char *func, void *caller)
 {
-	struct ls_file *f;
-	struct stat st;
 	struct crit c;
 
-	if (guard_passthrough() || fstat(fd, &st) < 0)
+	if (guard_passthrough())
 		return;
 	crit_enter(&c, 0);
-	f = file_find(st.st_dev, st.st_ino);
-	if (f && wants(f)) {
-		fmu_lock(&f->mu);
-		gather(l, f, NULL, 0);
-		fmu_unlock(&f->mu);
-	}
+	loss_untracked_locked(l, fd, func, caller);
 	crit_leave(&c);
-	if (!l->active)
-		return;
-	l->fd = fd;
-	l->func = func;
-	l->caller = caller;
-	set_path(l, fd);
 }
 
 static void ranges_text(char *buf, size_t len, const struct loss *l)

@@ -66,34 +66,39 @@ static int on_my_stack(const void *p, size_t len)
 	return a >= sp && a < hi && len <= hi - a;
 }
 
-int uaccess_copy_in(void *dst, const void *src, size_t len)
+/* len bytes from src to dst, one of which (user) is the caller's memory:
+ * a copy where it cannot fault, else the kernel's copy (process_vm_*),
+ * which fails with EFAULT where fcntl would. */
+static int user_copy(void *dst, const void *src, size_t len, int out)
 {
-	struct iovec l = {dst, len}, r = {(void *)src, len};
+	const void *user = out ? dst : src;
+	struct iovec mine = {out ? (void *)src : dst, len};
+	struct iovec theirs = {(void *)user, len};
+	long r;
 
-	if (!src)
+	if (!user)
 		return -EFAULT;
-	if (on_my_stack(src, len)) {
+	if (on_my_stack(user, len)) {
 		memcpy(dst, src, len);
 		return 0;
 	}
-	if (syscall(SYS_process_vm_readv, getpid(), &l, 1, &r, 1, 0) ==
-	    (long)len)
+	r = syscall(out ? SYS_process_vm_writev : SYS_process_vm_readv,
+		    getpid(), &mine, 1, &theirs, 1, 0);
+	if (r == (long)len)
 		return 0;
-	return errno == ENOSYS || errno == EPERM ? (memcpy(dst, src, len), 0)
-						 : -EFAULT;
+	if (errno == ENOSYS || errno == EPERM) {
+		memcpy(dst, src, len); /* no other way to ask */
+		return 0;
+	}
+	return -EFAULT;
+}
+
+int uaccess_copy_in(void *dst, const void *src, size_t len)
+{
+	return user_copy(dst, src, len, 0);
 }
 
 int uaccess_copy_out(void *dst, const void *src, size_t len)
 {
-	struct iovec l = {(void *)src, len}, r = {dst, len};
-
-	if (on_my_stack(dst, len)) {
-		memcpy(dst, src, len);
-		return 0;
-	}
-	if (syscall(SYS_process_vm_writev, getpid(), &l, 1, &r, 1, 0) ==
-	    (long)len)
-		return 0;
-	return errno == ENOSYS || errno == EPERM ? (memcpy(dst, src, len), 0)
-						 : -EFAULT;
+	return user_copy(dst, src, len, 1);
 }

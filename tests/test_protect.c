@@ -627,8 +627,28 @@ Test(protect, getlk_ignores_own_locks_reports_other_pid, .timeout = 60)
 
 /* The holder runs under the shim (its lock is an OFD lock on an anchor,
  * which the kernel reports with l_pid -1): the asker, plain holder or
- * shimmed holder, with the shim, must be told the holder's real pid. */
+ * shimmed holder, with the shim, must be told the holder's real pid,
+ * whether it holds nothing (the kernel answers through its descriptor)
+ * or holds a lock of its own on the file (the shim asks its anchor). */
+static void getlk_names_holder(const char *const *asker_steps,
+			       const char *step);
+
 Test(protect, getlk_reports_pid_of_holder_under_shim, .timeout = 60)
+{
+	getlk_names_holder(STEPS("open:a:r", "getlk:a:r:set:0:0"),
+			   "getlk:a:r:set:0:0");
+}
+
+Test(protect, getlk_through_a_locked_file_reports_pid_of_holder_under_shim,
+     .timeout = 60)
+{
+	getlk_names_holder(STEPS("open:a:r", "lock:a:r:set:0:10",
+				 "getlk:a:r:set:100:0"),
+			   "getlk:a:r:set:100:0");
+}
+
+static void getlk_names_holder(const char *const *asker_steps,
+			       const char *step)
 {
 	char *path = mkfile();
 
@@ -648,13 +668,10 @@ Test(protect, getlk_reports_pid_of_holder_under_shim, .timeout = 60)
 		snprintf(want, sizeof(want),
 			 "0 type=w start=100 len=10 pid=%d", (int)holder.pid);
 		for (int shim = 0; shim <= with_shim(); shim++) {
-			run_once(shim, "lockprog", path, path,
-				 STEPS("open:a:r", "getlk:a:r:set:0:0"),
+			run_once(shim, "lockprog", path, path, asker_steps,
 				 NO_EXPECT, NULL);
 			if (shim || !hshim)
-				cr_expect_str_eq(tu_res(shim,
-						     "getlk:a:r:set:0:0"),
-						 want,
+				cr_expect_str_eq(tu_res(shim, step), want,
 						 "[holder %s, asker %s]",
 						 how(hshim), how(shim));
 		}

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/util.c: helpers shared by the test files. */
 #include "util.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/util.h: helpers shared by the test files. */
 #ifndef LOCKSPACE_TESTS_UTIL_H
 #define LOCKSPACE_TESTS_UTIL_H

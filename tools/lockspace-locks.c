@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * tools/lockspace-locks.c: list the machine's record locks, as lslocks(8)
  * does, with the holders that lslocks before util-linux 2.40 cannot name.
