@@ -555,7 +555,7 @@ Test(viewer, stale_wait_entries_ignored)
 	struct tu_proc h;
 	char path[64], pat[128];
 	pid_t dead;
-	int n, st;
+	int n, st, bad;
 
 	make_file(path, sizeof(path));
 	hold(&h, 1, path, 'w', 0, 10, 0);
@@ -569,10 +569,12 @@ Test(viewer, stale_wait_entries_ignored)
 	cr_assert_eq(run_tool(out, "--json", NULL, NULL, NULL), 0);
 	n = parse_json(out, rows, MAX_ROWS);
 	cr_assert(n >= 1, "%s", out);
-	for (int i = 0; i < n; i++) {
-		cr_expect_neq(rows[i].pid, dead, "%s", out);
-		cr_expect_neq(rows[i].pid, getpid(), "%s", out);
-	}
+	/* One assertion, not one per row: Criterion's runner can deadlock
+	 * on a burst of messages from one test (Snaipe/Criterion#82). */
+	bad = 0;
+	for (int i = 0; i < n; i++)
+		bad += rows[i].pid == dead || rows[i].pid == getpid();
+	cr_expect_eq(bad, 0, "%s", out);
 	cr_assert_eq(run_tool(out, "--waits", NULL, NULL, NULL), 0);
 	snprintf(pat, sizeof(pat), " %d ", (int)dead);
 	cr_expect(!strstr(out, pat), "%s", out);
