@@ -16,6 +16,16 @@
  * The kernel lock is a whole-file POSIX lock taken with fcntl(F_SETLK)
  * through the process's fcntl, so that our preloaded shim, when present,
  * sees it like any lock of the program.
+ *
+ * Why no symlinks: a lockspace directory may be shared with other users,
+ * any of whom can plant a name. A symlink would lead an acquire to lock,
+ * or an autocreate to create, a file outside the lockspace (or another
+ * resource's file under a second name), and a FIFO or device would block
+ * or act on open. So a name is looked at with lstat(2) before anything is
+ * opened, opened with O_NOFOLLOW | O_NONBLOCK (a name swapped in between
+ * cannot be followed or block), created with O_CREAT | O_EXCL (which
+ * never follows a link), checked again with fstat(2), and compared with
+ * lstat(2) wherever the code asks whether a path still names its file.
  */
 #include "lockspace.h"
 #include "table.h"
@@ -177,12 +187,13 @@ static int lsp_lock_fd(int fd, bool shared)
 	return -errno;
 }
 
-/* 1 if path still names the file st describes, 0 if not (or missing). */
+/* 1 if path itself (not what a symlink there leads to) still names the
+ * file st describes, 0 if not (or missing). */
 static int lsp_same_file(const char *path, const struct stat *st)
 {
 	struct stat now;
 
-	if (stat(path, &now) < 0)
+	if (lstat(path, &now) < 0)
 		return errno == ENOENT ? 0 : -errno;
 	return now.st_dev == st->st_dev && now.st_ino == st->st_ino;
 }
@@ -210,20 +221,38 @@ static void lsp_park(struct lsp_res *r, int fd)
 	r->spares[r->nspares++] = fd;
 }
 
+/* What lstat(2) said of a name, before anything opens it: 0 for a
+ * regular file, -ELOOP for a symlink, -EINVAL for anything else. */
+static int lsp_kind(const struct stat *st)
+{
+	if (S_ISLNK(st->st_mode))
+		return -ELOOP;
+	return S_ISREG(st->st_mode) ? 0 : -EINVAL;
+}
+
 /*
  * Open path (lsp_reg_lock held) and check that it is a regular file that
- * no lockspace of this process holds. The caller's stat said so, but the
+ * no lockspace of this process holds. The caller's lstat said so, but the
  * path may have been renamed since to name a held file, whose descriptor
- * must then not be closed. Returns the fd or a negative errno.
+ * must then not be closed, or a symlink, FIFO or device: O_NOFOLLOW fails
+ * a symlink with ELOOP, O_NONBLOCK keeps a FIFO from blocking (and a
+ * lease holder from stalling us), fstat finds the rest. Returns the fd or
+ * a negative errno.
  */
 static int lsp_open(const char *path, int oflags, struct stat *st)
 {
 	struct lst_file *f;
 	int fd, rc;
 
-	fd = open(path, oflags | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0600);
-	if (fd < 0)
+	fd = open(path, oflags | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW,
+		  0600);
+	if (fd < 0) {
+		if (errno == EISDIR || errno == ENXIO)
+			return -EINVAL; /* a directory, socket or device */
+		if (errno == EWOULDBLOCK)
+			return -EBUSY; /* another process's lease */
 		return -errno;
+	}
 	if (fstat(fd, st) < 0) {
 		rc = -errno;
 		close(fd);
@@ -249,17 +278,23 @@ static int lsp_take_once(const char *path, unsigned flags, struct stat *st)
 	int oflags = shared ? O_RDONLY : O_RDWR;
 	int fd, rc;
 
-	if (stat(path, st) == 0) {
+	if (lstat(path, st) == 0) {
+		rc = lsp_kind(st);
+		if (rc)
+			return rc;
 		if (lst_table_find(&lsp_reg, st->st_dev, st->st_ino))
 			return -EBUSY;
 	} else if (errno == ENOENT && (flags & LOCKSPACE_AUTOCREATE)) {
-		oflags |= O_CREAT;
+		/* O_EXCL: never through a symlink planted meanwhile. */
+		oflags |= O_CREAT | O_EXCL;
 	} else {
 		return -errno;
 	}
 	fd = lsp_open(path, oflags, st);
 	if (fd == -ENOENT && (flags & LOCKSPACE_AUTOCREATE))
-		return LSP_RETRY; /* deleted since the stat */
+		return LSP_RETRY; /* deleted since the lstat */
+	if (fd == -EEXIST && (oflags & O_EXCL))
+		return LSP_RETRY; /* created since the lstat */
 	if (fd < 0)
 		return fd;
 	rc = lsp_lock_fd(fd, shared);
@@ -296,8 +331,11 @@ static int lsp_delete_once(const char *path)
 	struct stat st;
 	int fd, rc;
 
-	if (stat(path, &st) < 0)
+	if (lstat(path, &st) < 0)
 		return -errno;
+	rc = lsp_kind(&st);
+	if (rc)
+		return rc;
 	if (lst_table_find(&lsp_reg, st.st_dev, st.st_ino))
 		return -EBUSY;
 	fd = lsp_open(path, O_RDWR, &st);
@@ -378,7 +416,11 @@ static void lsp_owner_del(struct lsp_res *r, size_t i)
 /* Release r entirely (ls->lock held). An exclusive autocreated file is
  * unlinked while still locked, so nobody can lock a file about to vanish;
  * the close comes under lsp_reg_lock so no other lockspace of the process
- * opens the file before our descriptor is gone. */
+ * opens the file before our descriptor is gone. The unlink is by name:
+ * only when lstat says the name is still our file, though a writer of
+ * the directory who renames another file over it between the lstat and
+ * the unlink loses that file (Linux has no unlink-if-this-inode; that
+ * writer could have unlinked it anyway). */
 static void lsp_res_drop(struct lockspace *ls, struct lsp_res *r)
 {
 	struct stat st;
@@ -503,8 +545,11 @@ LOCKSPACE_API int lockspace_create_resource(struct lockspace *ls,
 	rc = lsp_path(ls, name, &path);
 	if (rc)
 		return rc;
-	/* O_EXCL: a new file, which nobody can hold, so closing is safe. */
-	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0600);
+	/* O_EXCL: a new file, which nobody can hold, so closing is safe;
+	 * and O_CREAT | O_EXCL fails on a symlink, even a dangling one. */
+	fd = open(path,
+		  O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW,
+		  0600);
 	rc = fd < 0 ? -errno : 0;
 	if (fd >= 0)
 		close(fd);
@@ -916,15 +961,16 @@ static bool lsp_fd_is(int fd, const struct stat *st)
 	       fst.st_ino == st->st_ino;
 }
 
-/* Check r against the system: path names a regular file, every fd of r
- * is open on it, an exclusive one for writing. Fills r->reg's key. */
+/* Check r against the system: path names a regular file (not a
+ * symlink: acquire would not follow one), every fd of r is open on it,
+ * an exclusive one for writing. Fills r->reg's key. */
 static int lsp_check_res(struct lsp_res *r)
 {
 	struct stat st;
 	size_t i;
 	int fl;
 
-	if (stat(r->path, &st) < 0 || !S_ISREG(st.st_mode) ||
+	if (lstat(r->path, &st) < 0 || !S_ISREG(st.st_mode) ||
 	    !lsp_fd_is(r->fd, &st))
 		return -EINVAL;
 	fl = fcntl(r->fd, F_GETFL);

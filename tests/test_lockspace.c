@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -531,6 +532,144 @@ Test(lockspace, resource_that_is_not_a_regular_file_is_einval)
 	lockspace_free(ls);
 }
 
+/* ---- symlinks and files that are not regular -------------------------
+ * A lockspace directory may be shared with other users: a name must
+ * never lead the resource API to another file (issue 17). */
+
+static int is_symlink(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0 && S_ISLNK(st.st_mode);
+}
+
+/* rename(2) or link(2) of two names of the directory (at() has one
+ * buffer). */
+static int two_names(int (*fn)(const char *, const char *), const char *from,
+		     const char *to)
+{
+	char a[PATH_MAX];
+
+	snprintf(a, sizeof(a), "%s", at(from));
+	return fn(a, at(to));
+}
+
+Test(lockspace, autocreate_does_not_follow_a_dangling_symlink)
+{
+	struct lockspace *ls = lockspace_new(dir);
+	unsigned sh = LOCKSPACE_SHARED | LOCKSPACE_AUTOCREATE;
+
+	/* B plants "r" -> "victim": an autocreate that followed it would
+	 * create (and lock) the victim's path. */
+	cr_assert_eq(two_names(symlink, "victim", "r"), 0);
+	cr_assert_eq(lockspace_acquire(ls, "r", 1, LOCKSPACE_AUTOCREATE),
+		     -ELOOP);
+	cr_assert_eq(lockspace_acquire(ls, "r", 1, sh), -ELOOP);
+	cr_assert(!exists("victim"));
+	cr_assert_eq(lockspace_create_resource(ls, "r"), -EEXIST);
+	cr_assert(!exists("victim"));
+	cr_assert(is_symlink(at("r")));
+	lockspace_free(ls);
+}
+
+Test(lockspace, acquire_does_not_lock_another_file_through_a_symlink)
+{
+	struct lockspace *ls = lockspace_new(dir);
+	struct lockspace *abs = lockspace_new(NULL);
+	char path[PATH_MAX];
+	unsigned fl[] = {0, LOCKSPACE_SHARED, LOCKSPACE_AUTOCREATE,
+			 LOCKSPACE_SHARED | LOCKSPACE_AUTOCREATE};
+	size_t i;
+
+	touch(at("a")); /* A's resource */
+	cr_assert_eq(symlink("a", at("b")), 0);
+	cr_assert_eq(symlink("..", at("up")), 0);
+	cr_assert_eq(symlink("/etc", at("etc")), 0);
+	for (i = 0; i < sizeof(fl) / sizeof(fl[0]); i++) {
+		cr_assert_eq(lockspace_acquire(ls, "b", 1, fl[i]), -ELOOP,
+			     "flags %u", fl[i]);
+		cr_assert_eq(lockspace_acquire(ls, "up", 1, fl[i]), -ELOOP);
+		cr_assert_eq(lockspace_acquire(ls, "etc", 1, fl[i]), -ELOOP);
+		assert_free(at("a"));
+	}
+	/* nor delete through it: neither the link nor A's file */
+	cr_assert_eq(lockspace_delete_resource(ls, "b"), -ELOOP);
+	cr_assert(is_symlink(at("b")));
+	cr_assert(exists("a"));
+	/* without a directory, the last component of the path */
+	snprintf(path, sizeof(path), "%s", at("b"));
+	cr_assert_eq(lockspace_acquire(abs, path, 1, LOCKSPACE_AUTOCREATE),
+		     -ELOOP);
+	assert_free(at("a"));
+	/* A can still take its own file */
+	cr_assert_eq(lockspace_acquire(ls, "a", 1, 0), 0);
+	assert_held_by_me(at("a"), F_WRLCK);
+	lockspace_free(abs);
+	lockspace_free(ls);
+}
+
+/* inotify tells whether anyone opened path while fn ran. */
+static int opened_during(const char *path, void (*fn)(void *), void *arg)
+{
+	char buf[4096];
+	int in = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	ssize_t n;
+
+	cr_assert_geq(in, 0);
+	cr_assert_geq(inotify_add_watch(in, path, IN_OPEN), 0);
+	fn(arg);
+	n = read(in, buf, sizeof(buf));
+	close(in);
+	return n > 0;
+}
+
+static void try_fifo(void *arg)
+{
+	struct lockspace *ls = arg;
+	unsigned sh = LOCKSPACE_SHARED | LOCKSPACE_AUTOCREATE;
+
+	cr_assert_eq(lockspace_acquire(ls, "fifo", 1, LOCKSPACE_SHARED),
+		     -EINVAL);
+	cr_assert_eq(lockspace_acquire(ls, "fifo", 1, 0), -EINVAL);
+	cr_assert_eq(lockspace_acquire(ls, "fifo", 1, sh), -EINVAL);
+	cr_assert_eq(lockspace_delete_resource(ls, "fifo"), -EINVAL);
+}
+
+Test(lockspace, fifo_is_refused_without_being_opened)
+{
+	struct lockspace *ls = lockspace_new(dir);
+
+	/* Opening a FIFO can block, or wake a writer that waits for a
+	 * reader: the API must not open what is not a regular file. */
+	cr_assert_eq(mkfifo(at("fifo"), 0600), 0);
+	cr_assert(!opened_during(at("fifo"), try_fifo, ls));
+	lockspace_free(ls);
+}
+
+Test(lockspace, release_does_not_unlink_what_replaced_the_file)
+{
+	struct lockspace *ls = lockspace_new(dir);
+
+	/* Another file renamed over an exclusive autocreated resource: the
+	 * release must not delete it. */
+	cr_assert_eq(lockspace_acquire(ls, "r", 1, LOCKSPACE_AUTOCREATE), 0);
+	touch(at("other"));
+	cr_assert_eq(two_names(rename, "other", "r"), 0);
+	cr_assert_eq(lockspace_release(ls, "r", 1), 0);
+	cr_assert(exists("r"));
+	cr_assert_eq(unlink(at("r")), 0);
+	/* Nor a symlink to our own file (through a hard link "keep"): the
+	 * path no longer names the file we locked, only leads to it. */
+	cr_assert_eq(lockspace_acquire(ls, "r", 1, LOCKSPACE_AUTOCREATE), 0);
+	cr_assert_eq(two_names(link, "r", "keep"), 0);
+	cr_assert_eq(symlink("keep", at("tmp")), 0);
+	cr_assert_eq(two_names(rename, "tmp", "r"), 0);
+	cr_assert_eq(lockspace_release(ls, "r", 1), 0);
+	cr_assert(is_symlink(at("r")));
+	cr_assert(exists("keep"));
+	lockspace_free(ls);
+}
+
 /* ---- threads, fork, descriptors ------------------------------------- */
 
 static int inside;
@@ -865,6 +1004,24 @@ Test(lockspace, import_refuses_states_that_do_not_match_the_system)
 	close(ro);
 	close(fd2);
 	close(q2);
+}
+
+Test(lockspace, import_refuses_a_path_that_is_a_symlink)
+{
+	char *s;
+	int fd;
+
+	/* The fd is of the file the link leads to, but the resource API
+	 * never follows a link (acquire would refuse it: -ELOOP). */
+	touch(at("a"));
+	cr_assert_eq(symlink("a", at("l")), 0);
+	fd = open(at("a"), O_RDWR | O_CLOEXEC);
+	cr_assert_geq(fd, 0);
+	assert_refused(s = state_for(fd, "0", "1", at("l")));
+	free(s);
+	assert_free(at("a"));
+	cr_assert_geq(fcntl(fd, F_GETFD), 0);
+	close(fd);
 }
 
 Test(lockspace, import_refuses_garbage_truncations_and_huge_numbers)
