@@ -76,17 +76,22 @@ struct lsp_res {
 };
 
 /*
- * lock guards res and the owners of every resource in it. Lock order:
- * a lockspace's lock, then lsp_reg_lock. dir is the canonical absolute
- * directory (NULL: names are absolute paths); pid is the process that
- * holds the kernel locks (a forked child holds none of them and must not
- * delete its parent's files).
+ * lock guards res and the owners of every resource in it. dir is the
+ * canonical absolute directory (NULL: names are absolute paths); pid is
+ * the process that holds the kernel locks: the fork handler makes it the
+ * child's, but a child of _Fork(), clone() or vfork() runs no handler,
+ * and must not delete its parent's files. prev, next and listed (in
+ * lsp_all) are guarded by lsp_all_lock.
+ *
+ * Lock order: lsp_all_lock, then a lockspace's lock, then lsp_reg_lock.
  */
 struct lockspace {
 	pthread_mutex_t lock;
 	char *dir;
 	pid_t pid;
 	struct lsp_res *res;
+	struct lockspace *prev, *next;
+	bool listed;
 };
 
 /* The registry of every file held by a lockspace of this process.
@@ -97,20 +102,97 @@ static struct lst_table lsp_reg;
 static pthread_mutex_t lsp_reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t lsp_once = PTHREAD_ONCE_INIT;
 
+/* Every lockspace of the process that may hold something, for fork. */
+static struct lockspace *lsp_all;
+static pthread_mutex_t lsp_all_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* lsp_all_lock held. */
+static void lsp_list_add(struct lockspace *ls)
+{
+	ls->prev = NULL;
+	ls->next = lsp_all;
+	if (lsp_all)
+		lsp_all->prev = ls;
+	lsp_all = ls;
+	ls->listed = true;
+}
+
+/* lsp_all_lock held. */
+static void lsp_list_del(struct lockspace *ls)
+{
+	if (!ls->listed)
+		return;
+	if (ls->prev)
+		ls->prev->next = ls->next;
+	else
+		lsp_all = ls->next;
+	if (ls->next)
+		ls->next->prev = ls->prev;
+	ls->listed = false;
+}
+
+/* ---- fork ------------------------------------------------------------
+ *
+ * A forked child owns none of its parent's POSIX locks. Its copy of the
+ * registry would answer busy for files only the parent holds (a shared
+ * acquire of what the parent holds shared must succeed: the parent is
+ * another process now), and its copies of the lockspaces would list holds
+ * the child does not have. So the child starts with an empty registry
+ * and every lockspace empty: the handler closes the copies of the
+ * descriptors, which drops nothing, neither of the parent's (POSIX locks
+ * belong to the process) nor of the child's (it has no lock yet; later,
+ * any close of those copies, or exec's close-on-exec, would drop the
+ * child's own locks on the files). Every lockspace and the registry are
+ * locked across fork, so none is caught half-changed by another thread.
+ */
+
 static void lsp_fork_prepare(void)
 {
+	struct lockspace *ls;
+
+	pthread_mutex_lock(&lsp_all_lock);
+	for (ls = lsp_all; ls; ls = ls->next)
+		pthread_mutex_lock(&ls->lock);
 	pthread_mutex_lock(&lsp_reg_lock);
 }
 
-static void lsp_fork_done(void)
+static void lsp_fork_parent(void)
 {
+	struct lockspace *ls;
+
 	pthread_mutex_unlock(&lsp_reg_lock);
+	for (ls = lsp_all; ls; ls = ls->next)
+		pthread_mutex_unlock(&ls->lock);
+	pthread_mutex_unlock(&lsp_all_lock);
+}
+
+static void lsp_res_free(struct lsp_res *r);
+static void lsp_close_spares(struct lsp_res *r);
+
+static void lsp_fork_child(void)
+{
+	struct lsp_res *r, *tmp;
+	struct lockspace *ls;
+	pid_t pid = getpid();
+
+	for (ls = lsp_all; ls; ls = ls->next) {
+		HASH_ITER(hh, ls->res, r, tmp) {
+			HASH_DEL(ls->res, r);
+			close(r->fd);
+			lsp_close_spares(r);
+			lsp_res_free(r);
+		}
+		ls->pid = pid;
+	}
+	lst_table_free(&lsp_reg);
+	lst_table_init(&lsp_reg);
+	lsp_fork_parent(); /* unlock as the parent does */
 }
 
 static void lsp_init(void)
 {
 	lst_table_init(&lsp_reg);
-	pthread_atfork(lsp_fork_prepare, lsp_fork_done, lsp_fork_done);
+	pthread_atfork(lsp_fork_prepare, lsp_fork_parent, lsp_fork_child);
 }
 
 static struct lsp_res *lsp_res_of(struct lst_file *f)
@@ -513,6 +595,9 @@ LOCKSPACE_API struct lockspace *lockspace_new(const char *dir)
 			return NULL;
 		}
 	}
+	pthread_mutex_lock(&lsp_all_lock);
+	lsp_list_add(ls);
+	pthread_mutex_unlock(&lsp_all_lock);
 	return ls;
 }
 
@@ -526,6 +611,10 @@ LOCKSPACE_API void lockspace_free(struct lockspace *ls)
 	HASH_ITER(hh, ls->res, r, tmp)
 		lsp_res_drop(ls, r);
 	pthread_mutex_unlock(&ls->lock);
+	/* Empty now: a fork before the next line finds nothing to close. */
+	pthread_mutex_lock(&lsp_all_lock);
+	lsp_list_del(ls);
+	pthread_mutex_unlock(&lsp_all_lock);
 	pthread_mutex_destroy(&ls->lock);
 	free(ls->dir);
 	free(ls);
@@ -1112,9 +1201,16 @@ LOCKSPACE_API struct lockspace *lockspace_import(const char *state)
 	if (!rc)
 		rc = lsp_check(ls);
 	if (!rc) {
+		/* Listed in the same critical section as it adopts, so that
+		 * a fork either comes before (the descriptors are still the
+		 * caller's) or finds it listed (the child closes them). */
+		pthread_mutex_lock(&lsp_all_lock);
 		pthread_mutex_lock(&lsp_reg_lock);
 		rc = lsp_adopt(ls);
+		if (!rc)
+			lsp_list_add(ls);
 		pthread_mutex_unlock(&lsp_reg_lock);
+		pthread_mutex_unlock(&lsp_all_lock);
 	}
 	if (rc) {
 		/* Nothing was adopted: the descriptors stay the caller's. */

@@ -18,9 +18,20 @@
  * not be closed safely). Descriptors are close-on-exec, except after
  * lockspace_export().
  *
- * A forked child holds none of the kernel locks (POSIX); its copy of a
- * lockspace still lists them, answers busy for them, and may be freed:
- * that closes the child's descriptors and deletes no file.
+ * fork(): the child holds none of the parent's kernel locks (POSIX), so
+ * it starts with none of its holds either: a pthread_atfork handler
+ * empties the registry and every lockspace, closing the child's copies of
+ * their descriptors (that drops nothing of the parent's, whose locks are
+ * the parent process's, and nothing of the child's, which has none yet;
+ * kept, any later close of them, or exec's close-on-exec, would drop the
+ * child's own locks on those files). Each lockspace stays usable in the
+ * child, with its directory and no resources: the parent is another
+ * process to it (a shared acquire of what the parent holds shared
+ * succeeds, an exclusive one is -EBUSY), release of what the parent
+ * holds is -ENOENT, free deletes none of the parent's files. Every
+ * lockspace is locked across fork, so a call in another thread is never
+ * caught half-done. After _Fork(), clone() without the handlers, or in a
+ * vfork() child (the parent's memory), do not call this API.
  *
  * Locks this process took on a resource file by other means than a
  * lockspace are not known here: lockspace_delete_resource() opens and

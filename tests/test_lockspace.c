@@ -15,6 +15,7 @@
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -113,6 +114,32 @@ static void touch(const char *path)
 
 	cr_assert_geq(fd, 0);
 	close(fd);
+}
+
+/* The kernel's own account: the type of the POSIX lock pid holds on any
+ * range of path in /proc/locks, F_UNLCK for none. Opens only /proc. */
+static int proc_lock_of(const char *path, pid_t pid)
+{
+	char line[256], kind[16], type[16];
+	unsigned maj, min;
+	unsigned long ino;
+	struct stat st;
+	int p, found = F_UNLCK;
+	FILE *f;
+
+	cr_assert_eq(lstat(path, &st), 0);
+	f = fopen("/proc/locks", "re");
+	cr_assert_not_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%*d: %15s %*s %15s %d %x:%x:%lu", kind, type,
+			   &p, &maj, &min, &ino) != 6 ||
+		    strcmp(kind, "POSIX") || p != pid || ino != st.st_ino ||
+		    makedev(maj, min) != st.st_dev)
+			continue;
+		found = strcmp(type, "WRITE") ? F_RDLCK : F_WRLCK;
+	}
+	fclose(f);
+	return found;
 }
 
 /* Another process holding a lock on path, taken with the raw syscall. */
@@ -745,6 +772,137 @@ Test(lockspace, fork_child_holds_none_of_the_locks)
 	assert_held_by_me(at("r"), F_WRLCK);
 	lockspace_free(ls);
 	cr_assert(!exists("r"));
+}
+
+/* The child's half of fork_child_owns_none_of_the_parents_holds. */
+static int fork_child(struct lockspace *ls, int fds_before, int ready[2],
+		      int go[2])
+{
+	struct lockspace *mine;
+	char c = 'R';
+
+	close(ready[0]);
+	close(go[1]);
+	/* The copies of the parent's descriptors are gone (2, besides the
+	 * two pipe ends): the child holds no lock for them to keep, and
+	 * keeping them would be a trap (a later close, or exec's
+	 * close-on-exec, would drop the child's own locks on those files). */
+	if (fd_count() != fds_before - 4)
+		return 1;
+	/* The parent's holds are not the child's: nothing to release. */
+	if (lockspace_release(ls, "x", 1) != -ENOENT ||
+	    lockspace_release(ls, "s", 1) != -ENOENT ||
+	    lockspace_release_owner(ls, 1) != 0)
+		return 2;
+	/* A lockspace of its own meets the parent as another process. */
+	mine = lockspace_new(dir);
+	if (!mine || lockspace_acquire(mine, "s", 2, LOCKSPACE_SHARED) != 0)
+		return 3;
+	if (lockspace_acquire(mine, "x", 2, 0) != -EBUSY ||
+	    lockspace_acquire(mine, "x", 2, LOCKSPACE_SHARED) != -EBUSY)
+		return 4;
+	/* So does the parent's copy, now an empty lockspace of the child. */
+	if (lockspace_acquire(ls, "x", 3, 0) != -EBUSY ||
+	    lockspace_acquire(ls, "t", 3, LOCKSPACE_AUTOCREATE) != 0)
+		return 5;
+	if (write(ready[1], &c, 1) != 1 || read(go[0], &c, 1) < 0)
+		return 6;
+	lockspace_free(mine);
+	lockspace_free(ls); /* deletes its own "t", nothing of the parent's */
+	if (exists("t") || !exists("x"))
+		return 7;
+	return 0;
+}
+
+Test(lockspace, fork_child_owns_none_of_the_parents_holds)
+{
+	struct lockspace *ls = lockspace_new(dir);
+	unsigned sh = LOCKSPACE_SHARED | LOCKSPACE_AUTOCREATE;
+	int ready[2], go[2], status, before;
+	pid_t child;
+	char c;
+
+	cr_assert_eq(lockspace_acquire(ls, "s", 1, sh), 0);
+	cr_assert_eq(lockspace_acquire(ls, "x", 1, LOCKSPACE_AUTOCREATE), 0);
+	cr_assert_eq(pipe2(ready, O_CLOEXEC), 0);
+	cr_assert_eq(pipe2(go, O_CLOEXEC), 0);
+	before = fd_count();
+	child = fork();
+	cr_assert_geq(child, 0);
+	if (child == 0)
+		_exit(fork_child(ls, before, ready, go));
+	close(ready[1]);
+	close(go[0]);
+	if (read(ready[0], &c, 1) != 1) {
+		waitpid(child, &status, 0);
+		cr_assert_fail("child failed: %d", WEXITSTATUS(status));
+	}
+	/* The kernel: both hold "s" shared, "x" is the parent's alone. */
+	cr_assert_eq(proc_lock_of(at("s"), child), F_RDLCK);
+	cr_assert_eq(proc_lock_of(at("s"), getpid()), F_RDLCK);
+	cr_assert_eq(proc_lock_of(at("x"), child), F_UNLCK);
+	cr_assert_eq(proc_lock_of(at("t"), child), F_WRLCK);
+	assert_held_by_me(at("x"), F_WRLCK);
+	close(go[1]);
+	cr_assert_eq(waitpid(child, &status, 0), child);
+	cr_assert(WIFEXITED(status));
+	cr_assert_eq(WEXITSTATUS(status), 0, "child step %d failed",
+		     WEXITSTATUS(status));
+	/* and the parent's holds are as they were */
+	assert_held_by_me(at("x"), F_WRLCK);
+	cr_assert_eq(proc_lock_of(at("s"), getpid()), F_RDLCK);
+	cr_assert_eq(proc_lock_of(at("s"), child), F_UNLCK);
+	cr_assert_eq(lockspace_release(ls, "x", 1), 0);
+	cr_assert(!exists("x"));
+	lockspace_free(ls);
+	assert_free(at("s"));
+	close(ready[0]);
+}
+
+static int busy_stop;
+
+static void *busy_loop(void *arg)
+{
+	struct lockspace *ls = arg;
+
+	while (!__atomic_load_n(&busy_stop, __ATOMIC_RELAXED)) {
+		if (lockspace_acquire(ls, "b", 1, LOCKSPACE_AUTOCREATE) == 0)
+			lockspace_release(ls, "b", 1);
+	}
+	return NULL;
+}
+
+Test(lockspace, fork_while_another_thread_is_inside_the_lockspace)
+{
+	struct lockspace *ls = lockspace_new(dir);
+	pthread_t t;
+	int i, status;
+	pid_t child;
+
+	/* Whatever the other thread was doing when the process forked, the
+	 * child finds the lockspace whole and unlocked, and empty. */
+	cr_assert_eq(pthread_create(&t, NULL, busy_loop, ls), 0);
+	for (i = 0; i < 200; i++) {
+		child = fork();
+		cr_assert_geq(child, 0);
+		if (child == 0) {
+			alarm(10); /* a mutex left locked would hang here */
+			if (lockspace_acquire(ls, "c", 1,
+					      LOCKSPACE_AUTOCREATE) != 0 ||
+			    lockspace_release(ls, "b", 1) != -ENOENT)
+				_exit(1);
+			lockspace_free(ls);
+			_exit(0);
+		}
+		cr_assert_eq(waitpid(child, &status, 0), child);
+		cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+			  "round %d: status %#x", i, status);
+		cr_assert(!exists("c"));
+	}
+	__atomic_store_n(&busy_stop, 1, __ATOMIC_RELAXED);
+	cr_assert_eq(pthread_join(t, NULL), 0);
+	lockspace_free(ls);
+	cr_assert(!exists("b"));
 }
 
 Test(lockspace, no_descriptor_is_leaked)
