@@ -31,6 +31,7 @@
 #include "table.h"
 #include <uthash.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -60,7 +61,14 @@
  * spares: descriptors of this file opened by mistake (the path was
  * renamed to name this file between a stat and an open). Closing them
  * would drop our lock, so they live and die with fd.
+ * before: only while lockspace_import() adopts r, what the process held
+ * on the file before (sorted, disjoint); NULL otherwise.
  */
+struct lsp_span {
+	int64_t start, end; /* inclusive; end INT64_MAX: to the end */
+	short type;	    /* F_RDLCK or F_WRLCK */
+};
+
 struct lsp_res {
 	struct lst_file reg; /* in lsp_reg, key (st_dev, st_ino) of fd */
 	UT_hash_handle hh;   /* in lockspace.res, key name */
@@ -73,6 +81,8 @@ struct lsp_res {
 	size_t nowners, cap;
 	int *spares;
 	size_t nspares;
+	struct lsp_span *before;
+	size_t nbefore;
 };
 
 /*
@@ -255,18 +265,27 @@ static int lsp_dir_canon(const char *dir, char **out)
 
 /* ---- the kernel lock and the files -------------------------------- */
 
-static int lsp_lock_fd(int fd, bool shared)
+/* F_SETLK of type (F_UNLCK too) over [start, end]; -EBUSY when another
+ * process holds a conflicting lock. */
+static int lsp_setlk(int fd, short type, int64_t start, int64_t end)
 {
 	struct flock fl;
 
 	memset(&fl, 0, sizeof(fl));
-	fl.l_type = shared ? F_RDLCK : F_WRLCK;
-	fl.l_whence = SEEK_SET; /* l_start 0, l_len 0: the whole file */
+	fl.l_type = type;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = (off_t)start;
+	fl.l_len = end == INT64_MAX ? 0 : (off_t)(end - start + 1);
 	if (fcntl(fd, F_SETLK, &fl) == 0)
 		return 0;
 	if (errno == EAGAIN || errno == EACCES)
 		return -EBUSY;
 	return -errno;
+}
+
+static int lsp_lock_fd(int fd, bool shared)
+{
+	return lsp_setlk(fd, shared ? F_RDLCK : F_WRLCK, 0, INT64_MAX);
 }
 
 /* 1 if path itself (not what a symlink there leads to) still names the
@@ -446,6 +465,7 @@ static void lsp_res_free(struct lsp_res *r)
 	free(r->path);
 	free(r->owners);
 	free(r->spares);
+	free(r->before);
 	free(r);
 }
 
@@ -1162,27 +1182,339 @@ static int lsp_check(struct lockspace *ls)
 	return rc;
 }
 
-/* Adopt the checked resources (lsp_reg_lock held): none may be held by a
- * lockspace of this process already. The lock is taken again on each fd:
- * a no-op for a lock we hold, and a refusal if another process got it. */
+/* ---- adopting: all or nothing -------------------------------------
+ *
+ * import takes each lock again, and any file can refuse (another process
+ * took it in between, or the state was not this process's). A failure
+ * must leave the process's locks exactly as they were: a new lock given
+ * back, a write lock never downgraded, a read lock never upgraded, locks
+ * the process held on part of a file by other means kept as they were.
+ * That needs to know what the process holds, and F_GETLK never reports
+ * the caller's own locks; the kernel says it in /proc/thread-self/fdinfo:
+ * the "lock:" lines of each descriptor are the process's POSIX locks
+ * taken through that open file description, and the description's OFD
+ * locks (where the preloaded shim keeps a program's locks). Every POSIX
+ * lock of the process was taken through a description still open in it
+ * (a close of any descriptor of the file drops them all), so the lines of
+ * the descriptors open on the file are all of it. So:
+ *   0. read what the process holds on each file (the "before" spans);
+ *   1. register every file (may fail; undone by removing them);
+ *   2. take what can be refused, each step undone exactly from before:
+ *      exclusive: F_WRLCK over the file (one call, all or nothing; undo:
+ *      unlock where nothing was held, F_RDLCK where a read lock was);
+ *      shared: F_RDLCK over each part where nothing was held (undo:
+ *      unlock those parts);
+ *   3. shared: F_RDLCK over the whole file, which only downgrades what
+ *      the process holds for writing and confirms the rest: no other
+ *      process can hold anything where we hold a write lock, nor a write
+ *      lock where we hold a read lock, so it is never refused for a
+ *      conflict (only ENOLCK, the kernel out of memory, could fail it;
+ *      then the downgrades are undone as well as an upgrade can be).
+ * Every file gets its F_SETLK through r->fd (a no-op where the lock is
+ * held), so that a preloaded shim counts r->fd as a holder.
+ */
+
+static int lsp_span_cmp(const void *a, const void *b)
+{
+	const struct lsp_span *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* Sort r->before and merge what overlaps or touches (read locks of two
+ * descriptions may overlap). A read and a write lock of the process
+ * cannot overlap: if the kernel says so, trust none of it. */
+static int lsp_spans_norm(struct lsp_res *r)
+{
+	struct lsp_span *v = r->before;
+	size_t i, n = 0;
+
+	if (!r->nbefore)
+		return 0;
+	qsort(v, r->nbefore, sizeof(*v), lsp_span_cmp);
+	for (i = 1; i < r->nbefore; i++) {
+		struct lsp_span *last = &v[n];
+		bool touch =
+		    last->end == INT64_MAX || v[i].start <= last->end + 1;
+
+		if (touch && v[i].type == last->type) {
+			if (v[i].end > last->end)
+				last->end = v[i].end;
+		} else if (last->end == INT64_MAX || v[i].start <= last->end) {
+			return -EIO;
+		} else {
+			v[++n] = v[i];
+		}
+	}
+	r->nbefore = n + 1;
+	return 0;
+}
+
+static int lsp_span_add(struct lsp_res *r, int64_t start, int64_t end,
+			short type)
+{
+	struct lsp_span *v;
+
+	v = realloc(r->before, (r->nbefore + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	r->before = v;
+	v[r->nbefore++] = (struct lsp_span){start, end, type};
+	return 0;
+}
+
+/* The whole of a small /proc file; NULL and errno on failure. */
+static char *lsp_slurp(const char *path)
+{
+	size_t len = 0, cap = 4096;
+	char *buf = malloc(cap), *nb;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0 || !buf)
+		goto fail;
+	while ((n = read(fd, buf + len, cap - 1 - len)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			goto fail;
+		}
+		len += (size_t)n;
+		if (cap - 1 - len > 0)
+			continue;
+		nb = realloc(buf, cap * 2);
+		if (!nb)
+			goto fail;
+		buf = nb;
+		cap *= 2;
+	}
+	close(fd);
+	buf[len] = 0;
+	return buf;
+fail:
+	n = errno;
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	errno = (int)n;
+	return NULL;
+}
+
+/* Add the POSIX and OFD lock lines of PROC/FD (PROC: an fdinfo
+ * directory) to r->before:
+ *   lock:	1: POSIX  ADVISORY  WRITE 1234 fe:00:5678 0 EOF */
+static int lsp_fd_locks(const char *proc, int fd, struct lsp_res *r)
+{
+	char path[64], kind[16], type[16], end[32], *buf, *line, *save;
+	long long start, e;
+	int rc = 0;
+
+	snprintf(path, sizeof(path), "%s/%d", proc, fd);
+	buf = lsp_slurp(path);
+	if (!buf)
+		return errno == ENOENT ? 0 : -errno; /* closed meanwhile */
+	for (line = strtok_r(buf, "\n", &save); line && !rc;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (strncmp(line, "lock:", 5) ||
+		    sscanf(line + 5, "%*d: %15s", kind) != 1 ||
+		    (strcmp(kind, "POSIX") && strcmp(kind, "OFDLCK")))
+			continue; /* flock(2) locks and leases do not count */
+		rc = -EIO;
+		if (sscanf(line + 5, "%*d: %*s %*s %15s %*d %*s %lld %31s",
+			   type, &start, end) != 3)
+			break;
+		e = strcmp(end, "EOF") ? strtoll(end, NULL, 10) : INT64_MAX;
+		if (start < 0 || e < start ||
+		    (strcmp(type, "READ") && strcmp(type, "WRITE")))
+			break;
+		rc = lsp_span_add(r, start, e,
+				  strcmp(type, "READ") ? F_WRLCK : F_RDLCK);
+	}
+	free(buf);
+	return rc;
+}
+
+/* Step 0: what the process holds on each file of ls, from every
+ * descriptor of the process open on it. The lock owner is the calling
+ * thread's descriptor table (another thread's, after unshare(CLONE_FILES)),
+ * hence thread-self (Linux 3.17), or self before it. Opens only /proc. */
+static int lsp_read_before(struct lockspace *ls)
+{
+	const char *proc = "/proc/thread-self/fdinfo";
+	struct lst_table files;
+	struct lst_file *f;
+	struct lsp_res *r;
+	struct dirent *e;
+	struct stat st;
+	DIR *d = NULL;
+	int rc = 0;
+
+	if (!ls->res)
+		return 0;
+	lst_table_init(&files);
+	for (r = ls->res; r && !rc; r = r->hh.next)
+		rc = lst_table_insert(&files, &r->reg);
+	if (!rc) {
+		d = opendir(proc);
+		if (!d && errno == ENOENT) {
+			proc = "/proc/self/fdinfo";
+			d = opendir(proc);
+		}
+		if (!d)
+			rc = -errno;
+	}
+	while (d && !rc) {
+		char *endp;
+		long fd;
+
+		errno = 0;
+		e = readdir(d);
+		if (!e) {
+			rc = -errno;
+			break;
+		}
+		fd = strtol(e->d_name, &endp, 10);
+		if (e->d_name[0] < '0' || e->d_name[0] > '9' || *endp ||
+		    fd > INT_MAX || fd == dirfd(d) || fstat((int)fd, &st) < 0)
+			continue;
+		f = lst_table_find(&files, st.st_dev, st.st_ino);
+		if (f)
+			rc = lsp_fd_locks(proc, (int)fd, lsp_res_of(f));
+	}
+	if (d)
+		closedir(d);
+	lst_table_free(&files);
+	for (r = ls->res; r && !rc; r = r->hh.next)
+		rc = lsp_spans_norm(r);
+	return rc;
+}
+
+/* The k-th part of the file that r->before leaves unlocked: 1 and
+ * [*s, *e], or 0 when there are not that many. */
+static int lsp_gap(const struct lsp_res *r, size_t k, int64_t *s, int64_t *e)
+{
+	int64_t pos = 0;
+	size_t i;
+
+	for (i = 0;; i++) {
+		bool last = i == r->nbefore;
+
+		if (last || r->before[i].start > pos) {
+			if (!k--) {
+				*s = pos;
+				*e = last ? INT64_MAX : r->before[i].start - 1;
+				return 1;
+			}
+		}
+		if (last || r->before[i].end == INT64_MAX)
+			return 0;
+		pos = r->before[i].end + 1;
+	}
+}
+
+/* Set type over every gap of r->before; on a refusal, unlock the gaps
+ * set so far and return it. Never refused with F_UNLCK. */
+static int lsp_gaps_set(struct lsp_res *r, short type)
+{
+	int64_t s, e;
+	size_t k, j;
+	int rc;
+
+	for (k = 0; lsp_gap(r, k, &s, &e); k++) {
+		rc = lsp_setlk(r->fd, type, s, e);
+		if (rc && type != F_UNLCK) {
+			for (j = 0; j < k && lsp_gap(r, j, &s, &e); j++)
+				lsp_setlk(r->fd, F_UNLCK, s, e);
+			return rc;
+		}
+	}
+	return 0;
+}
+
+/* Set type again over each span of r->before that had it. */
+static void lsp_spans_set(struct lsp_res *r, short type)
+{
+	size_t i;
+
+	for (i = 0; i < r->nbefore; i++)
+		if (r->before[i].type == type)
+			lsp_setlk(r->fd, type, r->before[i].start,
+				  r->before[i].end);
+}
+
+/* Step 2 for r: what can be refused, undone by lsp_undo(). */
+static int lsp_redo(struct lsp_res *r)
+{
+	if (r->shared)
+		return lsp_gaps_set(r, F_RDLCK);
+	return lsp_lock_fd(r->fd, false);
+}
+
+/* Back to r->before after lsp_redo() (and, with downgraded, step 3). */
+static void lsp_undo(struct lsp_res *r, bool downgraded)
+{
+	lsp_gaps_set(r, F_UNLCK);
+	if (!r->shared)
+		lsp_spans_set(r, F_RDLCK);
+	else if (downgraded)
+		lsp_spans_set(r, F_WRLCK); /* may be refused: best effort */
+}
+
+/* Adopt the checked resources (lsp_all_lock and lsp_reg_lock held): none
+ * may be held by a lockspace of this process already. All or nothing, as
+ * the section's comment says. */
 static int lsp_adopt(struct lockspace *ls)
 {
-	struct lsp_res *r;
+	struct lsp_res *r, *u;
+	bool done;
+	int rc = 0;
 	size_t i;
 
 	for (r = ls->res; r; r = r->hh.next)
 		if (lst_table_find(&lsp_reg, r->reg.key.dev, r->reg.key.ino))
 			return -EINVAL;
-	for (r = ls->res; r; r = r->hh.next)
-		if (lsp_lock_fd(r->fd, r->shared))
-			return -EINVAL;
+	rc = lsp_read_before(ls); /* step 0 */
+	for (r = ls->res; r && !rc; r = r->hh.next)
+		rc = lst_table_insert(&lsp_reg, &r->reg); /* step 1 */
+	if (rc)
+		goto out;
+	for (r = ls->res; r; r = r->hh.next) { /* step 2 */
+		rc = lsp_redo(r);
+		if (rc)
+			break;
+	}
+	if (rc) {
+		for (u = ls->res; u != r; u = u->hh.next)
+			lsp_undo(u, false);
+		goto out;
+	}
+	for (r = ls->res; r; r = r->hh.next) { /* step 3 */
+		rc = r->shared ? lsp_lock_fd(r->fd, true) : 0;
+		if (rc)
+			break;
+	}
+	if (rc) {
+		done = true; /* step 3 done for those before r */
+		for (u = ls->res; u; u = u->hh.next) {
+			done = done && u != r;
+			lsp_undo(u, done && u->shared);
+		}
+		goto out;
+	}
 	for (r = ls->res; r; r = r->hh.next) {
-		lst_table_insert(&lsp_reg, &r->reg);
 		fcntl(r->fd, F_SETFD, FD_CLOEXEC);
 		for (i = 0; i < r->nspares; i++)
 			fcntl(r->spares[i], F_SETFD, FD_CLOEXEC);
 	}
-	return 0;
+out:
+	for (r = ls->res; r; r = r->hh.next) {
+		if (rc)
+			lst_table_remove(&lsp_reg, &r->reg);
+		free(r->before);
+		r->before = NULL;
+		r->nbefore = 0;
+	}
+	return rc;
 }
 
 LOCKSPACE_API struct lockspace *lockspace_import(const char *state)

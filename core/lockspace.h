@@ -138,11 +138,29 @@ LOCKSPACE_API char *lockspace_export(struct lockspace *ls);
 /* A lockspace from an exported state, after checking every part of it:
  * syntax and numbers, the directory (canonical), names, each fd open on
  * the regular file its path names (not through a symlink; exclusive: for
- * writing), no fd, name or file
- * twice, none held by a lockspace of this process; then each lock is
- * taken again (a no-op for a lock the process holds) and close-on-exec
- * set again. NULL and errno (EINVAL for bad input) on failure, having
- * closed nothing. */
+ * writing), no fd, name or file twice, none held by a lockspace of this
+ * process; then each lock is taken again (a no-op for a lock the process
+ * holds; a shared resource over a write lock of the process downgrades
+ * it) and close-on-exec set again.
+ *
+ * All or nothing: on failure the process's locks, the registry and the
+ * descriptors (none closed, close-on-exec unchanged) are exactly as
+ * before the call. A new lock is given back, a write lock is never left
+ * downgraded nor a read lock upgraded, and locks the process held on
+ * part of a file by other means are restored range by range. To know
+ * what it holds (F_GETLK never reports the caller's own locks), import
+ * reads the lock lines of /proc/thread-self/fdinfo (or /proc/self) for
+ * every descriptor of the process open on each file, so it needs /proc
+ * (a state with no resource does not). The downgrades come last, when
+ * nothing can be refused any more: no other process can conflict with a
+ * read lock where this one holds a write lock; only the kernel running
+ * out of lock memory (ENOLCK) could still fail one, and then the write
+ * lock is taken back if no other process took a read lock meanwhile.
+ *
+ * NULL and errno on failure: EINVAL for bad input or a file held by a
+ * lockspace of this process, EBUSY when another process holds one of the
+ * files in a conflicting way, ENOENT or EACCES without a readable /proc,
+ * EIO when /proc says what the kernel cannot hold, ENOMEM. */
 LOCKSPACE_API struct lockspace *lockspace_import(const char *state);
 
 #ifdef __cplusplus

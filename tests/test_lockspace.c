@@ -1,18 +1,23 @@
 /* tests/test_lockspace.c: the named-resource API of core/lockspace.c:
  * lifecycle, exclusive and shared holds, owners, busy in and out of the
- * process, autocreate, name checks, the exec handover, fork. Other
- * processes look at the kernel locks with the raw syscall (tu_probe). */
+ * process, autocreate, name checks, symlinks and FIFOs planted in the
+ * directory, the exec handover and its all-or-nothing import, fork.
+ * Other processes look at the kernel locks with the raw syscall
+ * (tu_probe); a process's own locks are read from its fdinfo
+ * (proc_locks_str). */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -133,8 +138,8 @@ static int plock_cmp(const void *a, const void *b)
 	return x->start < y->start ? -1 : x->start > y->start;
 }
 
-static int plock_add(struct plock *pl, int n, long long start,
-		     const char *type, const char *end)
+static int plock_add(struct plock *pl, int n, long long start, const char *type,
+		     const char *end)
 {
 	char line[48];
 	int i;
@@ -1232,6 +1237,260 @@ Test(lockspace, import_refuses_states_that_do_not_match_the_system)
 	close(ro);
 	close(fd2);
 	close(q2);
+}
+
+/* ---- import is all or nothing (issue 16) ---------------------------- */
+
+static char *state2(int fd1, const char *sh1, int fd2, const char *sh2)
+{
+	char *s;
+
+	cr_assert_geq(asprintf(&s,
+			       "lockspace/1\ndir %s\n"
+			       "resource fd=%d shared=%s autocreate=0 owners=1 "
+			       "spares= path=%s/a\n"
+			       "resource fd=%d shared=%s autocreate=0 owners=1 "
+			       "spares= path=%s/b\nend\n",
+			       dir, fd1, sh1, dir, fd2, sh2, dir),
+		      0);
+	return s;
+}
+
+static void lock_range(int fd, short type, off_t start, off_t len)
+{
+	struct flock fl = {.l_type = type,
+			   .l_whence = SEEK_SET,
+			   .l_start = start,
+			   .l_len = len};
+
+	cr_assert_eq(fcntl(fd, F_SETLK, &fl), 0, "%m");
+}
+
+/* Refused with errno err, and the descriptors' flags are as before. */
+static void assert_refused_with(const char *state, int err, int fa, int fb)
+{
+	int fla = fcntl(fa, F_GETFD), flb = fcntl(fb, F_GETFD);
+
+	errno = 0;
+	cr_assert_null(lockspace_import(state), "imported: %s", state);
+	cr_assert_eq(errno, err, "errno %d, expected %d", errno, err);
+	cr_assert_eq(fcntl(fa, F_GETFD), fla);
+	cr_assert_eq(fcntl(fb, F_GETFD), flb);
+}
+
+/* Nothing of a or b in the registry: another lockspace takes both. */
+static void assert_not_registered(void)
+{
+	struct lockspace *ls = lockspace_new(dir);
+
+	cr_assert_eq(lockspace_acquire(ls, "a", 1, LOCKSPACE_SHARED), 0);
+	cr_assert_eq(lockspace_acquire(ls, "b", 1, LOCKSPACE_SHARED), 0);
+	/* no release: its close would drop the test's own locks on a */
+	lockspace_free(ls);
+}
+
+/* Files a and b, each open for writing; another process reads b, so
+ * that a write lock on b is refused by the kernel. */
+static void two_files(int *fa, int *fb, struct holder *h)
+{
+	touch(at("a"));
+	touch(at("b"));
+	*fa = open(at("a"), O_RDWR);
+	*fb = open(at("b"), O_RDWR);
+	cr_assert(*fa >= 0 && *fb >= 0);
+	cr_assert_eq(holder_start(h, at("b"), F_RDLCK), 0);
+}
+
+Test(lockspace, import_refused_by_the_kernel_on_the_second_file_takes_nothing)
+{
+	struct lockspace *ls;
+	struct holder h;
+	const char *sh[] = {"0", "1"};
+	char *s;
+	int fa, fb, i;
+
+	two_files(&fa, &fb, &h);
+	for (i = 0; i < 2; i++) {
+		/* a (exclusive, then shared) is new to the process: a lock
+		 * taken on it must be given back when b is refused */
+		s = state2(fa, sh[i], fb, "0");
+		assert_refused_with(s, EBUSY, fa, fb);
+		free(s);
+		cr_assert_eq(proc_lock_of(at("a"), getpid()), F_UNLCK);
+		assert_free(at("a"));
+		cr_assert_eq(proc_lock_of(at("b"), getpid()), F_UNLCK);
+		assert_not_registered();
+	}
+	holder_stop(&h);
+	/* the same state goes through once nobody is in the way */
+	s = state2(fa, "0", fb, "0");
+	ls = lockspace_import(s);
+	cr_assert_not_null(ls, "%m");
+	assert_held_by_me(at("a"), F_WRLCK);
+	assert_held_by_me(at("b"), F_WRLCK);
+	lockspace_free(ls);
+	free(s);
+}
+
+Test(lockspace, import_that_fails_keeps_a_write_lock_it_would_have_downgraded)
+{
+	struct lockspace *ls;
+	struct holder h;
+	char *s;
+	int fa, fb;
+
+	two_files(&fa, &fb, &h);
+	lock_range(fa, F_WRLCK, 0, 0);
+	s = state2(fa, "1", fb, "0");
+	assert_refused_with(s, EBUSY, fa, fb);
+	cr_assert_eq(proc_lock_of(at("a"), getpid()), F_WRLCK);
+	assert_held_by_me(at("a"), F_WRLCK);
+	holder_stop(&h);
+	/* and when it succeeds, the state's word goes: shared */
+	ls = lockspace_import(s);
+	cr_assert_not_null(ls, "%m");
+	cr_assert_eq(proc_lock_of(at("a"), getpid()), F_RDLCK);
+	cr_assert_eq(proc_lock_of(at("b"), getpid()), F_WRLCK);
+	lockspace_free(ls);
+	free(s);
+}
+
+Test(lockspace, import_that_fails_keeps_a_read_lock_it_would_have_upgraded)
+{
+	struct holder h;
+	char *s;
+	int fa, fb;
+
+	two_files(&fa, &fb, &h);
+	lock_range(fa, F_RDLCK, 0, 0);
+	s = state2(fa, "0", fb, "0");
+	assert_refused_with(s, EBUSY, fa, fb);
+	cr_assert_eq(proc_lock_of(at("a"), getpid()), F_RDLCK);
+	/* another process can still read a: it was not upgraded */
+	holder_stop(&h);
+	cr_assert_eq(holder_start(&h, at("a"), F_RDLCK), 0);
+	holder_stop(&h);
+	free(s);
+	close(fa);
+	close(fb);
+}
+
+Test(lockspace, import_that_fails_restores_ranges_exactly)
+{
+	const char *sh[] = {"0", "1"};
+	struct holder h;
+	char *s;
+	int fa, fb, i;
+
+	/* What the process held on a by other means, in pieces: a failed
+	 * import must give back exactly that, not "nothing", not all. */
+	two_files(&fa, &fb, &h);
+	lock_range(fa, F_WRLCK, 0, 10);
+	lock_range(fa, F_RDLCK, 20, 10);
+	lock_range(fa, F_WRLCK, 100, 0);
+	for (i = 0; i < 2; i++) {
+		s = state2(fa, sh[i], fb, "0");
+		assert_refused_with(s, EBUSY, fa, fb);
+		free(s);
+		cr_assert_str_eq(proc_locks_str(at("a"), getpid()),
+				 "W0-9 R20-29 W100-EOF");
+	}
+	holder_stop(&h);
+	close(fa);
+	close(fb);
+}
+
+Test(lockspace, import_refused_for_a_file_held_here_takes_nothing)
+{
+	struct lockspace *other = lockspace_new(dir);
+	char *s;
+	int fa, fb;
+
+	/* b is held by another lockspace of the process: refused before any
+	 * lock is taken */
+	touch(at("a"));
+	touch(at("b"));
+	cr_assert_eq(lockspace_acquire(other, "b", 1, 0), 0);
+	fa = open(at("a"), O_RDWR);
+	fb = open(at("b"), O_RDWR);
+	cr_assert(fa >= 0 && fb >= 0);
+	s = state2(fa, "0", fb, "0");
+	assert_refused_with(s, EINVAL, fa, fb);
+	free(s);
+	cr_assert_eq(proc_lock_of(at("a"), getpid()), F_UNLCK);
+	assert_held_by_me(at("b"), F_WRLCK);
+	close(fa);
+	lockspace_free(other); /* fb's close would drop b: free first */
+	close(fb);
+	assert_not_registered();
+}
+
+Test(lockspace, import_refused_on_a_shared_file_gives_back_the_exclusive_one)
+{
+	struct holder h;
+	char *s;
+	int fa, fb;
+
+	/* The refusal comes while adding a read lock to b (another process
+	 * writes it), after a's write lock was taken. */
+	touch(at("a"));
+	touch(at("b"));
+	fa = open(at("a"), O_RDWR);
+	fb = open(at("b"), O_RDONLY);
+	cr_assert(fa >= 0 && fb >= 0);
+	cr_assert_eq(holder_start(&h, at("b"), F_WRLCK), 0);
+	s = state2(fa, "0", fb, "1");
+	assert_refused_with(s, EBUSY, fa, fb);
+	free(s);
+	cr_assert_eq(proc_lock_of(at("a"), getpid()), F_UNLCK);
+	assert_free(at("a"));
+	holder_stop(&h);
+	assert_not_registered();
+	close(fa);
+	close(fb);
+}
+
+Test(lockspace, import_without_proc_fails_and_takes_nothing)
+{
+	int fa, fb, status;
+	pid_t child;
+	char *s;
+
+	/* Without /proc the process cannot learn what it holds, so it could
+	 * not give it back: import refuses before it changes anything. */
+	if (geteuid() != 0)
+		cr_skip_test("needs root: a mount namespace without /proc");
+	touch(at("a"));
+	touch(at("b"));
+	fa = open(at("a"), O_RDWR);
+	fb = open(at("b"), O_RDWR);
+	cr_assert(fa >= 0 && fb >= 0);
+	s = state2(fa, "0", fb, "0");
+	child = fork();
+	cr_assert_geq(child, 0);
+	if (child == 0) {
+		if (unshare(CLONE_NEWNS) < 0 ||
+		    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+		    mount("none", "/proc", "tmpfs", 0, NULL) < 0)
+			_exit(77);
+		errno = 0;
+		if (lockspace_import(s) || errno != ENOENT)
+			_exit(1);
+		if (seen(at("a"), NULL) != F_UNLCK ||
+		    seen(at("b"), NULL) != F_UNLCK)
+			_exit(2);
+		if (fcntl(fa, F_GETFD) != 0 || fcntl(fb, F_GETFD) != 0)
+			_exit(3);
+		_exit(0);
+	}
+	cr_assert_eq(waitpid(child, &status, 0), child);
+	free(s);
+	close(fa);
+	close(fb);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 77)
+		cr_skip_test("no mount namespace here");
+	cr_assert(WIFEXITED(status));
+	cr_assert_eq(WEXITSTATUS(status), 0, "step %d", WEXITSTATUS(status));
 }
 
 Test(lockspace, import_refuses_a_path_that_is_a_symlink)
