@@ -16,11 +16,22 @@
  * The kernel lock is a whole-file POSIX lock taken with fcntl(F_SETLK)
  * through the process's fcntl, so that our preloaded shim, when present,
  * sees it like any lock of the program.
+ *
+ * Why no symlinks: a lockspace directory may be shared with other users,
+ * any of whom can plant a name. A symlink would lead an acquire to lock,
+ * or an autocreate to create, a file outside the lockspace (or another
+ * resource's file under a second name), and a FIFO or device would block
+ * or act on open. So a name is looked at with lstat(2) before anything is
+ * opened, opened with O_NOFOLLOW | O_NONBLOCK (a name swapped in between
+ * cannot be followed or block), created with O_CREAT | O_EXCL (which
+ * never follows a link), checked again with fstat(2), and compared with
+ * lstat(2) wherever the code asks whether a path still names its file.
  */
 #include "lockspace.h"
 #include "table.h"
 #include <uthash.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -50,7 +61,14 @@
  * spares: descriptors of this file opened by mistake (the path was
  * renamed to name this file between a stat and an open). Closing them
  * would drop our lock, so they live and die with fd.
+ * before: only while lockspace_import() adopts r, what the process held
+ * on the file before (sorted, disjoint); NULL otherwise.
  */
+struct lsp_span {
+	int64_t start, end; /* inclusive; end INT64_MAX: to the end */
+	short type;	    /* F_RDLCK or F_WRLCK */
+};
+
 struct lsp_res {
 	struct lst_file reg; /* in lsp_reg, key (st_dev, st_ino) of fd */
 	UT_hash_handle hh;   /* in lockspace.res, key name */
@@ -63,20 +81,27 @@ struct lsp_res {
 	size_t nowners, cap;
 	int *spares;
 	size_t nspares;
+	struct lsp_span *before;
+	size_t nbefore;
 };
 
 /*
- * lock guards res and the owners of every resource in it. Lock order:
- * a lockspace's lock, then lsp_reg_lock. dir is the canonical absolute
- * directory (NULL: names are absolute paths); pid is the process that
- * holds the kernel locks (a forked child holds none of them and must not
- * delete its parent's files).
+ * lock guards res and the owners of every resource in it. dir is the
+ * canonical absolute directory (NULL: names are absolute paths); pid is
+ * the process that holds the kernel locks: the fork handler makes it the
+ * child's, but a child of _Fork(), clone() or vfork() runs no handler,
+ * and must not delete its parent's files. prev, next and listed (in
+ * lsp_all) are guarded by lsp_all_lock.
+ *
+ * Lock order: lsp_all_lock, then a lockspace's lock, then lsp_reg_lock.
  */
 struct lockspace {
 	pthread_mutex_t lock;
 	char *dir;
 	pid_t pid;
 	struct lsp_res *res;
+	struct lockspace *prev, *next;
+	bool listed;
 };
 
 /* The registry of every file held by a lockspace of this process.
@@ -87,20 +112,97 @@ static struct lst_table lsp_reg;
 static pthread_mutex_t lsp_reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t lsp_once = PTHREAD_ONCE_INIT;
 
+/* Every lockspace of the process that may hold something, for fork. */
+static struct lockspace *lsp_all;
+static pthread_mutex_t lsp_all_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* lsp_all_lock held. */
+static void lsp_list_add(struct lockspace *ls)
+{
+	ls->prev = NULL;
+	ls->next = lsp_all;
+	if (lsp_all)
+		lsp_all->prev = ls;
+	lsp_all = ls;
+	ls->listed = true;
+}
+
+/* lsp_all_lock held. */
+static void lsp_list_del(struct lockspace *ls)
+{
+	if (!ls->listed)
+		return;
+	if (ls->prev)
+		ls->prev->next = ls->next;
+	else
+		lsp_all = ls->next;
+	if (ls->next)
+		ls->next->prev = ls->prev;
+	ls->listed = false;
+}
+
+/* ---- fork ------------------------------------------------------------
+ *
+ * A forked child owns none of its parent's POSIX locks. Its copy of the
+ * registry would answer busy for files only the parent holds (a shared
+ * acquire of what the parent holds shared must succeed: the parent is
+ * another process now), and its copies of the lockspaces would list holds
+ * the child does not have. So the child starts with an empty registry
+ * and every lockspace empty: the handler closes the copies of the
+ * descriptors, which drops nothing, neither of the parent's (POSIX locks
+ * belong to the process) nor of the child's (it has no lock yet; later,
+ * any close of those copies, or exec's close-on-exec, would drop the
+ * child's own locks on the files). Every lockspace and the registry are
+ * locked across fork, so none is caught half-changed by another thread.
+ */
+
 static void lsp_fork_prepare(void)
 {
+	struct lockspace *ls;
+
+	pthread_mutex_lock(&lsp_all_lock);
+	for (ls = lsp_all; ls; ls = ls->next)
+		pthread_mutex_lock(&ls->lock);
 	pthread_mutex_lock(&lsp_reg_lock);
 }
 
-static void lsp_fork_done(void)
+static void lsp_fork_parent(void)
 {
+	struct lockspace *ls;
+
 	pthread_mutex_unlock(&lsp_reg_lock);
+	for (ls = lsp_all; ls; ls = ls->next)
+		pthread_mutex_unlock(&ls->lock);
+	pthread_mutex_unlock(&lsp_all_lock);
+}
+
+static void lsp_res_free(struct lsp_res *r);
+static void lsp_close_spares(struct lsp_res *r);
+
+static void lsp_fork_child(void)
+{
+	struct lsp_res *r, *tmp;
+	struct lockspace *ls;
+	pid_t pid = getpid();
+
+	for (ls = lsp_all; ls; ls = ls->next) {
+		HASH_ITER(hh, ls->res, r, tmp) {
+			HASH_DEL(ls->res, r);
+			close(r->fd);
+			lsp_close_spares(r);
+			lsp_res_free(r);
+		}
+		ls->pid = pid;
+	}
+	lst_table_free(&lsp_reg);
+	lst_table_init(&lsp_reg);
+	lsp_fork_parent(); /* unlock as the parent does */
 }
 
 static void lsp_init(void)
 {
 	lst_table_init(&lsp_reg);
-	pthread_atfork(lsp_fork_prepare, lsp_fork_done, lsp_fork_done);
+	pthread_atfork(lsp_fork_prepare, lsp_fork_parent, lsp_fork_child);
 }
 
 static struct lsp_res *lsp_res_of(struct lst_file *f)
@@ -163,13 +265,17 @@ static int lsp_dir_canon(const char *dir, char **out)
 
 /* ---- the kernel lock and the files -------------------------------- */
 
-static int lsp_lock_fd(int fd, bool shared)
+/* F_SETLK of type (F_UNLCK too) over [start, end]; -EBUSY when another
+ * process holds a conflicting lock. */
+static int lsp_setlk(int fd, short type, int64_t start, int64_t end)
 {
 	struct flock fl;
 
 	memset(&fl, 0, sizeof(fl));
-	fl.l_type = shared ? F_RDLCK : F_WRLCK;
-	fl.l_whence = SEEK_SET; /* l_start 0, l_len 0: the whole file */
+	fl.l_type = type;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = (off_t)start;
+	fl.l_len = end == INT64_MAX ? 0 : (off_t)(end - start + 1);
 	if (fcntl(fd, F_SETLK, &fl) == 0)
 		return 0;
 	if (errno == EAGAIN || errno == EACCES)
@@ -177,12 +283,18 @@ static int lsp_lock_fd(int fd, bool shared)
 	return -errno;
 }
 
-/* 1 if path still names the file st describes, 0 if not (or missing). */
+static int lsp_lock_fd(int fd, bool shared)
+{
+	return lsp_setlk(fd, shared ? F_RDLCK : F_WRLCK, 0, INT64_MAX);
+}
+
+/* 1 if path itself (not what a symlink there leads to) still names the
+ * file st describes, 0 if not (or missing). */
 static int lsp_same_file(const char *path, const struct stat *st)
 {
 	struct stat now;
 
-	if (stat(path, &now) < 0)
+	if (lstat(path, &now) < 0)
 		return errno == ENOENT ? 0 : -errno;
 	return now.st_dev == st->st_dev && now.st_ino == st->st_ino;
 }
@@ -210,20 +322,38 @@ static void lsp_park(struct lsp_res *r, int fd)
 	r->spares[r->nspares++] = fd;
 }
 
+/* What lstat(2) said of a name, before anything opens it: 0 for a
+ * regular file, -ELOOP for a symlink, -EINVAL for anything else. */
+static int lsp_kind(const struct stat *st)
+{
+	if (S_ISLNK(st->st_mode))
+		return -ELOOP;
+	return S_ISREG(st->st_mode) ? 0 : -EINVAL;
+}
+
 /*
  * Open path (lsp_reg_lock held) and check that it is a regular file that
- * no lockspace of this process holds. The caller's stat said so, but the
+ * no lockspace of this process holds. The caller's lstat said so, but the
  * path may have been renamed since to name a held file, whose descriptor
- * must then not be closed. Returns the fd or a negative errno.
+ * must then not be closed, or a symlink, FIFO or device: O_NOFOLLOW fails
+ * a symlink with ELOOP, O_NONBLOCK keeps a FIFO from blocking (and a
+ * lease holder from stalling us), fstat finds the rest. Returns the fd or
+ * a negative errno.
  */
 static int lsp_open(const char *path, int oflags, struct stat *st)
 {
 	struct lst_file *f;
 	int fd, rc;
 
-	fd = open(path, oflags | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0600);
-	if (fd < 0)
+	fd = open(path, oflags | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW,
+		  0600);
+	if (fd < 0) {
+		if (errno == EISDIR || errno == ENXIO)
+			return -EINVAL; /* a directory, socket or device */
+		if (errno == EWOULDBLOCK)
+			return -EBUSY; /* another process's lease */
 		return -errno;
+	}
 	if (fstat(fd, st) < 0) {
 		rc = -errno;
 		close(fd);
@@ -249,17 +379,23 @@ static int lsp_take_once(const char *path, unsigned flags, struct stat *st)
 	int oflags = shared ? O_RDONLY : O_RDWR;
 	int fd, rc;
 
-	if (stat(path, st) == 0) {
+	if (lstat(path, st) == 0) {
+		rc = lsp_kind(st);
+		if (rc)
+			return rc;
 		if (lst_table_find(&lsp_reg, st->st_dev, st->st_ino))
 			return -EBUSY;
 	} else if (errno == ENOENT && (flags & LOCKSPACE_AUTOCREATE)) {
-		oflags |= O_CREAT;
+		/* O_EXCL: never through a symlink planted meanwhile. */
+		oflags |= O_CREAT | O_EXCL;
 	} else {
 		return -errno;
 	}
 	fd = lsp_open(path, oflags, st);
 	if (fd == -ENOENT && (flags & LOCKSPACE_AUTOCREATE))
-		return LSP_RETRY; /* deleted since the stat */
+		return LSP_RETRY; /* deleted since the lstat */
+	if (fd == -EEXIST && (oflags & O_EXCL))
+		return LSP_RETRY; /* created since the lstat */
 	if (fd < 0)
 		return fd;
 	rc = lsp_lock_fd(fd, shared);
@@ -296,8 +432,11 @@ static int lsp_delete_once(const char *path)
 	struct stat st;
 	int fd, rc;
 
-	if (stat(path, &st) < 0)
+	if (lstat(path, &st) < 0)
 		return -errno;
+	rc = lsp_kind(&st);
+	if (rc)
+		return rc;
 	if (lst_table_find(&lsp_reg, st.st_dev, st.st_ino))
 		return -EBUSY;
 	fd = lsp_open(path, O_RDWR, &st);
@@ -326,6 +465,7 @@ static void lsp_res_free(struct lsp_res *r)
 	free(r->path);
 	free(r->owners);
 	free(r->spares);
+	free(r->before);
 	free(r);
 }
 
@@ -378,7 +518,11 @@ static void lsp_owner_del(struct lsp_res *r, size_t i)
 /* Release r entirely (ls->lock held). An exclusive autocreated file is
  * unlinked while still locked, so nobody can lock a file about to vanish;
  * the close comes under lsp_reg_lock so no other lockspace of the process
- * opens the file before our descriptor is gone. */
+ * opens the file before our descriptor is gone. The unlink is by name:
+ * only when lstat says the name is still our file, though a writer of
+ * the directory who renames another file over it between the lstat and
+ * the unlink loses that file (Linux has no unlink-if-this-inode; that
+ * writer could have unlinked it anyway). */
 static void lsp_res_drop(struct lockspace *ls, struct lsp_res *r)
 {
 	struct stat st;
@@ -471,6 +615,9 @@ LOCKSPACE_API struct lockspace *lockspace_new(const char *dir)
 			return NULL;
 		}
 	}
+	pthread_mutex_lock(&lsp_all_lock);
+	lsp_list_add(ls);
+	pthread_mutex_unlock(&lsp_all_lock);
 	return ls;
 }
 
@@ -484,6 +631,10 @@ LOCKSPACE_API void lockspace_free(struct lockspace *ls)
 	HASH_ITER(hh, ls->res, r, tmp)
 		lsp_res_drop(ls, r);
 	pthread_mutex_unlock(&ls->lock);
+	/* Empty now: a fork before the next line finds nothing to close. */
+	pthread_mutex_lock(&lsp_all_lock);
+	lsp_list_del(ls);
+	pthread_mutex_unlock(&lsp_all_lock);
 	pthread_mutex_destroy(&ls->lock);
 	free(ls->dir);
 	free(ls);
@@ -503,8 +654,11 @@ LOCKSPACE_API int lockspace_create_resource(struct lockspace *ls,
 	rc = lsp_path(ls, name, &path);
 	if (rc)
 		return rc;
-	/* O_EXCL: a new file, which nobody can hold, so closing is safe. */
-	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0600);
+	/* O_EXCL: a new file, which nobody can hold, so closing is safe;
+	 * and O_CREAT | O_EXCL fails on a symlink, even a dangling one. */
+	fd = open(path,
+		  O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW,
+		  0600);
 	rc = fd < 0 ? -errno : 0;
 	if (fd >= 0)
 		close(fd);
@@ -916,15 +1070,16 @@ static bool lsp_fd_is(int fd, const struct stat *st)
 	       fst.st_ino == st->st_ino;
 }
 
-/* Check r against the system: path names a regular file, every fd of r
- * is open on it, an exclusive one for writing. Fills r->reg's key. */
+/* Check r against the system: path names a regular file (not a
+ * symlink: acquire would not follow one), every fd of r is open on it,
+ * an exclusive one for writing. Fills r->reg's key. */
 static int lsp_check_res(struct lsp_res *r)
 {
 	struct stat st;
 	size_t i;
 	int fl;
 
-	if (stat(r->path, &st) < 0 || !S_ISREG(st.st_mode) ||
+	if (lstat(r->path, &st) < 0 || !S_ISREG(st.st_mode) ||
 	    !lsp_fd_is(r->fd, &st))
 		return -EINVAL;
 	fl = fcntl(r->fd, F_GETFL);
@@ -1027,27 +1182,339 @@ static int lsp_check(struct lockspace *ls)
 	return rc;
 }
 
-/* Adopt the checked resources (lsp_reg_lock held): none may be held by a
- * lockspace of this process already. The lock is taken again on each fd:
- * a no-op for a lock we hold, and a refusal if another process got it. */
+/* ---- adopting: all or nothing -------------------------------------
+ *
+ * import takes each lock again, and any file can refuse (another process
+ * took it in between, or the state was not this process's). A failure
+ * must leave the process's locks exactly as they were: a new lock given
+ * back, a write lock never downgraded, a read lock never upgraded, locks
+ * the process held on part of a file by other means kept as they were.
+ * That needs to know what the process holds, and F_GETLK never reports
+ * the caller's own locks; the kernel says it in /proc/thread-self/fdinfo:
+ * the "lock:" lines of each descriptor are the process's POSIX locks
+ * taken through that open file description, and the description's OFD
+ * locks (where the preloaded shim keeps a program's locks). Every POSIX
+ * lock of the process was taken through a description still open in it
+ * (a close of any descriptor of the file drops them all), so the lines of
+ * the descriptors open on the file are all of it. So:
+ *   0. read what the process holds on each file (the "before" spans);
+ *   1. register every file (may fail; undone by removing them);
+ *   2. take what can be refused, each step undone exactly from before:
+ *      exclusive: F_WRLCK over the file (one call, all or nothing; undo:
+ *      unlock where nothing was held, F_RDLCK where a read lock was);
+ *      shared: F_RDLCK over each part where nothing was held (undo:
+ *      unlock those parts);
+ *   3. shared: F_RDLCK over the whole file, which only downgrades what
+ *      the process holds for writing and confirms the rest: no other
+ *      process can hold anything where we hold a write lock, nor a write
+ *      lock where we hold a read lock, so it is never refused for a
+ *      conflict (only ENOLCK, the kernel out of memory, could fail it;
+ *      then the downgrades are undone as well as an upgrade can be).
+ * Every file gets its F_SETLK through r->fd (a no-op where the lock is
+ * held), so that a preloaded shim counts r->fd as a holder.
+ */
+
+static int lsp_span_cmp(const void *a, const void *b)
+{
+	const struct lsp_span *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* Sort r->before and merge what overlaps or touches (read locks of two
+ * descriptions may overlap). A read and a write lock of the process
+ * cannot overlap: if the kernel says so, trust none of it. */
+static int lsp_spans_norm(struct lsp_res *r)
+{
+	struct lsp_span *v = r->before;
+	size_t i, n = 0;
+
+	if (!r->nbefore)
+		return 0;
+	qsort(v, r->nbefore, sizeof(*v), lsp_span_cmp);
+	for (i = 1; i < r->nbefore; i++) {
+		struct lsp_span *last = &v[n];
+		bool touch =
+		    last->end == INT64_MAX || v[i].start <= last->end + 1;
+
+		if (touch && v[i].type == last->type) {
+			if (v[i].end > last->end)
+				last->end = v[i].end;
+		} else if (last->end == INT64_MAX || v[i].start <= last->end) {
+			return -EIO;
+		} else {
+			v[++n] = v[i];
+		}
+	}
+	r->nbefore = n + 1;
+	return 0;
+}
+
+static int lsp_span_add(struct lsp_res *r, int64_t start, int64_t end,
+			short type)
+{
+	struct lsp_span *v;
+
+	v = realloc(r->before, (r->nbefore + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	r->before = v;
+	v[r->nbefore++] = (struct lsp_span){start, end, type};
+	return 0;
+}
+
+/* The whole of a small /proc file; NULL and errno on failure. */
+static char *lsp_slurp(const char *path)
+{
+	size_t len = 0, cap = 4096;
+	char *buf = malloc(cap), *nb;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0 || !buf)
+		goto fail;
+	while ((n = read(fd, buf + len, cap - 1 - len)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			goto fail;
+		}
+		len += (size_t)n;
+		if (cap - 1 - len > 0)
+			continue;
+		nb = realloc(buf, cap * 2);
+		if (!nb)
+			goto fail;
+		buf = nb;
+		cap *= 2;
+	}
+	close(fd);
+	buf[len] = 0;
+	return buf;
+fail:
+	n = errno;
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	errno = (int)n;
+	return NULL;
+}
+
+/* Add the POSIX and OFD lock lines of PROC/FD (PROC: an fdinfo
+ * directory) to r->before:
+ *   lock:	1: POSIX  ADVISORY  WRITE 1234 fe:00:5678 0 EOF */
+static int lsp_fd_locks(const char *proc, int fd, struct lsp_res *r)
+{
+	char path[64], kind[16], type[16], end[32], *buf, *line, *save;
+	long long start, e;
+	int rc = 0;
+
+	snprintf(path, sizeof(path), "%s/%d", proc, fd);
+	buf = lsp_slurp(path);
+	if (!buf)
+		return errno == ENOENT ? 0 : -errno; /* closed meanwhile */
+	for (line = strtok_r(buf, "\n", &save); line && !rc;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (strncmp(line, "lock:", 5) ||
+		    sscanf(line + 5, "%*d: %15s", kind) != 1 ||
+		    (strcmp(kind, "POSIX") && strcmp(kind, "OFDLCK")))
+			continue; /* flock(2) locks and leases do not count */
+		rc = -EIO;
+		if (sscanf(line + 5, "%*d: %*s %*s %15s %*d %*s %lld %31s",
+			   type, &start, end) != 3)
+			break;
+		e = strcmp(end, "EOF") ? strtoll(end, NULL, 10) : INT64_MAX;
+		if (start < 0 || e < start ||
+		    (strcmp(type, "READ") && strcmp(type, "WRITE")))
+			break;
+		rc = lsp_span_add(r, start, e,
+				  strcmp(type, "READ") ? F_WRLCK : F_RDLCK);
+	}
+	free(buf);
+	return rc;
+}
+
+/* Step 0: what the process holds on each file of ls, from every
+ * descriptor of the process open on it. The lock owner is the calling
+ * thread's descriptor table (another thread's, after unshare(CLONE_FILES)),
+ * hence thread-self (Linux 3.17), or self before it. Opens only /proc. */
+static int lsp_read_before(struct lockspace *ls)
+{
+	const char *proc = "/proc/thread-self/fdinfo";
+	struct lst_table files;
+	struct lst_file *f;
+	struct lsp_res *r;
+	struct dirent *e;
+	struct stat st;
+	DIR *d = NULL;
+	int rc = 0;
+
+	if (!ls->res)
+		return 0;
+	lst_table_init(&files);
+	for (r = ls->res; r && !rc; r = r->hh.next)
+		rc = lst_table_insert(&files, &r->reg);
+	if (!rc) {
+		d = opendir(proc);
+		if (!d && errno == ENOENT) {
+			proc = "/proc/self/fdinfo";
+			d = opendir(proc);
+		}
+		if (!d)
+			rc = -errno;
+	}
+	while (d && !rc) {
+		char *endp;
+		long fd;
+
+		errno = 0;
+		e = readdir(d);
+		if (!e) {
+			rc = -errno;
+			break;
+		}
+		fd = strtol(e->d_name, &endp, 10);
+		if (e->d_name[0] < '0' || e->d_name[0] > '9' || *endp ||
+		    fd > INT_MAX || fd == dirfd(d) || fstat((int)fd, &st) < 0)
+			continue;
+		f = lst_table_find(&files, st.st_dev, st.st_ino);
+		if (f)
+			rc = lsp_fd_locks(proc, (int)fd, lsp_res_of(f));
+	}
+	if (d)
+		closedir(d);
+	lst_table_free(&files);
+	for (r = ls->res; r && !rc; r = r->hh.next)
+		rc = lsp_spans_norm(r);
+	return rc;
+}
+
+/* The k-th part of the file that r->before leaves unlocked: 1 and
+ * [*s, *e], or 0 when there are not that many. */
+static int lsp_gap(const struct lsp_res *r, size_t k, int64_t *s, int64_t *e)
+{
+	int64_t pos = 0;
+	size_t i;
+
+	for (i = 0;; i++) {
+		bool last = i == r->nbefore;
+
+		if (last || r->before[i].start > pos) {
+			if (!k--) {
+				*s = pos;
+				*e = last ? INT64_MAX : r->before[i].start - 1;
+				return 1;
+			}
+		}
+		if (last || r->before[i].end == INT64_MAX)
+			return 0;
+		pos = r->before[i].end + 1;
+	}
+}
+
+/* Set type over every gap of r->before; on a refusal, unlock the gaps
+ * set so far and return it. Never refused with F_UNLCK. */
+static int lsp_gaps_set(struct lsp_res *r, short type)
+{
+	int64_t s, e;
+	size_t k, j;
+	int rc;
+
+	for (k = 0; lsp_gap(r, k, &s, &e); k++) {
+		rc = lsp_setlk(r->fd, type, s, e);
+		if (rc && type != F_UNLCK) {
+			for (j = 0; j < k && lsp_gap(r, j, &s, &e); j++)
+				lsp_setlk(r->fd, F_UNLCK, s, e);
+			return rc;
+		}
+	}
+	return 0;
+}
+
+/* Set type again over each span of r->before that had it. */
+static void lsp_spans_set(struct lsp_res *r, short type)
+{
+	size_t i;
+
+	for (i = 0; i < r->nbefore; i++)
+		if (r->before[i].type == type)
+			lsp_setlk(r->fd, type, r->before[i].start,
+				  r->before[i].end);
+}
+
+/* Step 2 for r: what can be refused, undone by lsp_undo(). */
+static int lsp_redo(struct lsp_res *r)
+{
+	if (r->shared)
+		return lsp_gaps_set(r, F_RDLCK);
+	return lsp_lock_fd(r->fd, false);
+}
+
+/* Back to r->before after lsp_redo() (and, with downgraded, step 3). */
+static void lsp_undo(struct lsp_res *r, bool downgraded)
+{
+	lsp_gaps_set(r, F_UNLCK);
+	if (!r->shared)
+		lsp_spans_set(r, F_RDLCK);
+	else if (downgraded)
+		lsp_spans_set(r, F_WRLCK); /* may be refused: best effort */
+}
+
+/* Adopt the checked resources (lsp_all_lock and lsp_reg_lock held): none
+ * may be held by a lockspace of this process already. All or nothing, as
+ * the section's comment says. */
 static int lsp_adopt(struct lockspace *ls)
 {
-	struct lsp_res *r;
+	struct lsp_res *r, *u;
+	bool done;
+	int rc = 0;
 	size_t i;
 
 	for (r = ls->res; r; r = r->hh.next)
 		if (lst_table_find(&lsp_reg, r->reg.key.dev, r->reg.key.ino))
 			return -EINVAL;
-	for (r = ls->res; r; r = r->hh.next)
-		if (lsp_lock_fd(r->fd, r->shared))
-			return -EINVAL;
+	rc = lsp_read_before(ls); /* step 0 */
+	for (r = ls->res; r && !rc; r = r->hh.next)
+		rc = lst_table_insert(&lsp_reg, &r->reg); /* step 1 */
+	if (rc)
+		goto out;
+	for (r = ls->res; r; r = r->hh.next) { /* step 2 */
+		rc = lsp_redo(r);
+		if (rc)
+			break;
+	}
+	if (rc) {
+		for (u = ls->res; u != r; u = u->hh.next)
+			lsp_undo(u, false);
+		goto out;
+	}
+	for (r = ls->res; r; r = r->hh.next) { /* step 3 */
+		rc = r->shared ? lsp_lock_fd(r->fd, true) : 0;
+		if (rc)
+			break;
+	}
+	if (rc) {
+		done = true; /* step 3 done for those before r */
+		for (u = ls->res; u; u = u->hh.next) {
+			done = done && u != r;
+			lsp_undo(u, done && u->shared);
+		}
+		goto out;
+	}
 	for (r = ls->res; r; r = r->hh.next) {
-		lst_table_insert(&lsp_reg, &r->reg);
 		fcntl(r->fd, F_SETFD, FD_CLOEXEC);
 		for (i = 0; i < r->nspares; i++)
 			fcntl(r->spares[i], F_SETFD, FD_CLOEXEC);
 	}
-	return 0;
+out:
+	for (r = ls->res; r; r = r->hh.next) {
+		if (rc)
+			lst_table_remove(&lsp_reg, &r->reg);
+		free(r->before);
+		r->before = NULL;
+		r->nbefore = 0;
+	}
+	return rc;
 }
 
 LOCKSPACE_API struct lockspace *lockspace_import(const char *state)
@@ -1066,9 +1533,16 @@ LOCKSPACE_API struct lockspace *lockspace_import(const char *state)
 	if (!rc)
 		rc = lsp_check(ls);
 	if (!rc) {
+		/* Listed in the same critical section as it adopts, so that
+		 * a fork either comes before (the descriptors are still the
+		 * caller's) or finds it listed (the child closes them). */
+		pthread_mutex_lock(&lsp_all_lock);
 		pthread_mutex_lock(&lsp_reg_lock);
 		rc = lsp_adopt(ls);
+		if (!rc)
+			lsp_list_add(ls);
 		pthread_mutex_unlock(&lsp_reg_lock);
+		pthread_mutex_unlock(&lsp_all_lock);
 	}
 	if (rc) {
 		/* Nothing was adopted: the descriptors stay the caller's. */

@@ -1,17 +1,23 @@
 /* tests/test_lockspace.c: the named-resource API of core/lockspace.c:
  * lifecycle, exclusive and shared holds, owners, busy in and out of the
- * process, autocreate, name checks, the exec handover, fork. Other
- * processes look at the kernel locks with the raw syscall (tu_probe). */
+ * process, autocreate, name checks, symlinks and FIFOs planted in the
+ * directory, the exec handover and its all-or-nothing import, fork.
+ * Other processes look at the kernel locks with the raw syscall
+ * (tu_probe); a process's own locks are read from its fdinfo
+ * (proc_locks_str). */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -112,6 +118,104 @@ static void touch(const char *path)
 
 	cr_assert_geq(fd, 0);
 	close(fd);
+}
+
+/* The kernel's own account of the POSIX locks pid holds on path, sorted:
+ * "W0-9 R20-EOF", "" for none. From the "lock:" lines of
+ * /proc/PID/fdinfo/FD for each descriptor of pid open on path (each read
+ * whole in one read(2), so consistent; /proc/locks is read in pages,
+ * and other processes' locks changing meanwhile skip or repeat lines).
+ * Opens only /proc. The string is static. */
+struct plock {
+	long long start;
+	char line[48];
+};
+
+static int plock_cmp(const void *a, const void *b)
+{
+	const struct plock *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+static int plock_add(struct plock *pl, int n, long long start, const char *type,
+		     const char *end)
+{
+	char line[48];
+	int i;
+
+	snprintf(line, sizeof(line), "%c%lld-%s",
+		 strcmp(type, "WRITE") ? 'R' : 'W', start, end);
+	for (i = 0; i < n; i++)
+		if (!strcmp(pl[i].line, line))
+			return n; /* a dup of the descriptor */
+	cr_assert_lt(n, 32);
+	pl[n].start = start;
+	strcpy(pl[n].line, line);
+	return n + 1;
+}
+
+static const char *proc_locks_str(const char *path, pid_t pid)
+{
+	static char out[1024], buf[65536];
+	char p[PATH_MAX], kind[16], type[16], end[32], *line, *save;
+	struct plock pl[32];
+	struct stat st, fst;
+	struct dirent *e;
+	long long start;
+	int n = 0, i, fd;
+	ssize_t len;
+	DIR *d;
+
+	cr_assert_eq(lstat(path, &st), 0);
+	snprintf(p, sizeof(p), "/proc/%d/fd", (int)pid);
+	d = opendir(p);
+	cr_assert_not_null(d);
+	while ((e = readdir(d))) {
+		snprintf(p, sizeof(p), "/proc/%d/fd/%s", (int)pid, e->d_name);
+		if (e->d_name[0] == '.' || stat(p, &fst) < 0 ||
+		    fst.st_dev != st.st_dev || fst.st_ino != st.st_ino)
+			continue;
+		snprintf(p, sizeof(p), "/proc/%d/fdinfo/%s", (int)pid,
+			 e->d_name);
+		fd = open(p, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		len = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		buf[len > 0 ? len : 0] = 0;
+		for (line = strtok_r(buf, "\n", &save); line;
+		     line = strtok_r(NULL, "\n", &save))
+			if (sscanf(line,
+				   "lock:\t%*d: %15s %*s %15s %*d %*s %lld "
+				   "%31s",
+				   kind, type, &start, end) == 4 &&
+			    !strcmp(kind, "POSIX"))
+				n = plock_add(pl, n, start, type, end);
+	}
+	closedir(d);
+	qsort(pl, (size_t)n, sizeof(pl[0]), plock_cmp);
+	out[0] = 0;
+	for (i = 0; i < n; i++) {
+		if (i)
+			strcat(out, " ");
+		strcat(out, pl[i].line);
+	}
+	return out;
+}
+
+/* The type of the POSIX lock pid holds on the whole of path per
+ * /proc/locks, F_UNLCK for none (and for anything else: a part). */
+static int proc_lock_of(const char *path, pid_t pid)
+{
+	const char *l = proc_locks_str(path, pid);
+
+	if (!strcmp(l, "W0-EOF"))
+		return F_WRLCK;
+	if (!strcmp(l, "R0-EOF"))
+		return F_RDLCK;
+	cr_assert_str_empty(l, "%s: unexpected locks %s", path, l);
+	return F_UNLCK;
 }
 
 /* Another process holding a lock on path, taken with the raw syscall. */
@@ -531,6 +635,144 @@ Test(lockspace, resource_that_is_not_a_regular_file_is_einval)
 	lockspace_free(ls);
 }
 
+/* ---- symlinks and files that are not regular -------------------------
+ * A lockspace directory may be shared with other users: a name must
+ * never lead the resource API to another file (issue 17). */
+
+static int is_symlink(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0 && S_ISLNK(st.st_mode);
+}
+
+/* rename(2) or link(2) of two names of the directory (at() has one
+ * buffer). */
+static int two_names(int (*fn)(const char *, const char *), const char *from,
+		     const char *to)
+{
+	char a[PATH_MAX];
+
+	snprintf(a, sizeof(a), "%s", at(from));
+	return fn(a, at(to));
+}
+
+Test(lockspace, autocreate_does_not_follow_a_dangling_symlink)
+{
+	struct lockspace *ls = lockspace_new(dir);
+	unsigned sh = LOCKSPACE_SHARED | LOCKSPACE_AUTOCREATE;
+
+	/* B plants "r" -> "victim": an autocreate that followed it would
+	 * create (and lock) the victim's path. */
+	cr_assert_eq(two_names(symlink, "victim", "r"), 0);
+	cr_assert_eq(lockspace_acquire(ls, "r", 1, LOCKSPACE_AUTOCREATE),
+		     -ELOOP);
+	cr_assert_eq(lockspace_acquire(ls, "r", 1, sh), -ELOOP);
+	cr_assert(!exists("victim"));
+	cr_assert_eq(lockspace_create_resource(ls, "r"), -EEXIST);
+	cr_assert(!exists("victim"));
+	cr_assert(is_symlink(at("r")));
+	lockspace_free(ls);
+}
+
+Test(lockspace, acquire_does_not_lock_another_file_through_a_symlink)
+{
+	struct lockspace *ls = lockspace_new(dir);
+	struct lockspace *abs = lockspace_new(NULL);
+	char path[PATH_MAX];
+	unsigned fl[] = {0, LOCKSPACE_SHARED, LOCKSPACE_AUTOCREATE,
+			 LOCKSPACE_SHARED | LOCKSPACE_AUTOCREATE};
+	size_t i;
+
+	touch(at("a")); /* A's resource */
+	cr_assert_eq(symlink("a", at("b")), 0);
+	cr_assert_eq(symlink("..", at("up")), 0);
+	cr_assert_eq(symlink("/etc", at("etc")), 0);
+	for (i = 0; i < sizeof(fl) / sizeof(fl[0]); i++) {
+		cr_assert_eq(lockspace_acquire(ls, "b", 1, fl[i]), -ELOOP,
+			     "flags %u", fl[i]);
+		cr_assert_eq(lockspace_acquire(ls, "up", 1, fl[i]), -ELOOP);
+		cr_assert_eq(lockspace_acquire(ls, "etc", 1, fl[i]), -ELOOP);
+		assert_free(at("a"));
+	}
+	/* nor delete through it: neither the link nor A's file */
+	cr_assert_eq(lockspace_delete_resource(ls, "b"), -ELOOP);
+	cr_assert(is_symlink(at("b")));
+	cr_assert(exists("a"));
+	/* without a directory, the last component of the path */
+	snprintf(path, sizeof(path), "%s", at("b"));
+	cr_assert_eq(lockspace_acquire(abs, path, 1, LOCKSPACE_AUTOCREATE),
+		     -ELOOP);
+	assert_free(at("a"));
+	/* A can still take its own file */
+	cr_assert_eq(lockspace_acquire(ls, "a", 1, 0), 0);
+	assert_held_by_me(at("a"), F_WRLCK);
+	lockspace_free(abs);
+	lockspace_free(ls);
+}
+
+/* inotify tells whether anyone opened path while fn ran. */
+static int opened_during(const char *path, void (*fn)(void *), void *arg)
+{
+	char buf[4096];
+	int in = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	ssize_t n;
+
+	cr_assert_geq(in, 0);
+	cr_assert_geq(inotify_add_watch(in, path, IN_OPEN), 0);
+	fn(arg);
+	n = read(in, buf, sizeof(buf));
+	close(in);
+	return n > 0;
+}
+
+static void try_fifo(void *arg)
+{
+	struct lockspace *ls = arg;
+	unsigned sh = LOCKSPACE_SHARED | LOCKSPACE_AUTOCREATE;
+
+	cr_assert_eq(lockspace_acquire(ls, "fifo", 1, LOCKSPACE_SHARED),
+		     -EINVAL);
+	cr_assert_eq(lockspace_acquire(ls, "fifo", 1, 0), -EINVAL);
+	cr_assert_eq(lockspace_acquire(ls, "fifo", 1, sh), -EINVAL);
+	cr_assert_eq(lockspace_delete_resource(ls, "fifo"), -EINVAL);
+}
+
+Test(lockspace, fifo_is_refused_without_being_opened)
+{
+	struct lockspace *ls = lockspace_new(dir);
+
+	/* Opening a FIFO can block, or wake a writer that waits for a
+	 * reader: the API must not open what is not a regular file. */
+	cr_assert_eq(mkfifo(at("fifo"), 0600), 0);
+	cr_assert(!opened_during(at("fifo"), try_fifo, ls));
+	lockspace_free(ls);
+}
+
+Test(lockspace, release_does_not_unlink_what_replaced_the_file)
+{
+	struct lockspace *ls = lockspace_new(dir);
+
+	/* Another file renamed over an exclusive autocreated resource: the
+	 * release must not delete it. */
+	cr_assert_eq(lockspace_acquire(ls, "r", 1, LOCKSPACE_AUTOCREATE), 0);
+	touch(at("other"));
+	cr_assert_eq(two_names(rename, "other", "r"), 0);
+	cr_assert_eq(lockspace_release(ls, "r", 1), 0);
+	cr_assert(exists("r"));
+	cr_assert_eq(unlink(at("r")), 0);
+	/* Nor a symlink to our own file (through a hard link "keep"): the
+	 * path no longer names the file we locked, only leads to it. */
+	cr_assert_eq(lockspace_acquire(ls, "r", 1, LOCKSPACE_AUTOCREATE), 0);
+	cr_assert_eq(two_names(link, "r", "keep"), 0);
+	cr_assert_eq(symlink("keep", at("tmp")), 0);
+	cr_assert_eq(two_names(rename, "tmp", "r"), 0);
+	cr_assert_eq(lockspace_release(ls, "r", 1), 0);
+	cr_assert(is_symlink(at("r")));
+	cr_assert(exists("keep"));
+	lockspace_free(ls);
+}
+
 /* ---- threads, fork, descriptors ------------------------------------- */
 
 static int inside;
@@ -606,6 +848,136 @@ Test(lockspace, fork_child_holds_none_of_the_locks)
 	assert_held_by_me(at("r"), F_WRLCK);
 	lockspace_free(ls);
 	cr_assert(!exists("r"));
+}
+
+/* The child's half of fork_child_owns_none_of_the_parents_holds. */
+static int fork_child(struct lockspace *ls, int fds_before, int ready[2],
+		      int go[2])
+{
+	struct lockspace *mine;
+	char c = 'R';
+
+	close(ready[0]);
+	close(go[1]);
+	/* The copies of the parent's descriptors are gone (2, besides the
+	 * two pipe ends): the child holds no lock for them to keep, and
+	 * keeping them would be a trap (a later close, or exec's
+	 * close-on-exec, would drop the child's own locks on those files). */
+	if (fd_count() != fds_before - 4)
+		return 1;
+	/* The parent's holds are not the child's: nothing to release. */
+	if (lockspace_release(ls, "x", 1) != -ENOENT ||
+	    lockspace_release(ls, "s", 1) != -ENOENT ||
+	    lockspace_release_owner(ls, 1) != 0)
+		return 2;
+	/* A lockspace of its own meets the parent as another process. */
+	mine = lockspace_new(dir);
+	if (!mine || lockspace_acquire(mine, "s", 2, LOCKSPACE_SHARED) != 0)
+		return 3;
+	if (lockspace_acquire(mine, "x", 2, 0) != -EBUSY ||
+	    lockspace_acquire(mine, "x", 2, LOCKSPACE_SHARED) != -EBUSY)
+		return 4;
+	/* So does the parent's copy, now an empty lockspace of the child. */
+	if (lockspace_acquire(ls, "x", 3, 0) != -EBUSY ||
+	    lockspace_acquire(ls, "t", 3, LOCKSPACE_AUTOCREATE) != 0)
+		return 5;
+	if (write(ready[1], &c, 1) != 1 || read(go[0], &c, 1) < 0)
+		return 6;
+	lockspace_free(mine);
+	lockspace_free(ls); /* deletes its own "t", nothing of the parent's */
+	if (exists("t") || !exists("x"))
+		return 7;
+	return 0;
+}
+
+Test(lockspace, fork_child_owns_none_of_the_parents_holds)
+{
+	struct lockspace *ls = lockspace_new(dir);
+	unsigned sh = LOCKSPACE_SHARED | LOCKSPACE_AUTOCREATE;
+	int ready[2], go[2], status, before;
+	pid_t child;
+	char c;
+
+	cr_assert_eq(lockspace_acquire(ls, "s", 1, sh), 0);
+	cr_assert_eq(lockspace_acquire(ls, "x", 1, LOCKSPACE_AUTOCREATE), 0);
+	cr_assert_eq(pipe2(ready, O_CLOEXEC), 0);
+	cr_assert_eq(pipe2(go, O_CLOEXEC), 0);
+	before = fd_count();
+	child = fork();
+	cr_assert_geq(child, 0);
+	if (child == 0)
+		_exit(fork_child(ls, before, ready, go));
+	close(ready[1]);
+	close(go[0]);
+	if (read(ready[0], &c, 1) != 1) {
+		waitpid(child, &status, 0);
+		cr_assert_fail("child failed: %d", WEXITSTATUS(status));
+	}
+	/* The kernel: both hold "s" shared, "x" is the parent's alone. */
+	cr_assert_eq(proc_lock_of(at("s"), child), F_RDLCK);
+	cr_assert_eq(proc_lock_of(at("s"), getpid()), F_RDLCK);
+	cr_assert_eq(proc_lock_of(at("x"), child), F_UNLCK);
+	cr_assert_eq(proc_lock_of(at("t"), child), F_WRLCK);
+	assert_held_by_me(at("x"), F_WRLCK);
+	close(go[1]);
+	cr_assert_eq(waitpid(child, &status, 0), child);
+	cr_assert(WIFEXITED(status));
+	cr_assert_eq(WEXITSTATUS(status), 0, "child step %d failed",
+		     WEXITSTATUS(status));
+	/* and the parent's holds are as they were */
+	assert_held_by_me(at("x"), F_WRLCK);
+	cr_assert_eq(proc_lock_of(at("s"), getpid()), F_RDLCK);
+	cr_assert_eq(lockspace_release(ls, "x", 1), 0);
+	cr_assert(!exists("x"));
+	lockspace_free(ls);
+	assert_free(at("s"));
+	close(ready[0]);
+}
+
+static int busy_stop;
+
+static void *busy_loop(void *arg)
+{
+	struct lockspace *ls = arg;
+
+	while (!__atomic_load_n(&busy_stop, __ATOMIC_RELAXED)) {
+		if (lockspace_acquire(ls, "b", 1, LOCKSPACE_AUTOCREATE) == 0)
+			lockspace_release(ls, "b", 1);
+	}
+	return NULL;
+}
+
+Test(lockspace, fork_while_another_thread_is_inside_the_lockspace)
+{
+	struct lockspace *ls = lockspace_new(dir);
+	pthread_t t;
+	int i, status;
+	pid_t child;
+
+	/* Whatever the other thread was doing when the process forked, the
+	 * child finds the lockspace whole and unlocked, and empty. */
+	cr_assert_eq(pthread_create(&t, NULL, busy_loop, ls), 0);
+	for (i = 0; i < 200; i++) {
+		child = fork();
+		cr_assert_geq(child, 0);
+		if (child == 0) {
+			alarm(10); /* a mutex left locked would hang here */
+			if (lockspace_acquire(ls, "c", 1,
+					      LOCKSPACE_AUTOCREATE) != 0 ||
+			    lockspace_release(ls, "b", 1) != -ENOENT)
+				_exit(1);
+			lockspace_free(ls);
+			_exit(0);
+		}
+		cr_assert_eq(waitpid(child, &status, 0), child);
+		cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+			  "round %d: status %#x", i, status);
+		cr_assert(!exists("c"));
+	}
+	__atomic_store_n(&busy_stop, 1, __ATOMIC_RELAXED);
+	cr_assert_eq(pthread_join(t, NULL), 0);
+	lockspace_free(ls);
+	cr_assert(!exists("b"));
 }
 
 Test(lockspace, no_descriptor_is_leaked)
@@ -865,6 +1237,278 @@ Test(lockspace, import_refuses_states_that_do_not_match_the_system)
 	close(ro);
 	close(fd2);
 	close(q2);
+}
+
+/* ---- import is all or nothing (issue 16) ---------------------------- */
+
+static char *state2(int fd1, const char *sh1, int fd2, const char *sh2)
+{
+	char *s;
+
+	cr_assert_geq(asprintf(&s,
+			       "lockspace/1\ndir %s\n"
+			       "resource fd=%d shared=%s autocreate=0 owners=1 "
+			       "spares= path=%s/a\n"
+			       "resource fd=%d shared=%s autocreate=0 owners=1 "
+			       "spares= path=%s/b\nend\n",
+			       dir, fd1, sh1, dir, fd2, sh2, dir),
+		      0);
+	return s;
+}
+
+static void lock_range(int fd, short type, off_t start, off_t len)
+{
+	struct flock fl = {.l_type = type,
+			   .l_whence = SEEK_SET,
+			   .l_start = start,
+			   .l_len = len};
+
+	cr_assert_eq(fcntl(fd, F_SETLK, &fl), 0, "%m");
+}
+
+/* Refused with errno err, and the descriptors' flags are as before. */
+static void assert_refused_with(const char *state, int err, int fa, int fb)
+{
+	int fla = fcntl(fa, F_GETFD), flb = fcntl(fb, F_GETFD);
+
+	errno = 0;
+	cr_assert_null(lockspace_import(state), "imported: %s", state);
+	cr_assert_eq(errno, err, "errno %d, expected %d", errno, err);
+	cr_assert_eq(fcntl(fa, F_GETFD), fla);
+	cr_assert_eq(fcntl(fb, F_GETFD), flb);
+}
+
+/* Nothing of a or b in the registry: another lockspace takes both. */
+static void assert_not_registered(void)
+{
+	struct lockspace *ls = lockspace_new(dir);
+
+	cr_assert_eq(lockspace_acquire(ls, "a", 1, LOCKSPACE_SHARED), 0);
+	cr_assert_eq(lockspace_acquire(ls, "b", 1, LOCKSPACE_SHARED), 0);
+	/* no release: its close would drop the test's own locks on a */
+	lockspace_free(ls);
+}
+
+/* Files a and b, each open for writing; another process reads b, so
+ * that a write lock on b is refused by the kernel. */
+static void two_files(int *fa, int *fb, struct holder *h)
+{
+	touch(at("a"));
+	touch(at("b"));
+	*fa = open(at("a"), O_RDWR);
+	*fb = open(at("b"), O_RDWR);
+	cr_assert(*fa >= 0 && *fb >= 0);
+	cr_assert_eq(holder_start(h, at("b"), F_RDLCK), 0);
+}
+
+Test(lockspace, import_refused_by_the_kernel_on_the_second_file_takes_nothing)
+{
+	struct lockspace *ls;
+	struct holder h;
+	const char *sh[] = {"0", "1"};
+	char *s;
+	int fa, fb, i;
+
+	two_files(&fa, &fb, &h);
+	for (i = 0; i < 2; i++) {
+		/* a (exclusive, then shared) is new to the process: a lock
+		 * taken on it must be given back when b is refused */
+		s = state2(fa, sh[i], fb, "0");
+		assert_refused_with(s, EBUSY, fa, fb);
+		free(s);
+		cr_assert_eq(proc_lock_of(at("a"), getpid()), F_UNLCK);
+		assert_free(at("a"));
+		cr_assert_eq(proc_lock_of(at("b"), getpid()), F_UNLCK);
+		assert_not_registered();
+	}
+	holder_stop(&h);
+	/* the same state goes through once nobody is in the way */
+	s = state2(fa, "0", fb, "0");
+	ls = lockspace_import(s);
+	cr_assert_not_null(ls, "%m");
+	assert_held_by_me(at("a"), F_WRLCK);
+	assert_held_by_me(at("b"), F_WRLCK);
+	lockspace_free(ls);
+	free(s);
+}
+
+Test(lockspace, import_that_fails_keeps_a_write_lock_it_would_have_downgraded)
+{
+	struct lockspace *ls;
+	struct holder h;
+	char *s;
+	int fa, fb;
+
+	two_files(&fa, &fb, &h);
+	lock_range(fa, F_WRLCK, 0, 0);
+	s = state2(fa, "1", fb, "0");
+	assert_refused_with(s, EBUSY, fa, fb);
+	cr_assert_eq(proc_lock_of(at("a"), getpid()), F_WRLCK);
+	assert_held_by_me(at("a"), F_WRLCK);
+	holder_stop(&h);
+	/* and when it succeeds, the state's word goes: shared */
+	ls = lockspace_import(s);
+	cr_assert_not_null(ls, "%m");
+	cr_assert_eq(proc_lock_of(at("a"), getpid()), F_RDLCK);
+	cr_assert_eq(proc_lock_of(at("b"), getpid()), F_WRLCK);
+	lockspace_free(ls);
+	free(s);
+}
+
+Test(lockspace, import_that_fails_keeps_a_read_lock_it_would_have_upgraded)
+{
+	struct holder h;
+	char *s;
+	int fa, fb;
+
+	two_files(&fa, &fb, &h);
+	lock_range(fa, F_RDLCK, 0, 0);
+	s = state2(fa, "0", fb, "0");
+	assert_refused_with(s, EBUSY, fa, fb);
+	cr_assert_eq(proc_lock_of(at("a"), getpid()), F_RDLCK);
+	/* another process can still read a: it was not upgraded */
+	holder_stop(&h);
+	cr_assert_eq(holder_start(&h, at("a"), F_RDLCK), 0);
+	holder_stop(&h);
+	free(s);
+	close(fa);
+	close(fb);
+}
+
+Test(lockspace, import_that_fails_restores_ranges_exactly)
+{
+	const char *sh[] = {"0", "1"};
+	struct holder h;
+	char *s;
+	int fa, fb, i;
+
+	/* What the process held on a by other means, in pieces: a failed
+	 * import must give back exactly that, not "nothing", not all. */
+	two_files(&fa, &fb, &h);
+	lock_range(fa, F_WRLCK, 0, 10);
+	lock_range(fa, F_RDLCK, 20, 10);
+	lock_range(fa, F_WRLCK, 100, 0);
+	for (i = 0; i < 2; i++) {
+		s = state2(fa, sh[i], fb, "0");
+		assert_refused_with(s, EBUSY, fa, fb);
+		free(s);
+		cr_assert_str_eq(proc_locks_str(at("a"), getpid()),
+				 "W0-9 R20-29 W100-EOF");
+	}
+	holder_stop(&h);
+	close(fa);
+	close(fb);
+}
+
+Test(lockspace, import_refused_for_a_file_held_here_takes_nothing)
+{
+	struct lockspace *other = lockspace_new(dir);
+	char *s;
+	int fa, fb;
+
+	/* b is held by another lockspace of the process: refused before any
+	 * lock is taken */
+	touch(at("a"));
+	touch(at("b"));
+	cr_assert_eq(lockspace_acquire(other, "b", 1, 0), 0);
+	fa = open(at("a"), O_RDWR);
+	fb = open(at("b"), O_RDWR);
+	cr_assert(fa >= 0 && fb >= 0);
+	s = state2(fa, "0", fb, "0");
+	assert_refused_with(s, EINVAL, fa, fb);
+	free(s);
+	cr_assert_eq(proc_lock_of(at("a"), getpid()), F_UNLCK);
+	assert_held_by_me(at("b"), F_WRLCK);
+	close(fa);
+	lockspace_free(other); /* fb's close would drop b: free first */
+	close(fb);
+	assert_not_registered();
+}
+
+Test(lockspace, import_refused_on_a_shared_file_gives_back_the_exclusive_one)
+{
+	struct holder h;
+	char *s;
+	int fa, fb;
+
+	/* The refusal comes while adding a read lock to b (another process
+	 * writes it), after a's write lock was taken. */
+	touch(at("a"));
+	touch(at("b"));
+	fa = open(at("a"), O_RDWR);
+	fb = open(at("b"), O_RDONLY);
+	cr_assert(fa >= 0 && fb >= 0);
+	cr_assert_eq(holder_start(&h, at("b"), F_WRLCK), 0);
+	s = state2(fa, "0", fb, "1");
+	assert_refused_with(s, EBUSY, fa, fb);
+	free(s);
+	cr_assert_eq(proc_lock_of(at("a"), getpid()), F_UNLCK);
+	assert_free(at("a"));
+	holder_stop(&h);
+	assert_not_registered();
+	close(fa);
+	close(fb);
+}
+
+Test(lockspace, import_without_proc_fails_and_takes_nothing)
+{
+	int fa, fb, status;
+	pid_t child;
+	char *s;
+
+	/* Without /proc the process cannot learn what it holds, so it could
+	 * not give it back: import refuses before it changes anything. */
+	if (geteuid() != 0)
+		cr_skip_test("needs root: a mount namespace without /proc");
+	touch(at("a"));
+	touch(at("b"));
+	fa = open(at("a"), O_RDWR);
+	fb = open(at("b"), O_RDWR);
+	cr_assert(fa >= 0 && fb >= 0);
+	s = state2(fa, "0", fb, "0");
+	child = fork();
+	cr_assert_geq(child, 0);
+	if (child == 0) {
+		if (unshare(CLONE_NEWNS) < 0 ||
+		    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+		    mount("none", "/proc", "tmpfs", 0, NULL) < 0)
+			_exit(77);
+		errno = 0;
+		if (lockspace_import(s) || errno != ENOENT)
+			_exit(1);
+		if (seen(at("a"), NULL) != F_UNLCK ||
+		    seen(at("b"), NULL) != F_UNLCK)
+			_exit(2);
+		if (fcntl(fa, F_GETFD) != 0 || fcntl(fb, F_GETFD) != 0)
+			_exit(3);
+		_exit(0);
+	}
+	cr_assert_eq(waitpid(child, &status, 0), child);
+	free(s);
+	close(fa);
+	close(fb);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 77)
+		cr_skip_test("no mount namespace here");
+	cr_assert(WIFEXITED(status));
+	cr_assert_eq(WEXITSTATUS(status), 0, "step %d", WEXITSTATUS(status));
+}
+
+Test(lockspace, import_refuses_a_path_that_is_a_symlink)
+{
+	char *s;
+	int fd;
+
+	/* The fd is of the file the link leads to, but the resource API
+	 * never follows a link (acquire would refuse it: -ELOOP). */
+	touch(at("a"));
+	cr_assert_eq(symlink("a", at("l")), 0);
+	fd = open(at("a"), O_RDWR | O_CLOEXEC);
+	cr_assert_geq(fd, 0);
+	assert_refused(s = state_for(fd, "0", "1", at("l")));
+	free(s);
+	assert_free(at("a"));
+	cr_assert_geq(fcntl(fd, F_GETFD), 0);
+	close(fd);
 }
 
 Test(lockspace, import_refuses_garbage_truncations_and_huge_numbers)
