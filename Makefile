@@ -132,7 +132,8 @@ $(LIB_SO): $(CORE_OBJ)
 SHIM_CORE := $(filter-out $(B)/core/lockspace.o,$(CORE_OBJ))
 $(SHIM_SO): $(SHIM_OBJ) $(SHIM_CORE) $(COMMON_OBJ)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) -shared $(CFLAGS) $(LDFLAGS) -Wl,-z,defs -o $@ $^ -ldl -pthread
+	$(Q)$(CC) -shared $(CFLAGS) $(LDFLAGS) -Wl,-z,defs \
+		-Wl,-z,noseparate-code -o $@ $^ -ldl -pthread
 
 # Test programs play "an unmodified program": no header or library of ours.
 $(B)/progs/%: tests/progs/%.c | deps

@@ -13,6 +13,7 @@
  */
 #include "adopt.h"
 #include "anchor.h"
+#include "config.h"
 #include "exec.h"
 #include "fdstate.h"
 #include "files.h"
@@ -423,6 +424,7 @@ void adopt_handoff(void)
 
 	if (!v)
 		return;
+	config_ensure(); /* the files it takes in get their policy */
 	text = v;
 	len = strlen(v);
 	if (!strncmp(v, HANDOFF_MAGIC " memfd ", sizeof(HANDOFF_MAGIC) + 6)) {

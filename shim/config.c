@@ -12,11 +12,15 @@
  * returns NULL there, so only the system file is read.
  */
 #include "config.h"
+#include "defs.h"
+#include "guard.h"
 #include "log.h"
 #include "real.h"
 
 #include <errno.h>
 #include <execinfo.h>
+#include <sched.h>
+#include <sys/auxv.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,10 +34,12 @@
 #endif
 #define SYSTEM_CONF LOCKSPACE_SYSCONFDIR "/lockspace-preload.conf"
 
-/* Written once by config_init() (single-threaded, in the constructor),
- * read-only afterwards. */
+/* Written once by config_read() (config_ensure: the first lock call, the
+ * constructor of an image that takes over a hand-over, or exit), read-only
+ * afterwards. cfg_state: 0 not read, 1 being read, 2 read. */
 static struct config cfg;
 static int cfg_mode;
+static atomic_int cfg_state;
 
 /* Read path into a fresh mapping of CONFIG_SIZE_MAX + 1 bytes. 0, or
  * -errno with the reason; -ENOENT is silent for the system file. */
@@ -150,7 +156,7 @@ static const struct {
 };
 #define N_ENV (sizeof(env_keys) / sizeof(env_keys[0]))
 
-void config_init(void)
+static void config_read(void)
 {
 	const char *path = secure_getenv("LOCKSPACE_PRELOAD_CONF");
 	const char *bad_var[N_ENV];
@@ -216,8 +222,57 @@ void config_init(void)
 	}
 }
 
+/*
+ * Nothing is read at startup: a program that never takes a lock pays for
+ * no file, no variable and no log (issue 24: startup). The first caller
+ * reads; another thread that comes meanwhile waits for it. A signal
+ * handler that interrupts the reading thread never gets here (the lock
+ * call passes through while shim_busy is set).
+ */
+void config_ensure(void)
+{
+	int st = atomic_load_explicit(&cfg_state, memory_order_acquire);
+
+	if (likely(st == 2))
+		return;
+	st = 0;
+	if (atomic_compare_exchange_strong(&cfg_state, &st, 1)) {
+		shim_busy++;
+		config_read();
+		shim_busy--;
+		atomic_store_explicit(&cfg_state, 2, memory_order_release);
+		return;
+	}
+	while (atomic_load_explicit(&cfg_state, memory_order_acquire) != 2)
+		sched_yield();
+}
+
+/* A run that names any LOCKSPACE_PRELOAD_* variable asked for something
+ * (a log, a file, a mode): it is read before main, so that a mistake in
+ * it is reported at once, and the log is open from the start. Otherwise
+ * the first lock call reads it. Secure-execution processes see no
+ * variable (secure_getenv). */
+void config_startup(void)
+{
+	extern char **environ;
+
+	if (getauxval(AT_SECURE))
+		return;
+	for (char **e = environ; e && *e; e++)
+		if (!strncmp(*e, "LOCKSPACE_PRELOAD_", 18)) {
+			config_ensure();
+			return;
+		}
+}
+
+int config_read_yet(void)
+{
+	return atomic_load_explicit(&cfg_state, memory_order_acquire) == 2;
+}
+
 int config_mode(void)
 {
+	config_ensure();
 	return cfg_mode;
 }
 
@@ -225,6 +280,7 @@ atomic_int watch_closes;
 
 void config_policy(const char *path, struct policy *p)
 {
+	config_ensure();
 	config_lookup(&cfg, path, p);
 	if (p->mode == MODE_OBSERVE || log_enabled(LOGL_INFO) ||
 	    log_reporting())
@@ -235,5 +291,6 @@ void config_policy(const char *path, struct policy *p)
  * be looked up at its first lock. */
 int config_has_rules(void)
 {
+	config_ensure();
 	return cfg.nrules != 0;
 }

@@ -3,7 +3,10 @@
  * shim/config.h: the policy of this process (lockspace-preload.conf and
  * the environment).
  *
- * config_init() runs once in the constructor: the file at
+ * config_ensure() reads it once, when it is first needed: before main
+ * when the environment names a LOCKSPACE_PRELOAD_* variable
+ * (config_startup), else at the first lock call, or at exit for the
+ * summary. Read: the file at
  * $LOCKSPACE_PRELOAD_CONF, else LOCKSPACE_SYSCONFDIR/lockspace-preload.conf,
  * else the built-in defaults; then the LOCKSPACE_PRELOAD_* environment
  * overrides. In a secure-execution process every variable is ignored.
@@ -17,7 +20,11 @@
 
 #include "config_parse.h"
 
-void config_init(void);
+void config_ensure(void);
+/* The constructor: read now if the environment asks for anything. */
+void config_startup(void);
+/* Whether it was read already (no reading). */
+int config_read_yet(void);
 /* The process-wide mode (mode = off turns every wrapper into a plain
  * pass-through). MODE_OFF only when no file can get another mode: with
  * mode = off globally and a section that says otherwise, the most active

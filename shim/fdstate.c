@@ -8,6 +8,7 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -24,44 +25,39 @@ union fd_slot {
 };
 static union fd_slot *fd_slot;
 
-static size_t read_nr_open(void)
+/*
+ * How many numbers to map for: the kernel hands out numbers below
+ * RLIMIT_NOFILE, whose hard limit only a privileged process can raise,
+ * up to fs.nr_open (1048576 unless changed). One getrlimit instead of
+ * reading /proc/sys/fs/nr_open (issue 24: startup); a number beyond the
+ * arrays is never tracked, and its locks are plain POSIX locks.
+ */
+static size_t numbers(void)
 {
-	char buf[32];
-	long fd, n;
-	size_t v = 0;
+	struct rlimit rl;
+	size_t n = 1u << 20;
 
-	fd = syscall(SYS_openat, AT_FDCWD, "/proc/sys/fs/nr_open",
-		     O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 1u << 20;
-	n = syscall(SYS_read, fd, buf, sizeof(buf) - 1);
-	raw_close((int)fd);
-	for (long i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; i++)
-		v = v * 10 + (size_t)(buf[i] - '0');
-	if (v < 1024 || v > (1u << 30))
-		v = 1u << 20;
-	return v;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY &&
+	    rl.rlim_max > n)
+		n = rl.rlim_max;
+	return n > (1u << 30) ? 1u << 30 : n;
 }
 
 void fdstate_init(void)
 {
-	size_t n = read_nr_open();
-	void *a, *b;
+	size_t n = numbers();
+	size_t slots = (n + 63) & ~(size_t)63; /* the slots after the bytes */
+	char *a;
 
-	a = mmap(NULL, n, PROT_READ | PROT_WRITE,
+	/* One mapping for both, without reserve: only the pages of the
+	 * numbers in use are ever touched. */
+	a = mmap(NULL, slots + n * sizeof(*fd_slot), PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	b = mmap(NULL, n * sizeof(*fd_slot), PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (a == MAP_FAILED || b == MAP_FAILED) {
-		if (a != MAP_FAILED)
-			munmap(a, n);
-		if (b != MAP_FAILED)
-			munmap(b, n * sizeof(*fd_slot));
+	if (a == MAP_FAILED)
 		return; /* every call passes through */
-	}
-	fd_slot = b;
+	fd_slot = (union fd_slot *)(a + slots);
 	fd_state_size = n;
-	__atomic_store_n(&fd_state, a, __ATOMIC_RELEASE);
+	__atomic_store_n(&fd_state, (_Atomic(uint8_t) *)a, __ATOMIC_RELEASE);
 }
 
 int fdstate_track(int fd)

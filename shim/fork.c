@@ -14,6 +14,7 @@
 #include "deadlock.h"
 #include "fdstate.h"
 #include "files.h"
+#include "getlk.h"
 #include "guard.h"
 #include "real.h"
 #include "wait.h"
@@ -50,6 +51,7 @@ static void atfork_child(void)
 	band_reset();
 	dl_forget();
 	wait_atfork_child();
+	getlk_atfork_child();
 	atomic_store(&sib_scan.active, 0); /* a scan the fork cut short */
 }
 

@@ -12,5 +12,7 @@
 /* The pid of the shimmed process whose anchor holds the lock fl (its
  * whole range, as F_OFD_GETLK reported it) on (dev, ino), or -1. */
 pid_t getlk_find_pid(dev_t dev, ino_t ino, const struct flock *fl);
+/* The fork child keeps no answer of its parent's. */
+void getlk_atfork_child(void);
 
 #endif

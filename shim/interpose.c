@@ -15,6 +15,7 @@
 #include "fork.h"
 #include "guard.h"
 #include "lockcmd.h"
+#include "log.h"
 #include "observe.h"
 #include "real.h"
 #include "uaccess.h"
@@ -31,10 +32,11 @@ __attribute__((constructor)) static void shim_init(void)
 {
 	real_init();
 	fdstate_init();
-	config_init();
 	guard_init();
 	uaccess_init();
+	log_init();
 	fork_init();
+	config_startup();
 	adopt_handoff();
 }
 

@@ -19,12 +19,14 @@
  */
 #include "log.h"
 #include "band.h"
+#include "config.h"
 #include "fdstate.h"
 #include "real.h"
 
 #include <dlfcn.h>
 #include <errno.h>
 #include <execinfo.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -422,9 +424,18 @@ void log_summary(void)
 	errno = saved;
 }
 
-/* Destructors of a preloaded library run after the program's own. */
+/* Destructors of a preloaded library run after the program's own. A
+ * process that never took a lock never read the configuration; under
+ * lockspace-run --report its summary still says that it ran the shim. */
 __attribute__((destructor)) static void log_fini(void)
 {
+	if (!config_read_yet()) {
+		const char *r = secure_getenv("LOCKSPACE_PRELOAD_REPORT");
+
+		if (!r || !*r || !strcmp(r, "0"))
+			return;
+		config_ensure();
+	}
 	log_summary();
 }
 
@@ -438,6 +449,11 @@ static void log_atfork_child(void)
 	lg_forked = 1;
 }
 
+void log_init(void)
+{
+	pthread_atfork(NULL, NULL, log_atfork_child);
+}
+
 void log_setup(const struct config *c, int report, int mode)
 {
 	int fd;
@@ -449,7 +465,6 @@ void log_setup(const struct config *c, int report, int mode)
 	lg_dest = c->log_dest;
 	if (lg_dest == LOGD_FILE)
 		snprintf(lg_path, sizeof(lg_path), "%s", c->log_path);
-	pthread_atfork(NULL, NULL, log_atfork_child);
 	if (lg_dest == LOGD_STDERR)
 		return;
 	fd = open_dest();

@@ -32,7 +32,9 @@ enum log_counter {
 	LOGC_N
 };
 
-/* config_init() calls it once, with the final configuration and the
+/* The constructor: the fork handler. */
+void log_init(void);
+/* config_ensure() calls it once, with the final configuration and the
  * process's mode (config_mode()). */
 void log_setup(const struct config *c, int report, int mode);
 /* Whether an event of this level (LOGL_*) would be written. */

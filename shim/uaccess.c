@@ -12,7 +12,9 @@
 #include "uaccess.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -21,23 +23,73 @@
 
 static uintptr_t main_lo, main_hi;
 static pthread_t main_thread;
+static atomic_int bounds_state; /* 0 unknown, 1 being read, 2 known */
 
-/* pthread_getattr_np() allocates and takes locks, so it must never run
- * where a signal handler may have interrupted malloc: the constructor. */
+/* The constructor's thread is the main thread (no syscall). */
 void uaccess_init(void)
 {
-	pthread_attr_t attr;
-	void *addr;
-	size_t size;
-
 	main_thread = pthread_self();
-	if (pthread_getattr_np(main_thread, &attr))
-		return;
-	if (pthread_attr_getstack(&attr, &addr, &size) == 0) {
-		main_lo = (uintptr_t)addr;
-		main_hi = main_lo + size;
+}
+
+/* The main thread's stack from the [stack] line of /proc/self/maps, read
+ * when first needed with a buffer on the stack: no allocation and no
+ * lock (pthread_getattr_np() has both), so a signal handler may be the
+ * first to ask. Until then, or if it cannot be read, the answer is
+ * "not on the stack" and the copy goes through the kernel. */
+static uintptr_t hex(const char **pp)
+{
+	uintptr_t v = 0;
+	const char *p = *pp;
+
+	for (;; p++) {
+		int d = *p >= '0' && *p <= '9' ? *p - '0' :
+			*p >= 'a' && *p <= 'f' ? *p - 'a' + 10 : -1;
+
+		if (d < 0)
+			break;
+		v = v * 16 + (uintptr_t)d;
 	}
-	pthread_attr_destroy(&attr);
+	*pp = p;
+	return v;
+}
+
+static void read_main_bounds(void)
+{
+	char buf[4096 + 1];
+	size_t keep = 0;
+	int fd, zero = 0;
+	ssize_t n;
+
+	if (!atomic_compare_exchange_strong(&bounds_state, &zero, 1))
+		return; /* another thread is reading them */
+	fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	while (fd >= 0 && (n = read(fd, buf + keep, sizeof(buf) - 1 - keep)) > 0) {
+		char *line = buf, *nl;
+
+		keep += (size_t)n;
+		buf[keep] = 0;
+		while ((nl = strchr(line, '\n')) != NULL) {
+			*nl = 0;
+			if (nl - line > 7 && !strcmp(nl - 7, "[stack]")) {
+				const char *p = line;
+				uintptr_t lo = hex(&p), hi;
+
+				if (*p++ == '-') {
+					hi = hex(&p);
+					main_lo = lo;
+					main_hi = hi;
+				}
+			}
+			line = nl + 1;
+		}
+		keep = (size_t)(buf + keep - line);
+		memmove(buf, line, keep);
+		if (keep == sizeof(buf) - 1)
+			keep = 0; /* a line longer than the buffer */
+	}
+	if (fd >= 0)
+		syscall(SYS_close, fd);
+	atomic_store(&bounds_state, 2);
 }
 
 /*
@@ -55,6 +107,14 @@ static int on_my_stack(const void *p, size_t len)
 	pthread_t self = pthread_self();
 
 	if (pthread_equal(self, main_thread)) {
+		if (atomic_load(&bounds_state) != 2) {
+			int saved = errno;
+
+			read_main_bounds();
+			errno = saved;
+			if (atomic_load(&bounds_state) != 2)
+				return 0;
+		}
 		lo = main_lo;
 		hi = main_hi;
 	} else {

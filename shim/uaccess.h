@@ -11,7 +11,7 @@
 /* 0, or -EFAULT where the kernel would give it for the same pointer. */
 int uaccess_copy_in(void *dst, const void *src, size_t len);
 int uaccess_copy_out(void *dst, const void *src, size_t len);
-/* The main thread's stack bounds, from the constructor. */
+/* The constructor: which thread is the main thread. */
 void uaccess_init(void);
 
 #endif

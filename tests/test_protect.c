@@ -681,6 +681,76 @@ static void getlk_names_holder(const char *const *asker_steps,
 	unlink(path);
 }
 
+/* The asker keeps asking while the holder changes: a shimmed holder, then
+ * (it exits) a plain one on the same bytes, then (it exits) a shimmed one
+ * again. Each answer names the holder of that moment: an answer the shim
+ * kept from an earlier question is never given once its holder is gone
+ * (plain F_GETLK names each holder by itself). */
+static void start_holder(struct tu_proc *p, int shim, const char *path)
+{
+	const char *argv[] = { tu_prog("lockprog"), path, "open:a:rw",
+			       "lock:a:w:set:100:10", "ready", NULL };
+
+	cr_assert(tu_proc_start(p, shim, argv, NULL) == 0);
+	cr_assert(tu_proc_ready(p, READY_MS) == 0, "holder:\n%s", p->buf);
+}
+
+static void stop_holder(struct tu_proc *p)
+{
+	tu_proc_continue(p);
+	cr_expect_eq(tu_proc_finish(p, FINISH_MS), 0, "holder:\n%s", p->buf);
+}
+
+Test(protect, getlk_asked_again_names_each_new_holder, .timeout = 60)
+{
+	char *path = mkfile();
+
+	for (int shim = 0; shim <= with_shim(); shim++) {
+		const char *argv[] = { tu_prog("lockprog"), path, "open:a:r",
+				       "lock:a:r:set:0:10",
+				       "getlk:a:r:set:100:1", "getlk:a:r:set:101:1",
+				       "ready", "getlk:a:r:set:102:1", "ready",
+				       "getlk:a:r:set:103:1", NULL };
+		const char *steps[] = { "getlk:a:r:set:100:1",
+					"getlk:a:r:set:101:1",
+					"getlk:a:r:set:102:1",
+					"getlk:a:r:set:103:1" };
+		struct tu_proc asker, h;
+		pid_t pids[4];
+
+		start_holder(&h, 1, path);
+		pids[0] = pids[1] = h.pid;
+		cr_assert(tu_proc_start(&asker, shim, argv, NULL) == 0);
+		cr_assert(tu_proc_ready(&asker, READY_MS) == 0, "%s",
+			  asker.buf);
+		stop_holder(&h);
+		start_holder(&h, 0, path);
+		pids[2] = h.pid;
+		tu_proc_continue(&asker);
+		cr_assert(tu_proc_ready(&asker, READY_MS) == 0, "%s",
+			  asker.buf);
+		stop_holder(&h);
+		start_holder(&h, 1, path);
+		pids[3] = h.pid;
+		tu_proc_continue(&asker);
+		cr_expect_eq(tu_proc_finish(&asker, FINISH_MS), 0, "%s",
+			     asker.buf);
+		stop_holder(&h);
+		for (int i = 0; i < 4; i++) {
+			char want[128];
+			const char *got = tu_proc_result(&asker, steps[i]);
+
+			snprintf(want, sizeof(want),
+				 "0 type=w start=100 len=10 pid=%d",
+				 (int)pids[i]);
+			if (shim || i == 2)
+				cr_expect_str_eq(got ? got : "(none)", want,
+						 "[%s] %s", how(shim), steps[i]);
+		}
+	}
+	unlink(path);
+}
+
 /* F_SETLKW waiting on another process's lock, interrupted by SIGALRM
  * without SA_RESTART: EINTR, and the program holds nothing there. */
 static pid_t intr_holder;
@@ -845,6 +915,66 @@ Test(protect, lock_unlock_loop_opens_nothing_per_cycle, .timeout = 120)
 			  shim, plain);
 	}
 	unlink(path);
+}
+
+/* Startup: a program that takes no lock pays for the library's load and
+ * three calls of ours (getrlimit, one mapping, getpid), and reads no file
+ * of ours: no configuration (no LOCKSPACE_PRELOAD_* variable asks for
+ * it), no /proc. strace -c's total, and its list of openat. */
+static long count_calls(int shim, const char *prog, int *opened_ours)
+{
+	char out[] = "/tmp/lockspace-strace-XXXXXX", env[4096], line[512];
+	const char *argv[16];
+	long calls = -1;
+	FILE *f;
+	int fd = mkstemp(out), n = 0, st;
+
+	cr_assert(fd >= 0);
+	close(fd);
+	snprintf(env, sizeof(env), "LD_PRELOAD=%s", tu_preload());
+	argv[n++] = "/usr/bin/strace";
+	argv[n++] = "-o";
+	argv[n++] = out;
+	if (shim) {
+		argv[n++] = "-E";
+		argv[n++] = env;
+	}
+	argv[n++] = prog;
+	argv[n] = NULL;
+	st = tu_run(0, argv, NULL, NULL, 0);
+	cr_assert_eq(st, 0, "[%s] strace exited with %d", how(shim), st);
+	f = fopen(out, "r");
+	cr_assert(f);
+	calls = 0;
+	*opened_ours = 0;
+	while (fgets(line, sizeof(line), f)) {
+		calls++;
+		if (strstr(line, "lockspace-preload.conf") ||
+		    strstr(line, "/proc/"))
+			*opened_ours = 1;
+	}
+	fclose(f);
+	unlink(out);
+	return calls;
+}
+
+Test(protect, a_program_that_takes_no_lock_reads_nothing_of_ours_at_start,
+     .timeout = 60)
+{
+	long plain, shim;
+	int ours;
+
+	if (access("/usr/bin/strace", X_OK) < 0)
+		cr_skip_test("strace is not installed");
+	if (strchr(tu_preload(), ' '))
+		cr_skip_test("a sanitizer runtime is preloaded too");
+	plain = count_calls(0, "/bin/true", &ours);
+	shim = count_calls(1, "/bin/true", &ours);
+	cr_expect(!ours, "the shim opened a file of its own at startup");
+	/* the library's load: openat, read, fstat, 3 mmap, close, and the
+	 * mprotect of its relocations */
+	cr_expect_leq(shim - plain, 8 + 3, "%ld calls with the shim, %ld plain",
+		      shim, plain);
 }
 
 /* Numbers: a daemon walking /proc/self/fd sees EBADF for every number it
