@@ -113,6 +113,9 @@ trap teardown EXIT
 trap 'exit 130' INT TERM
 
 t0=$(date +%s)
+# The brick's socket goes there whatever the run directory (a tmpfs /run
+# may have lost what the package made).
+mkdir -p /var/run/gluster
 glusterd --xlator-option "management.working-directory=$T/gd" \
 	--xlator-option management.transport.socket.bind-address=127.0.0.1 \
 	--xlator-option "management.glusterd-sockfile=$T/gd.sock" \
@@ -163,7 +166,7 @@ if [ -n "${KEEP:-}" ]; then
 	trap - EXIT
 	say "KEEP: left running; to run the tests by hand:"
 	echo "  LOCKSPACE_CLUSTER_A=$T/mA LOCKSPACE_CLUSTER_B=$T/mB LOCKSPACE_CLUSTER_C=$T/mC $tests"
-	echo "  tear down: umount $T/mA $T/mB $T/mC; kill \$(cat $T/run/vols/*/*.pid) \$(cat $T/glusterd.pid)"
+	echo "  tear down: umount $T/mA $T/mB $T/mC; kill \$(cat $T/run/vols/*/*.pid) \$(cat $T/glusterd.pid); rm -rf $T $bricklog"
 	exit 0
 fi
 
