@@ -238,8 +238,9 @@ $(CLUSTER_TESTS): $(CLUSTER_OBJ) $(TESTU_SRC:%.c=$(B)/%.o) | check-deps
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lcriterion -pthread -ldl
-# One test at a time: the output of a failure stays next to its name.
-CLUSTER_CRITERION_FLAGS ?= --jobs=1
+# One test at a time, each named as it runs: a failure's output stays
+# next to its name.
+CLUSTER_CRITERION_FLAGS ?= --jobs=1 --verbose
 check-cluster: check-deps all $(PROGS) $(CLUSTER_TESTS)
 	$(call need_debs,$(DEB_CLUSTER))
 	$(Q)LOCKSPACE_TEST_PRELOAD="$(TEST_PRELOAD)" \
