@@ -166,7 +166,7 @@ static const char *out_res(const char *out, const char *step)
 	static __thread char res[512];
 	size_t n = strlen(step);
 
-	for (const char *l = out; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : l)
+	for (const char *l = out; l && *l;) {
 		if (!strncmp(l, step, n) && !strncmp(l + n, " = ", 3)) {
 			size_t len = strcspn(l + n + 3, "\n");
 
@@ -176,6 +176,10 @@ static const char *out_res(const char *out, const char *step)
 			res[len] = 0;
 			return res;
 		}
+		l = strchr(l, '\n');
+		if (l)
+			l++;
+	}
 	return "(no output)";
 }
 
@@ -237,7 +241,7 @@ Test(cluster, fclose_of_other_stream_keeps_lock_on_other_host, .timeout = 60)
 	cfile_del(&f);
 }
 
-/* ---- conflicts between the hosts ------------------------------------------- */
+/* ---- conflicts between the hosts ----------------------------------------- */
 
 struct other_steps {
 	const char *path;	/* through the other mount */
@@ -338,7 +342,7 @@ Test(cluster, setlkw_on_other_host_waits_until_unlock, .timeout = 60)
 	cfile_del(&f);
 }
 
-/* ---- fork -------------------------------------------------------------------- */
+/* ---- fork ---------------------------------------------------------------- */
 
 /* A forked child owns none of its parent's locks: its F_SETLK conflicts
  * with them, and its unlock releases nothing, on the cluster too. */
@@ -358,7 +362,7 @@ Test(cluster, fork_child_owns_nothing, .timeout = 60)
 	cfile_del(&f);
 }
 
-/* ---- exec (issue 22, items 1 and 2) ---------------------------------------- */
+/* ---- exec (issue 22, items 1 and 2) -------------------------------------- */
 
 /* A lock through a descriptor that survives exec survives it, the new image
  * keeps it against a close of another descriptor (shim), and the close of
@@ -419,7 +423,7 @@ Test(cluster, exec_handover_validated_without_fdinfo_locks, .timeout = 60)
 	cfile_new(&f, FILE_SIZE, 0);
 	if (!f.c[0]) {
 		cfile_del(&f);
-		cr_skip_test("no LOCKSPACE_CLUSTER_C (an --enable-ino32 mount)");
+		cr_skip_test("no LOCKSPACE_CLUSTER_C (--enable-ino32 mount)");
 	}
 	cr_assert(stat(f.c, &st) == 0, "stat %s: %s", f.c, strerror(errno));
 	cr_assert((uint64_t)st.st_ino <= UINT32_MAX,
@@ -429,7 +433,7 @@ Test(cluster, exec_handover_validated_without_fdinfo_locks, .timeout = 60)
 	cfile_del(&f);
 }
 
-/* ---- locks taken past the shim (issue 22, item 3) -------------------------- */
+/* ---- locks taken past the shim (issue 22, item 3) ------------------------ */
 
 /* The lckpwdf() case: glibc's internal fcntl (here the raw syscall) takes a
  * POSIX lock the shim never sees; then the program locks the file through
@@ -468,7 +472,7 @@ Test(cluster, posix_lock_taken_past_the_shim_is_kept, .timeout = 60)
 	cfile_del(&f);
 }
 
-/* ---- F_GETLK across hosts ------------------------------------------------------ */
+/* ---- F_GETLK across hosts ------------------------------------------------ */
 
 /* On this loopback cluster the other host's F_GETLK names the holder's pid,
  * plain or shimmed on either side (the brick reports the pid the client
@@ -508,7 +512,7 @@ Test(cluster, getlk_from_other_host_names_the_pid, .timeout = 60)
 	cfile_del(&f);
 }
 
-/* ---- what the filesystem itself does (README), plain and shimmed ---------- */
+/* ---- what the filesystem itself does (README), plain and shimmed --------- */
 
 /* FUSE leaves locks on a directory to the kernel of each mount: another
  * mount (host) does not see them; the same mount does. */
