@@ -2,6 +2,7 @@
 #
 #   make            the libraries, the wrapper and the examples
 #   make check      build and run every test
+#   make check-cluster  the lock tests on a local GlusterFS volume (root)
 #   make demo       the lock-loss example, plain and under the shim
 #   make bench      what the shim costs (QUICK=1 for a short run)
 #   make asan|ubsan|tsan   the test suite under a sanitizer
@@ -104,7 +105,7 @@ UNIT_TESTS := $(B)/shim-unit-tests
 TORTURE   := $(B)/torture/torture
 
 .PHONY: all deps check-deps check demo bench install uninstall clean \
-	asan ubsan tsan fuzz torture valgrind
+	asan ubsan tsan fuzz torture valgrind check-cluster
 .DEFAULT_GOAL := all
 
 all: $(LIB_A) $(LIB_SO) $(SHIM_SO) $(EXAMPLES) $(TOOLS)
@@ -247,6 +248,28 @@ torture: all $(TORTURE)
 	$(Q)$(TORTURE) --seconds 10 --expect-loss
 	$(Q)LD_PRELOAD="$(TEST_PRELOAD)" LOCKSPACE_PRELOAD_MODE=protect \
 		$(TORTURE) --seconds $(SECONDS) $(if $(SEED),--seed $(SEED))
+
+# ---- check-cluster: the lock tests on GlusterFS, two FUSE mounts as two
+# hosts (root; not part of check: it installs and runs a glusterd). The
+# driver and its scripts are in tests/cluster/ (run.sh says what it sets up).
+DEB_CLUSTER   := glusterfs-server glusterfs-client sqlite3
+CLUSTER_OBJ   := $(B)/tests/cluster/test_cluster.o
+CLUSTER_TESTS := $(B)/cluster/cluster-tests
+$(CLUSTER_OBJ): override CPPFLAGS += -Itests -DBUILD_DIR='"$(abspath $(B))"'
+$(CLUSTER_OBJ): | check-deps
+$(CLUSTER_TESTS): $(CLUSTER_OBJ) $(TESTU_SRC:%.c=$(B)/%.o) | check-deps
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lcriterion -pthread -ldl
+# One test at a time, each named as it runs: a failure's output stays
+# next to its name.
+CLUSTER_CRITERION_FLAGS ?= --jobs=1 --verbose
+check-cluster: check-deps all $(PROGS) $(CLUSTER_TESTS)
+	$(call need_debs,$(DEB_CLUSTER))
+	$(Q)LOCKSPACE_TEST_PRELOAD="$(TEST_PRELOAD)" \
+		LOCKSPACE_TEST_PROGS="$(abspath $(B))/progs" \
+		LOCKSPACE_CLUSTER_LOGS="$(abspath $(B))/cluster/logs" \
+		sh tests/cluster/run.sh $(CLUSTER_TESTS) $(CLUSTER_CRITERION_FLAGS)
 
 # ---- fuzzing (clang's libFuzzer) -------------------------------------------
 FUZZ_CC ?= clang
