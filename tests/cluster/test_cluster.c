@@ -33,27 +33,11 @@
 
 #define FILE_SIZE 1000
 
-#define U F_UNLCK
-#define R F_RDLCK
-#define W F_WRLCK
-
-#define STEPS(...) ((const char *const[]){ __VA_ARGS__, NULL })
-#define EXPECT(...)                                                    \
-	((const struct tu_expect[]){ __VA_ARGS__ }),                   \
-		(int)(sizeof((const struct tu_expect[]){ __VA_ARGS__ }) / \
-		      sizeof(struct tu_expect))
-#define NO_EXPECT NULL, 0
-
 /* One file of the volume, by its path through each mount. */
 struct cfile {
 	char name[64];
 	char a[4096], b[4096], c[4096];	/* c: "" without mount C */
 };
-
-static const char *how(int shim)
-{
-	return shim ? "shim" : "plain";
-}
 
 static const char *mount_dir(char which)
 {
