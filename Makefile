@@ -344,6 +344,12 @@ PRELOAD_PATH = $(if $(and \
 	$(prefix)/$$LIB/lockspace-preload/liblockspace-preload.so, \
 	$(preloaddir)/liblockspace-preload.so)
 SHIM32_SO := $(B)/i386/liblockspace-preload.so
+# The 32-bit loader of amd64 Debian is gcc-multilib's (libc6-i386: $LIB is
+# lib32) until libc6:i386 is installed (lib/i386-linux-gnu): the 32-bit
+# library is reached from both, a link in the other.
+LDSO_LIB32_ALSO ?= $(if $(filter lib/x86_64-linux-gnu,$(LDSO_LIB)), \
+	$(filter-out $(LDSO_LIB32),lib32 lib/i386-linux-gnu))
+PRELOAD32_ALSO = $(foreach d,$(LDSO_LIB32_ALSO),$(prefix)/$(d)/lockspace-preload)
 
 SUBST = sed -e 's|@libdir@|$(libdir)|g' -e 's|@sysconfdir@|$(sysconfdir)|g' \
 	-e 's|@VERSION@|$(VERSION)|g' -e 's|@PREFIX@|$(prefix)|g' \
@@ -359,6 +365,8 @@ MAN3_LINKS := lockspace_new lockspace_free lockspace_dir \
 	lockspace_release lockspace_release_owner lockspace_export \
 	lockspace_import
 CONF := $(sysconfdir)/lockspace-preload.conf
+# run after installing to the system (no DESTDIR) as root
+LDCONFIG ?= ldconfig
 # What make install made, for make uninstall: the directories it created
 # and the checksum of the configuration file it installed (an edited one
 # stays).
@@ -366,7 +374,7 @@ PKGDATA := $(datadir)/lockspace-preload
 INSTALL_DIRS = $(bindir) $(libdir) $(includedir) $(sysconfdir) \
 	$(pkgconfigdir) $(preloaddir) $(PKGDATA) \
 	$(addprefix $(mandir)/,man1 man3 man5 man8) \
-	$(if $(wildcard $(SHIM32_SO)),$(preloaddir32))
+	$(if $(wildcard $(SHIM32_SO)),$(preloaddir32) $(PRELOAD32_ALSO))
 
 install: all
 	@set -e; made=; mkdir -p '$(DESTDIR)/'; \
@@ -396,6 +404,10 @@ install: all
 	install -m 0644 $(SHIM_SO) $(DESTDIR)$(preloaddir)/liblockspace-preload.so
 	$(if $(wildcard $(SHIM32_SO)),install -m 0644 $(SHIM32_SO) \
 		$(DESTDIR)$(preloaddir32)/liblockspace-preload.so)
+	$(if $(wildcard $(SHIM32_SO)),for d in $(PRELOAD32_ALSO); do \
+		ln -sf $(preloaddir32)/liblockspace-preload.so \
+			$(DESTDIR)$$d/liblockspace-preload.so || exit 1; \
+	done)
 	install -m 0644 core/lockspace.h $(DESTDIR)$(includedir)/lockspace.h
 	$(SUBST) core/lockspace.pc.in > $(DESTDIR)$(pkgconfigdir)/lockspace.pc
 	@c='$(DESTDIR)$(CONF)'; sum='$(DESTDIR)$(PKGDATA)/conf.cksum'; \
@@ -408,8 +420,8 @@ install: all
 		cksum < "$$c" > "$$sum"; \
 	fi
 	@if [ -z '$(DESTDIR)' ] && [ "$$(id -u)" = 0 ] && \
-	    command -v ldconfig >/dev/null; then \
-		echo ldconfig; ldconfig; \
+	    command -v $(LDCONFIG) >/dev/null; then \
+		echo $(LDCONFIG); $(LDCONFIG); \
 	fi
 
 uninstall:
@@ -420,6 +432,7 @@ uninstall:
 		$(DESTDIR)$(libdir)/liblockspace-preload.so \
 		$(DESTDIR)$(preloaddir)/liblockspace-preload.so \
 		$(DESTDIR)$(preloaddir32)/liblockspace-preload.so \
+		$(PRELOAD32_ALSO:%=$(DESTDIR)%/liblockspace-preload.so) \
 		$(DESTDIR)$(includedir)/lockspace.h \
 		$(DESTDIR)$(pkgconfigdir)/lockspace.pc \
 		$(DESTDIR)$(bindir)/lockspace-run \
@@ -438,14 +451,14 @@ uninstall:
 	rm -f "$$sum"
 	@dirs='$(DESTDIR)$(PKGDATA)/dirs'; \
 	list=$$(cat "$$dirs" 2>/dev/null || \
-		echo '$(preloaddir) $(preloaddir32) $(PKGDATA)'); \
+		echo '$(preloaddir) $(preloaddir32) $(PRELOAD32_ALSO) $(PKGDATA)'); \
 	rm -f "$$dirs"; \
 	for d in $$(for d in $$list; do echo "$$d"; done | sort -r); do \
 		rmdir "$(DESTDIR)$$d" 2>/dev/null && echo "rmdir $(DESTDIR)$$d"; \
 	done; :
 	@if [ -z '$(DESTDIR)' ] && [ "$$(id -u)" = 0 ] && \
-	    command -v ldconfig >/dev/null; then \
-		echo ldconfig; ldconfig; \
+	    command -v $(LDCONFIG) >/dev/null; then \
+		echo $(LDCONFIG); $(LDCONFIG); \
 	fi
 
 # ---- Debian packages ------------------------------------------------------
