@@ -53,6 +53,9 @@ DEB_BUILD := gcc make libc6-dev uthash-dev
 DEB_CHECK := libcriterion-dev pkg-config strace sqlite3 python3 perl \
 	     stress-ng tdb-tools
 DEB_ALL   := $(DEB_BUILD) $(DEB_CHECK)
+# tests/run/: a musl and a 32-bit program for lockspace-run to refuse
+DEB_RUN_CHECK := $(if $(filter x86_64,$(shell uname -m)),musl-tools gcc-multilib)
+DEB_ALL   += $(DEB_RUN_CHECK)
 
 # Installs what is missing when run as root, else prints the line to run.
 define need_debs
