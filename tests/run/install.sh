@@ -13,12 +13,17 @@ mkdir "$t/b"
 (cd "$b" && tar -cf - core shim examples paths liblockspace* lockspace-locks* \
 	$(ls -d i386 2>/dev/null)) | (cd "$t/b" && tar -xf -) ||
 	{ echo "cannot copy $b: make the build first"; exit 77; }
+# A clean environment: a make above this one exports the variables of its
+# command line (debian/rules passes prefix=/usr, libdir=...), which would
+# send the install out of the scratch prefix.
 mk() {
-	env -u MAKEFLAGS -u MAKELEVEL -u MFLAGS make -C "$src" B="$t/b" \
-		prefix="$p" LDCONFIG=: "$@" >"$t/make.log" 2>&1 ||
+	env -i PATH="$PATH" HOME="${HOME:-/}" make -C "$src" B="$t/b" \
+		prefix="$p" DESTDIR= LDCONFIG=: "$@" >"$t/make.log" 2>&1 ||
 		{ bad "make $*: $(tail -n 5 "$t/make.log")"; exit 1; }
 }
 mk install
+outside=$(sed -n 's/^install .* \(\/[^ ]*\)$/\1/p' "$t/make.log" | grep -v "^$p/")
+[ -z "$outside" ] || bad "make install wrote outside $p: $outside"
 grep -q '^install .*liblockspace-preload.so' "$t/make.log" ||
 	bad "make install: $(tail -n 5 "$t/make.log")"
 strings "$p"/lib/*/lockspace-preload/liblockspace-preload.so |
