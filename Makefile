@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # lockspace-preload: plain GNU make, outputs in $(B)/ (build/ by default).
 #
 #   make            the libraries, the wrapper and the examples

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * bench/lsbench.c: what the shim costs (issue 7), as ratios measured side
  * by side.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/test_exec.c: locks across exec under the shim (issue 4, part 1).
  *
  * lockprog's "reexec" step execs lockprog again with the steps after it,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * tests/progs/contract.c: an unmodified program that checks the contract
  * of DESIGN.md against the kernel, in one process: random opens, dups,
