@@ -314,8 +314,8 @@ $(LIB_SO0): $(LIB_SO)
 
 # liblockspace exports the API of lockspace.h and nothing else, as version
 # LOCKSPACE_0 (debian/liblockspace0.symbols lists it); the map is a linker
-# script, one of the link's inputs. The shim's exports are its
-# interposers, marked in the source (tests/test_run.c checks both).
+# script, one of the link's inputs (tests/run/exports.sh checks; the
+# shim's exports, its interposers, are tests/test_build.c's).
 $(LIB_SO): core/liblockspace.map
 
 # ---- install ------------------------------------------------------------

@@ -80,7 +80,7 @@ Test(run, install_preloads_by_lib_token_and_uninstall_leaves_nothing,
 	run_script("install.sh");
 }
 
-Test(run, libraries_export_only_their_documented_symbols, .timeout = 60)
+Test(run, liblockspace_exports_only_the_api_as_lockspace_0, .timeout = 60)
 {
 	run_script("exports.sh");
 }
