@@ -8,7 +8,8 @@
  * the anchors' locks (the shim's descriptors, numbers >= MAXFD, in
  * /proc/self/fdinfo) must be exactly the model's. Run under the shim.
  * Usage: contract SEED; prints "seed N ok" and exits 0, or the first
- * difference and exits 1. V=1 prints the steps.
+ * difference and exits 1. CONTRACT_VERBOSE=1 prints the steps (not V: make
+ * exports its command line, and make check V=1 would print them all).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -176,7 +177,7 @@ int main(int argc, char **argv)
 						: "R",
 				 fd, f, s, s + len - 1);
 		}
-		if (getenv("V"))
+		if (getenv("CONTRACT_VERBOSE"))
 			printf("%d: %s\n", step, what);
 		for (int f = 0; f < NF; f++) {
 			int kt[NB];
