@@ -14,8 +14,10 @@
  */
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -822,6 +824,92 @@ Test(security, registry_link_changes_no_users_files)
 	rm_rf(home);
 	unlink(x);
 	builtin_ns_done();
+}
+
+/* ---- 5. the environment through setuid ------------------------------------------ */
+
+/*
+ * A setuid-root wrapper (tests/progs/setuidwrap), run by A with the shim
+ * preloaded as ld.so allows it there: a library without a slash in its
+ * name, in a standard directory, set-user-ID. The copy of the shim is put
+ * there only in the wrapper's mount namespace, bound over a library of
+ * the system's that nothing here uses. The wrapper becomes root for good
+ * and runs env(1) under the shim (as /etc/ld.so.preload would load it):
+ * none of our variables may reach it, and its shim must not make the
+ * log file that A named.
+ */
+Test(security, setuid_program_passes_no_lockspace_variables)
+{
+	static const char *vars[] = {
+		"LOCKSPACE_PRELOAD_HANDOFF=LSH1 1 0",
+		NULL, /* LOCKSPACE_PRELOAD_LOG=<dir>/chosen.log */
+		"LOCKSPACE_PRELOAD_CONF=/etc/shadow",
+		"LOCKSPACE_PRELOAD_MODE=observe",
+		"LOCKSPACE_WAIT_DIR=/tmp",
+	};
+	char dir[64], wrap[128], lib[128], libc[4096], target[4200];
+	char script[4600], logv[128], log[96], preload[4200];
+	char cmd[8800];
+	static char out[1 << 16];
+	const char *argv[32];
+	Dl_info info;
+	int n, st;
+
+	if (access("/usr/bin/unshare", X_OK) != 0)
+		skip("needs /usr/bin/unshare (util-linux)");
+	/* the standard directory: libc's own */
+	cr_assert(dladdr((void *)printf, &info) && info.dli_fname);
+	snprintf(libc, sizeof(libc), "%s", info.dli_fname);
+	snprintf(target, sizeof(target), "%s/libBrokenLocale.so.1",
+		 dirname(libc));
+	if (access(target, F_OK) != 0)
+		skip("no %s to bind the shim over", target);
+	if (strchr(tu_preload(), ' '))
+		skip("a sanitizer build: its runtime is no setuid "
+			     "library");
+	snprintf(dir, sizeof(dir), "/tmp/lockspace-sec-suid-XXXXXX");
+	cr_assert(mkdtemp(dir) && chmod(dir, 0755) == 0);
+	snprintf(wrap, sizeof(wrap), "%s/setuidwrap", dir);
+	snprintf(lib, sizeof(lib), "%s/lib.so", dir);
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s' && cp '%s' '%s'",
+		 tu_prog("setuidwrap"), wrap, tu_preload(), lib);
+	cr_assert_eq(system(cmd), 0);
+	cr_assert(chmod(wrap, 04755) == 0 && chmod(lib, 04755) == 0);
+	snprintf(script, sizeof(script),
+		 "mount --bind %s %s && exec \"$@\"", lib, target);
+	snprintf(log, sizeof(log), "%s/chosen.log", dir);
+	snprintf(logv, sizeof(logv), "LOCKSPACE_PRELOAD_LOG=%s", log);
+	vars[1] = logv;
+	/* the helper runs under the shim, as with /etc/ld.so.preload */
+	snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", tu_preload());
+	n = as_user(argv, &A, script);
+	argv[n++] = "/usr/bin/env";
+	argv[n++] = "-i";
+	argv[n++] = "LD_PRELOAD=libBrokenLocale.so.1";
+	argv[n++] = "KEPT=1";
+	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+		argv[n++] = vars[i];
+	argv[n++] = wrap;
+	argv[n++] = "/usr/bin/env";
+	argv[n++] = preload;
+	argv[n++] = "/usr/bin/env";
+	argv[n] = NULL;
+	st = tu_run(0, argv, NULL, out, sizeof(out));
+	cr_assert_eq(st, 0, "status %d:\n%s", st, out);
+	snprintf(cmd, sizeof(cmd), "uid=%u euid=0 fcntl=%s\n",
+		 (unsigned)A.uid, target);
+	if (strstr(out, "euid=0 fcntl=") && !strstr(out, cmd))
+		skip("ld.so did not preload the set-user-ID copy:\n%s",
+			     out);
+	cr_assert(strstr(out, cmd), "not a secure execution with the shim:\n%s",
+		  out);
+	cr_expect(strstr(out, "\nKEPT=1\n"), "the environment did not pass:\n%s",
+		  out);
+	cr_expect(!strstr(out, "LOCKSPACE_"),
+		  "the root helper got our variables:\n%s", out);
+	cr_expect(access(log, F_OK) != 0, "the root helper's shim made the "
+		  "log file the user named, %s", log);
+	rm_rf(dir);
 }
 
 /* ---- F_GETLK across users ---------------------------------------------------------- */
