@@ -88,7 +88,7 @@ static int local_cycle(pid_t me, uint64_t req, uint64_t blk, pid_t blk_tid)
 int wait_local(uint64_t req, uint64_t blk, pid_t blk_tid, unsigned gen)
 {
 	pid_t me = my_tid();
-	int r, oldtype, oldstate;
+	int r, oldtype;
 
 	pthread_mutex_lock(&waits_mu);
 	if (local_cycle(me, req, blk, blk_tid)) {
@@ -105,13 +105,15 @@ int wait_local(uint64_t req, uint64_t blk, pid_t blk_tid, unsigned gen)
 		}
 	pthread_mutex_unlock(&waits_mu);
 	atomic_fetch_add(&table_waiters, 1);
+	/* F_SETLKW is a cancellation point, and the futex call is not: the
+	 * wait is cancellable asynchronously, but only as the caller's own
+	 * state allows (a thread that disabled cancellation is not
+	 * cancelled here); its type is put back after. */
 	pthread_cleanup_push(unwait, &me);
-	pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, &oldstate);
 	pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, &oldtype);
 	r = (int)syscall(SYS_futex, &table_gen, FUTEX_WAIT_PRIVATE, gen, NULL,
 			 NULL, 0);
 	pthread_setcanceltype(oldtype, &oldtype);
-	pthread_setcancelstate(oldstate, &oldstate);
 	r = r < 0 && errno == EINTR ? -EINTR : 0;
 	pthread_cleanup_pop(1);
 	return r;
@@ -126,11 +128,18 @@ struct waiter {
 	int granted;   /* the caller unpins f */
 };
 
+/* Run on every way out of wait_anchor(), a cancellation's unwinding
+ * included. It takes deadlock.c's mutex around calls that are
+ * cancellation points (open, write, rename): cancellation is off for
+ * all of it, or a cancellation pending as the grant came would unwind
+ * from inside with the mutex held, and every later wait would hang. */
 static void waiter_done(void *arg)
 {
 	struct waiter *w = arg;
 	struct crit c;
+	int cancel;
 
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
 	if (w->published)
 		dl_wait_end();
 	crit_enter(&c, 1);
@@ -142,6 +151,7 @@ static void waiter_done(void *arg)
 	if (!w->granted)
 		file_unpin(w->f);
 	crit_leave(&c);
+	pthread_setcancelstate(cancel, &cancel);
 }
 
 /*
@@ -169,18 +179,21 @@ int wait_anchor(struct ls_file *f, int type, int64_t start, int64_t end)
 	 * points, and no cleanup is pushed yet. */
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &oldstate);
 	res = dl_wait_begin(f->t.key.dev, f->t.key.ino, start, end, type);
-	pthread_setcancelstate(oldstate, &oldtype);
+	pthread_setcancelstate(oldstate, &oldstate);
 	if (res < 0) {
 		waiter_done(&w);
 		return res;
 	}
 	w.published = 1;
+	/* The kernel call is the cancellation point (deferred, as libc's
+	 * fcntl makes it); the caller's type is put back after. */
 	pthread_cleanup_push(waiter_done, &w);
 	pthread_setcanceltype(PTHREAD_CANCEL_DEFERRED, &oldtype);
 	res = klock(w.dupfd, F_OFD_SETLKW, type, start, end);
 	res = res < 0 ? -errno : 0;
 	w.granted = res == 0;
 	pthread_cleanup_pop(1);
+	pthread_setcanceltype(oldtype, &oldtype);
 	return res;
 }
 

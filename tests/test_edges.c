@@ -1,0 +1,97 @@
+/* tests/test_edges.c: every way a process forks, execs or loses a
+ * descriptor, and cancellation (issue 16).
+ *
+ * Each test runs an unmodified program (tests/progs/) three times:
+ * plain, under the shim, and under the shim with conflicts = fd; another
+ * process judges the locks (tu_probe at each "ready", or a probe the
+ * program forks), and the program's results must be what plain glibc
+ * gives.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util.h"
+
+#define FILE_SIZE 1000
+
+/* The three runs: plain, shim, shim with conflicts = fd. */
+enum { PLAIN, SHIM, SHIM_FD, NRUNS };
+static const char *const run_name[NRUNS] = { "plain", "shim",
+					     "shim, conflicts=fd" };
+static struct tu_proc out[NRUNS];
+
+/* Run prog PATH STEPS... the three ways, probing path as ex says (the
+ * two shim runs expect ex[].shim), with env added; each must exit 0. */
+static void three_ways(const char *prog, const char *path,
+		       const char *const *steps, const char *const *env,
+		       const struct tu_expect *ex, int nex)
+{
+	for (int run = 0; run < NRUNS; run++) {
+		const char *e[8];
+		int n = 0, st;
+
+		for (int i = 0; env && env[i] && n < 6; i++)
+			e[n++] = env[i];
+		if (run == SHIM_FD)
+			e[n++] = "LOCKSPACE_PRELOAD_CONFLICTS=fd";
+		e[n] = NULL;
+		st = tu_script_run(run != PLAIN, prog, path, NULL, steps, e,
+				   ex, nex, NULL, NULL, &out[run]);
+		cr_expect_eq(st, 0, "[%s] %s exited with %d; output:\n%s",
+			     run_name[run], prog, st, out[run].buf);
+	}
+}
+
+/* What step printed in a run. */
+static const char *res(int run, const char *step)
+{
+	const char *r = tu_proc_result(&out[run], step);
+
+	return r ? r : "(no output)";
+}
+
+/* Every run printed want for step. */
+static void expect_all(const char *step, const char *want)
+{
+	for (int run = 0; run < NRUNS; run++)
+		cr_expect_str_eq(res(run, step), want,
+				 "[%s] %s = %s, want %s; output:\n%s",
+				 run_name[run], step, res(run, step), want,
+				 out[run].buf);
+}
+
+/* ---- cancellation ----------------------------------------------------------- */
+
+/* Four threads wait in F_SETLKW for another process's lock, and each
+ * that gets it cancels the other three: a cancellation that arrives as
+ * a grant comes must not unwind from inside the deadlock registry with
+ * its mutex held (every later wait of the process hung: 4 of 4 runs). */
+Test(edges, threads_cancelling_each_other_in_setlkw_never_hang,
+     .timeout = 90)
+{
+	char *path = tu_mkfile(FILE_SIZE);
+
+	three_ways("cancelprog", path, STEPS("mutual", "40"), NULL,
+		   EXPECT({ 0, 0, 0, U, U }));
+	expect_all("mutual", "40");
+	unlink(path);
+}
+
+/* A thread that disabled cancellation waits in F_SETLKW (under
+ * conflicts = fd, for another thread's holder) and is cancelled while it
+ * waits: it gets the lock when the holder lets go, and the cancellation
+ * is acted on only where the thread enables it again. */
+Test(edges, setlkw_respects_a_disabled_cancel_state, .timeout = 60)
+{
+	char *path = tu_mkfile(FILE_SIZE);
+
+	three_ways("cancelprog", path, STEPS("disabled"), NULL, NO_EXPECT);
+	expect_all("disabled", "0 canceled-after");
+	unlink(path);
+}
