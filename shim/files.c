@@ -408,8 +408,11 @@ void holder_release(struct ls_holder *h)
 	fmu_lock(&f->mu);
 	if (!f->fallback && f->refs == 1 && f->anchor >= 0 &&
 	    lst_only_holder(&f->t, h->id) && !anchor_own_posix(f->anchor)) {
-		/* The last holder of the file: closing the anchor drops its
-		 * locks, no unlock first. */
+		/* The last holder of the file: its locks go, and so does the
+		 * anchor. Unlocked first: a fork child may still share the
+		 * anchor's description (until its handler ran; for ever
+		 * after a raw fork), and a close would then drop nothing. */
+		klock(f->anchor, F_OFD_SETLK, LSR_UNLCK, 0, LSR_OFF_MAX);
 		file_clear(f);
 		anchor_close(&f->anchor);
 	} else if (!f->fallback && file_release(f, h->id) < 0) {

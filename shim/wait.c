@@ -123,6 +123,7 @@ int wait_local(uint64_t req, uint64_t blk, pid_t blk_tid, unsigned gen)
 
 struct waiter {
 	struct ls_file *f;
+	int64_t start, end;
 	int dupfd;     /* FD_OURS; anchor_evict() moves it */
 	int published; /* a wait entry for deadlock.c */
 	int granted;   /* the caller unpins f */
@@ -143,6 +144,13 @@ static void waiter_done(void *arg)
 	if (w->published)
 		dl_wait_end();
 	crit_enter(&c, 1);
+	/* A grant on the description of an anchor that was reopened
+	 * meanwhile is applied again on the current one (set_cmd): the old
+	 * description lets go of it here, not at the close, which a fork
+	 * child sharing the description would make drop nothing. */
+	if (w->granted && w->dupfd >= 0 &&
+	    (w->f->anchor < 0 || !same_description(w->dupfd, w->f->anchor)))
+		klock(w->dupfd, F_OFD_SETLK, LSR_UNLCK, w->start, w->end);
 	if (w->dupfd >= 0) {
 		fdstate_clear(w->dupfd);
 		raw_close(w->dupfd);
@@ -162,7 +170,7 @@ static void waiter_done(void *arg)
  */
 int wait_anchor(struct ls_file *f, int type, int64_t start, int64_t end)
 {
-	struct waiter w = {.f = f, .dupfd = -1};
+	struct waiter w = {.f = f, .start = start, .end = end, .dupfd = -1};
 	struct crit c;
 	int res, oldtype, oldstate;
 

@@ -95,3 +95,44 @@ Test(edges, setlkw_respects_a_disabled_cancel_state, .timeout = 60)
 	expect_all("disabled", "0 canceled-after");
 	unlink(path);
 }
+
+/* ---- fork and clone ---------------------------------------------------------
+ * A child has copies of the anchors until it closes them (fork: in its
+ * atfork handler; a raw fork: never, here until sleeper_end), and the
+ * anchor's open file description lives while it has: a close of the
+ * anchor in the parent drops nothing then. The parent must unlock. */
+
+/* The last close of a locked file releases it at once, seen by another
+ * description of the file right after the close: after a fork (49 of 50
+ * probes saw the lock held) and while a raw fork child keeps copies of
+ * every descriptor (every time). */
+Test(edges, close_after_fork_releases_at_once, .timeout = 60)
+{
+	char *path = tu_mkfile(FILE_SIZE);
+
+	three_ways("lockprog", path,
+		   STEPS("forkclose:50", "open:a:rw", "lock:a:w:set:0:0",
+			 "sleeper", "close:a", "probe:0:0", "ready",
+			 "sleeper_end"),
+		   NULL, EXPECT({ 0, 0, 0, U, U }));
+	expect_all("forkclose:50", "0");
+	expect_all("probe:0:0", "u");
+	unlink(path);
+}
+
+/* A read lock becomes a write lock right after a fork (the new anchor's
+ * write lock was refused by the old one's read lock, which the child's
+ * copy kept: 50 of 50), and while a raw fork child keeps copies. */
+Test(edges, upgrade_after_fork_is_granted, .timeout = 60)
+{
+	char *path = tu_mkfile(FILE_SIZE);
+
+	three_ways("lockprog", path,
+		   STEPS("forkupgrade:50", "open:a:rw", "lock:a:r:set:0:0",
+			 "sleeper", "lock:a:w:set:0:0", "ready",
+			 "sleeper_end", "close:a", "ready"),
+		   NULL, EXPECT({ 0, 0, 0, W, W }, { 1, 0, 0, U, U }));
+	expect_all("forkupgrade:50", "0");
+	expect_all("lock:a:w:set:0:0", "0");
+	unlink(path);
+}

@@ -70,6 +70,27 @@
  *   ms:STEP                  run STEP, then print "ms:STEP = MILLISECONDS"
  *   sleep:MS  watchdog:MS    sleep / exit 99 if still running after MS
  *   dupfd:NEW:OLD[:cloexec]  fcntl F_DUPFD (F_DUPFD_CLOEXEC)
+ *
+ * Steps for forks, execs and descriptors the shim does not see (issue 16):
+ *   probe:START:LEN          another open file description of the file
+ *                            (raw syscalls) asks F_OFD_GETLK for a write
+ *                            lock: prints u, r or w (it conflicts with
+ *                            this process's POSIX locks as another
+ *                            process would, and is seen at once; its
+ *                            descriptor stays open, close-on-exec)
+ *   sleeper / sleeper_end    a child forked with the raw syscall (no
+ *                            atfork handler, no libc) that keeps copies
+ *                            of every descriptor until sleeper_end
+ *   forkclose:COUNT          COUNT times: open x, write-lock it, fork (the
+ *                            child exits at once), close x and probe at
+ *                            once; prints how many probes saw a lock
+ *   forkupgrade:COUNT        COUNT times: open x, read-lock it, fork (the
+ *                            child exits at once), write-lock x; prints
+ *                            how many write locks failed
+ *   _forkunlock:N:START:LEN  a _Fork() child unlocks the range and exits
+ *   cloneunlock:N:START:LEN  the same in a clone() child (own memory)
+ *   clonevmclose:N           a clone(CLONE_VM | CLONE_VFORK) child closes
+ *                            N and exits
  */
 #include <dirent.h>
 #include <errno.h>
@@ -77,6 +98,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <pwd.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -172,6 +194,165 @@ static void on_alarm(int sig)
 }
 
 static void do_step(const char *step);
+
+/* ---- forks (issue 16) ------------------------------------------------------ */
+
+static int sleeper_pipe = -1;
+static pid_t sleeper_pid;
+
+/* The probe's descriptor stays open: closing it would drop this
+ * process's POSIX locks on the file. */
+static char probe_type(off_t start, off_t len)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
+			    .l_start = start, .l_len = len };
+	static int fd = -1;
+	long r;
+
+	if (fd < 0)
+		fd = (int)syscall(SYS_openat, AT_FDCWD, path,
+				  O_RDONLY | O_CLOEXEC);
+	r = fd < 0 ? -1 : syscall(SYS_fcntl, fd, F_OFD_GETLK, &fl);
+	if (r < 0)
+		return '?';
+	return fl.l_type == F_UNLCK ? 'u' : fl.l_type == F_RDLCK ? 'r' : 'w';
+}
+
+static long sleeper(void)
+{
+	int p[2];
+	char c;
+	pid_t pid;
+
+	if (pipe(p) < 0)
+		return -1;
+	pid = (pid_t)syscall(SYS_fork);
+	if (pid == 0) {
+		syscall(SYS_close, p[1]);
+		while (syscall(SYS_read, p[0], &c, 1) > 0)
+			;
+		syscall(SYS_exit_group, 0);
+	}
+	close(p[0]);
+	sleeper_pipe = p[1];
+	sleeper_pid = pid;
+	return pid < 0 ? -1 : 0;
+}
+
+static long sleeper_end(void)
+{
+	int st;
+
+	close(sleeper_pipe);
+	sleeper_pipe = -1;
+	return waitpid(sleeper_pid, &st, 0) == sleeper_pid ? 0 : -1;
+}
+
+/* COUNT rounds of a lock, a fork and at once a close (upgrade 0) or a
+ * write lock over the read lock (upgrade 1). */
+static long fork_rounds(int count, int upgrade)
+{
+	struct flock fl = { .l_whence = SEEK_SET };
+	long bad = 0;
+
+	for (int i = 0; i < count; i++) {
+		int x = open(path, O_RDWR), st;
+		pid_t c;
+
+		fl.l_type = upgrade ? F_RDLCK : F_WRLCK;
+		if (x < 0 || fcntl(x, F_SETLK, &fl) < 0)
+			return -1;
+		c = fork();
+		if (c == 0)
+			_exit(0);
+		if (upgrade) {
+			fl.l_type = F_WRLCK;
+			bad += fcntl(x, F_SETLK, &fl) < 0;
+			close(x);
+		} else {
+			close(x);
+			bad += probe_type(0, 0) != 'u';
+		}
+		waitpid(c, &st, 0);
+	}
+	return bad;
+}
+
+static struct flock clone_fl;
+static int clone_fd;
+
+static int clone_unlock(void *arg)
+{
+	(void)arg;
+	return fcntl(clone_fd, F_SETLK, &clone_fl) < 0 ? errno : 0;
+}
+
+static int clone_close(void *arg)
+{
+	(void)arg;
+	return close(clone_fd) < 0 ? errno : 0;
+}
+
+/* The child (of _Fork: kind 0, clone: 1, clone with CLONE_VM and
+ * CLONE_VFORK: 2) unlocks or closes, and exits with errno or 0. */
+static long child_kind(int kind, int fd, char **f)
+{
+	static char stack[1 << 16] __attribute__((aligned(16)));
+	pid_t c;
+	int st;
+
+	clone_fd = fd;
+	memset(&clone_fl, 0, sizeof(clone_fl));
+	clone_fl.l_type = F_UNLCK;
+	clone_fl.l_start = atoll(f[2]);
+	clone_fl.l_len = atoll(f[3]);
+	if (kind == 0) {
+		c = _Fork();
+		if (c == 0)
+			_exit(clone_unlock(NULL));
+	} else if (kind == 1) {
+		c = clone(clone_unlock, stack + sizeof(stack), SIGCHLD, NULL);
+	} else {
+		c = clone(clone_close, stack + sizeof(stack),
+			  CLONE_VM | CLONE_VFORK | SIGCHLD, NULL);
+	}
+	if (c < 0 || waitpid(c, &st, 0) != c)
+		return -1;
+	errno = WIFEXITED(st) ? WEXITSTATUS(st) : EINTR;
+	return errno ? -1 : 0;
+}
+
+/* The steps above: 1 when step was one of them (rc and errno set, or
+ * its line printed: *printed). */
+static int fork_step(char **f, int n, const char *step, long *rc,
+		     int *printed)
+{
+	int fd = n > 1 ? fdof(f[1]) : -1;
+
+	if (!strcmp(f[0], "probe")) {
+		printf("%s%s = %c\n", prefix, step,
+		       probe_type(atoll(f[1]), atoll(f[2])));
+		fflush(stdout);
+		*printed = 1;
+	} else if (!strcmp(f[0], "sleeper")) {
+		*rc = sleeper();
+	} else if (!strcmp(f[0], "sleeper_end")) {
+		*rc = sleeper_end();
+	} else if (!strcmp(f[0], "forkclose")) {
+		*rc = fork_rounds(atoi(f[1]), 0);
+	} else if (!strcmp(f[0], "forkupgrade")) {
+		*rc = fork_rounds(atoi(f[1]), 1);
+	} else if (!strcmp(f[0], "_forkunlock")) {
+		*rc = child_kind(0, fd, f);
+	} else if (!strcmp(f[0], "cloneunlock")) {
+		*rc = child_kind(1, fd, f);
+	} else if (!strcmp(f[0], "clonevmclose")) {
+		*rc = child_kind(2, fd, f);
+	} else {
+		return 0;
+	}
+	return 1;
+}
 
 /* A thread runs its steps, separated by ';', in order. */
 static void *thread_main(void *arg)
@@ -478,7 +659,7 @@ static void do_step(const char *step)
 	char buf[512], *f[MAXF], *save = NULL, *tok;
 	struct flock fl;
 	long rc = 0;
-	int n = 0, fd;
+	int n = 0, fd, printed = 0;
 
 	if (!strncmp(step, "t:", 2)) {
 		pthread_t t;
@@ -510,7 +691,10 @@ static void do_step(const char *step)
 	fd = n > 1 ? fdof(f[1]) : -1;
 	errno = 0;
 
-	if (!strcmp(f[0], "open")) {
+	if (fork_step(f, n, step, &rc, &printed)) {
+		if (printed)
+			return;
+	} else if (!strcmp(f[0], "open")) {
 		int fl2 = !strcmp(f[2], "r") ? O_RDONLY :
 			  !strcmp(f[2], "w") ? O_WRONLY : O_RDWR;
 
