@@ -21,6 +21,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -386,6 +387,37 @@ SHIM_EXPORT int execle(const char *path, const char *arg, ...)
 	r = exec_list(X_EXECVE, path, arg, ap, 1);
 	va_end(ap);
 	return r;
+}
+
+/* ---- children without atfork handlers ------------------------------------
+ * _Fork() runs none, and a clone() child may share our memory: each
+ * child starts as fork.c says, before its first instruction of the
+ * program's. */
+
+SHIM_EXPORT pid_t _Fork(void)
+{
+	pid_t pid = real__Fork();
+
+	if (pid == 0)
+		fork_child();
+	return pid;
+}
+
+/* glibc's clone reads its three optional arguments whatever the flags
+ * say; so do we, and pass them on. */
+SHIM_EXPORT int clone(int (*fn)(void *), void *stack, int flags, void *arg,
+		      ...)
+{
+	pid_t *ptid, *ctid;
+	void *tls;
+	va_list ap;
+
+	va_start(ap, arg);
+	ptid = va_arg(ap, pid_t *);
+	tls = va_arg(ap, void *);
+	ctid = va_arg(ap, pid_t *);
+	va_end(ap);
+	return fork_clone(fn, stack, flags, arg, ptid, tls, ctid);
 }
 
 /*

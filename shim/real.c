@@ -34,6 +34,8 @@ static struct {
 	int (*execvpe)(const char *, char *const[], char *const[]);
 	int (*fexecve)(int, char *const[], char *const[]);
 	int (*execveat)(int, const char *, char *const[], char *const[], int);
+	pid_t (*_Fork)(void);
+	int (*clone)(int (*)(void *), void *, int, void *, ...);
 } real;
 
 #define RESOLVE(name) \
@@ -57,6 +59,8 @@ void real_init(void)
 	RESOLVE(execvpe);
 	RESOLVE(fexecve);
 	RESOLVE(execveat);
+	RESOLVE(_Fork);
+	RESOLVE(clone);
 	/* Last: fcntl is the one the shim itself calls most. */
 	RESOLVE(fcntl);
 }
@@ -171,6 +175,22 @@ int real_execveat(int dirfd, const char *path, char *const argv[],
 	if (real.execveat)
 		return real.execveat(dirfd, path, argv, envp, flags);
 	return (int)syscall(SYS_execveat, dirfd, path, argv, envp, flags);
+}
+
+pid_t real__Fork(void)
+{
+	ON_DEMAND(_Fork);
+	if (real._Fork)
+		return real._Fork();
+	errno = ENOSYS;
+	return -1;
+}
+
+int real_clone(int (*fn)(void *), void *stack, int flags, void *arg,
+	       pid_t *ptid, void *tls, pid_t *ctid)
+{
+	ON_DEMAND(clone);
+	return real.clone(fn, stack, flags, arg, ptid, tls, ctid);
 }
 
 void raw_close(int fd)

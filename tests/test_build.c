@@ -13,6 +13,7 @@
 #include "util.h"
 
 static const char *const interposed[] = {
+	"_Fork", "clone",
 	"close", "close_range", "closedir", "closefrom", "dup", "dup2",
 	"dup3", "execl", "execle", "execlp", "execv", "execve", "execveat",
 	"execvp", "execvpe", "fclose", "fcloseall", "fcntl", "fcntl64",

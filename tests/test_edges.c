@@ -136,3 +136,50 @@ Test(edges, upgrade_after_fork_is_granted, .timeout = 60)
 	expect_all("lock:a:w:set:0:0", "0");
 	unlink(path);
 }
+
+/* A _Fork() child (no atfork handler) owns none of the parent's locks:
+ * its unlock leaves them (it unlocked the parent's anchor). */
+Test(edges, _Fork_child_unlock_leaves_parent_lock, .timeout = 60)
+{
+	char *path = tu_mkfile(FILE_SIZE);
+
+	three_ways("lockprog", path,
+		   STEPS("open:a:rw", "lock:a:w:set:0:0", "_forkunlock:a:0:0",
+			 "probe:0:0", "ready", "close:a", "ready"),
+		   NULL, EXPECT({ 0, 0, 0, W, W }, { 1, 0, 0, U, U }));
+	expect_all("_forkunlock:a:0:0", "0");
+	expect_all("probe:0:0", "w");
+	unlink(path);
+}
+
+/* The same for a clone() child with memory of its own. */
+Test(edges, clone_child_unlock_leaves_parent_lock, .timeout = 60)
+{
+	char *path = tu_mkfile(FILE_SIZE);
+
+	three_ways("lockprog", path,
+		   STEPS("open:a:rw", "lock:a:w:set:0:0", "cloneunlock:a:0:0",
+			 "probe:0:0", "ready", "close:a", "ready"),
+		   NULL, EXPECT({ 0, 0, 0, W, W }, { 1, 0, 0, U, U }));
+	expect_all("cloneunlock:a:0:0", "0");
+	expect_all("probe:0:0", "w");
+	unlink(path);
+}
+
+/* A clone(CLONE_VM | CLONE_VFORK) child runs in our memory with its own
+ * descriptors: its close of the locked descriptor emptied the parent's
+ * table and left the anchor holding a lock nothing could release. */
+Test(edges, clone_vm_child_close_leaves_parent_table, .timeout = 60)
+{
+	char *path = tu_mkfile(FILE_SIZE);
+
+	three_ways("lockprog", path,
+		   STEPS("open:a:rw", "lock:a:w:set:0:0", "clonevmclose:a",
+			 "ready", "open:b:r", "close:b", "ready",
+			 "lock:a:u:set:0:0", "ready"),
+		   NULL, EXPECT({ 0, 0, 0, W, W }, { 1, 0, 0, U, W },
+				{ 2, 0, 0, U, U }));
+	expect_all("clonevmclose:a", "0");
+	expect_all("lock:a:u:set:0:0", "0");
+	unlink(path);
+}
