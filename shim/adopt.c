@@ -354,14 +354,19 @@ static void adopt_nomem(const char *text, size_t len, int64_t fdmax)
 
 /* Only a memfd of ours, sealed as exec.c sealed it, is read and closed:
  * a variable naming any other descriptor must not cost the program that
- * descriptor. */
+ * descriptor. The reader maps the memfd's size and parses it in place:
+ * every seal that keeps the mapping whole and unchanged is required (a
+ * memfd that another process could shrink would end the new image with
+ * SIGBUS before main). */
+#define HANDOFF_SEALS (F_SEAL_SHRINK | F_SEAL_WRITE | F_SEAL_SEAL)
+
 static int is_handoff_memfd(int fd)
 {
 	char link[40], target[64];
 	ssize_t n;
 	int seals = real_fcntl(fd, F_GET_SEALS, NULL);
 
-	if (seals < 0 || !(seals & F_SEAL_WRITE) || !(seals & F_SEAL_SEAL))
+	if (seals < 0 || (seals & HANDOFF_SEALS) != HANDOFF_SEALS)
 		return 0;
 	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
 	n = readlink(link, target, sizeof(target) - 1);

@@ -183,3 +183,28 @@ Test(edges, clone_vm_child_close_leaves_parent_table, .timeout = 60)
 	expect_all("lock:a:u:set:0:0", "0");
 	unlink(path);
 }
+
+/* ---- the hand-over ------------------------------------------------------------
+ * A memfd named as the hand-over but sealed without F_SEAL_SHRINK: the
+ * new image maps it in place, and another process could shrink it under
+ * the mapping (SIGBUS before main). It is not taken for a hand-over: not
+ * read, and not closed (it is the program's). The old image holds no
+ * lock, so the variable goes over as the program set it. */
+Test(edges, handoff_memfd_without_every_seal_is_not_read, .timeout = 60)
+{
+	char *path = tu_mkfile(FILE_SIZE);
+
+	three_ways("lockprog", path,
+		   STEPS("stderr:/dev/null", "memfd:m:wgS:LSH1 %P 0",
+			 "setenv:LOCKSPACE_PRELOAD_HANDOFF:LSH1 memfd %m",
+			 "reexec", "getfd:m", "memfd:n:swgS:LSH1 %P 0",
+			 "setenv:LOCKSPACE_PRELOAD_HANDOFF:LSH1 memfd %n",
+			 "reexec", "getfd:n"),
+		   NULL, NO_EXPECT);
+	expect_all("getfd:m", "0");
+	cr_expect_str_eq(res(PLAIN, "getfd:n"), "0");
+	/* fully sealed, it is the shim's: read and closed */
+	cr_expect_str_eq(res(SHIM, "getfd:n"), "-1 EBADF", "%s",
+			 out[SHIM].buf);
+	unlink(path);
+}

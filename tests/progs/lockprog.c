@@ -91,6 +91,10 @@
  *   cloneunlock:N:START:LEN  the same in a clone() child (own memory)
  *   clonevmclose:N           a clone(CLONE_VM | CLONE_VFORK) child closes
  *                            N and exits
+ *   memfd:N:SEALS:TEXT       a memfd named as the shim's hand-over, with
+ *                            TEXT (expanded as setenv's VALUE) and the
+ *                            seals named in SEALS (s shrink, g grow,
+ *                            w write, S seal), becomes N
  */
 #include <dirent.h>
 #include <errno.h>
@@ -322,6 +326,28 @@ static long child_kind(int kind, int fd, char **f)
 	return errno ? -1 : 0;
 }
 
+static void expand(char *out, size_t len, const char *v);
+
+static long make_memfd(const char *name, const char *seals, const char *text)
+{
+	char v[4096];
+	int fd = memfd_create("lockspace-handoff", MFD_ALLOW_SEALING), add = 0;
+
+	if (fd < 0)
+		return -1;
+	expand(v, sizeof(v), text);
+	if (write(fd, v, strlen(v)) != (ssize_t)strlen(v))
+		return -1;
+	add |= strchr(seals, 's') ? F_SEAL_SHRINK : 0;
+	add |= strchr(seals, 'g') ? F_SEAL_GROW : 0;
+	add |= strchr(seals, 'w') ? F_SEAL_WRITE : 0;
+	add |= strchr(seals, 'S') ? F_SEAL_SEAL : 0;
+	if (fcntl(fd, F_ADD_SEALS, add) < 0)
+		return -1;
+	fds[name[0] - 'a'] = fd;
+	return fd;
+}
+
 /* The steps above: 1 when step was one of them (rc and errno set, or
  * its line printed: *printed). */
 static int fork_step(char **f, int n, const char *step, long *rc,
@@ -348,6 +374,8 @@ static int fork_step(char **f, int n, const char *step, long *rc,
 		*rc = child_kind(1, fd, f);
 	} else if (!strcmp(f[0], "clonevmclose")) {
 		*rc = child_kind(2, fd, f);
+	} else if (!strcmp(f[0], "memfd")) {
+		*rc = make_memfd(f[1], f[2], n > 3 ? f[3] : "");
 	} else {
 		return 0;
 	}
