@@ -94,6 +94,10 @@ static int shim_fcntl(int fd, int cmd, unsigned long arg)
 
 	if (is_lock_cmd(cmd))
 		return lockcmd(fd, cmd, (struct flock *)arg);
+	if (unlikely(cmd == F_OFD_GETLK) &&
+	    atomic_load_explicit(&files_active, memory_order_relaxed) &&
+	    fdstate_get(fd) != FD_OURS)
+		return lockcmd_ofd_getlk(fd, (struct flock *)arg);
 	st = fdstate_get(fd);
 	if (likely(st == FD_NONE || st == FD_DUP)) {
 		int r = fcntl_direct(fd, cmd, arg);

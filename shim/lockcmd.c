@@ -441,6 +441,68 @@ static int getlk_kernel(int fd, struct flock *ufl)
 	return r;
 }
 
+/* ---- F_OFD_GETLK -------------------------------------------------------------
+ * The program's own OFD lock query: plain, the process's POSIX locks
+ * conflict with it and are reported with the process's pid; here they
+ * are the anchor's OFD locks, which the kernel reports with -1. */
+
+struct own_lock {
+	int64_t start, end;
+	int type;
+};
+
+static int own_step(void *arg, int64_t s, int64_t e, int type)
+{
+	const struct own_lock *w = arg;
+
+	return s == w->start && e == w->end && type == w->type;
+}
+
+/* Is the lock fl names (as F_OFD_GETLK reported it) one of our anchor's
+ * on fd's file? */
+static int is_own_anchor_lock(int fd, const struct flock *fl)
+{
+	struct own_lock w;
+	struct ls_file *f;
+	struct stat st;
+	struct crit c;
+	int r = 0;
+
+	if (fstat(fd, &st) < 0)
+		return 0;
+	w.start = fl->l_start;
+	w.end = fl->l_len == 0 ? LSR_OFF_MAX : fl->l_start + fl->l_len - 1;
+	w.type = fl->l_type == F_WRLCK ? LSR_WRLCK : LSR_RDLCK;
+	crit_enter(&c, 0);
+	f = file_find(st.st_dev, st.st_ino);
+	if (f) {
+		fmu_lock(&f->mu);
+		r = f->anchor >= 0 && !f->fallback &&
+		    lsr_set_visit(&f->t.map, w.start, w.end, own_step, &w);
+		fmu_unlock(&f->mu);
+	}
+	crit_leave(&c);
+	return r;
+}
+
+int lockcmd_ofd_getlk(int fd, struct flock *ufl)
+{
+	int r = real_fcntl(fd, F_OFD_GETLK, ufl), saved = errno;
+	struct stat st;
+
+	/* The kernel checked the pointer and the request by now. */
+	if (r < 0 || guard_passthrough() || ufl->l_type == F_UNLCK ||
+	    ufl->l_pid != -1)
+		return r;
+	if (is_own_anchor_lock(fd, ufl))
+		ufl->l_pid = getpid();
+	else if (fstat(fd, &st) == 0)
+		/* another shimmed process's anchor: plain, its POSIX lock */
+		ufl->l_pid = getlk_find_pid(st.st_dev, st.st_ino, ufl);
+	errno = saved;
+	return r;
+}
+
 /* ---- the command ------------------------------------------------------------ */
 
 /*

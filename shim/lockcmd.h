@@ -15,5 +15,9 @@ int lockcmd(int fd, int cmd, struct flock *fl);
 /* F_GETLK that also says whether the answer is another holder of this
  * process (conflicts = fd), which lockf(F_TEST) must call busy. */
 int lockcmd_getlk(int fd, struct flock *fl, int *in_process);
+/* The program's F_OFD_GETLK, once a lock was taken: the anchor's locks,
+ * which stand for the process's POSIX locks, name its pid, as plain
+ * POSIX locks would; another shimmed process's name that process. */
+int lockcmd_ofd_getlk(int fd, struct flock *fl);
 
 #endif

@@ -208,3 +208,28 @@ Test(edges, handoff_memfd_without_every_seal_is_not_read, .timeout = 60)
 			 out[SHIM].buf);
 	unlink(path);
 }
+
+/* ---- F_OFD_GETLK -------------------------------------------------------------
+ * The program asks F_OFD_GETLK about its own POSIX locks: plain, they
+ * conflict (another owner) and name the process; under the shim they
+ * are the anchor's OFD locks, which the kernel names -1. */
+Test(edges, ofd_getlk_sees_own_posix_locks_with_own_pid, .timeout = 60)
+{
+	char *path = tu_mkfile(FILE_SIZE);
+
+	three_ways("lockprog", path,
+		   STEPS("open:a:rw", "lock:a:w:set:0:100",
+			 "lock:a:r:set:200:0", "open:b:r",
+			 "ofdgetlk:b:w:set:0:0", "ofdgetlk:b:w:set:150:0",
+			 "ofdgetlk:a:r:set:50:10", "ofdgetlk:b:w:set:100:100",
+			 "ready"),
+		   NULL, EXPECT({ 0, 0, 100, W, W }, { 0, 200, 0, R, R }));
+	expect_all("ofdgetlk:b:w:set:0:0", "0 type=w start=0 len=100 pid=self");
+	expect_all("ofdgetlk:b:w:set:150:0",
+		   "0 type=r start=200 len=0 pid=self");
+	expect_all("ofdgetlk:a:r:set:50:10",
+		   "0 type=w start=0 len=100 pid=self");
+	expect_all("ofdgetlk:b:w:set:100:100",
+		   "0 type=u start=100 len=100 pid=0");
+	unlink(path);
+}

@@ -91,6 +91,8 @@
  *   cloneunlock:N:START:LEN  the same in a clone() child (own memory)
  *   clonevmclose:N           a clone(CLONE_VM | CLONE_VFORK) child closes
  *                            N and exits
+ *   ofdgetlk:N:T:WH:START:LEN  F_OFD_GETLK; prints type, start, len and
+ *                            pid ("self" when it is ours)
  *   memfd:N:SEALS:TEXT       a memfd named as the shim's hand-over, with
  *                            TEXT (expanded as setenv's VALUE) and the
  *                            seals named in SEALS (s shrink, g grow,
@@ -355,7 +357,22 @@ static int fork_step(char **f, int n, const char *step, long *rc,
 {
 	int fd = n > 1 ? fdof(f[1]) : -1;
 
-	if (!strcmp(f[0], "probe")) {
+	if (!strcmp(f[0], "ofdgetlk")) {
+		struct flock fl;
+
+		fill(&fl, f, n, 2);
+		if (fcntl(fd, F_OFD_GETLK, &fl) < 0)
+			return *rc = -1, 1;
+		printf("%s%s = 0 type=%s start=%lld len=%lld pid=", prefix,
+		       step, tname(fl.l_type), (long long)fl.l_start,
+		       (long long)fl.l_len);
+		if (fl.l_pid == getpid())
+			printf("self\n");
+		else
+			printf("%d\n", (int)fl.l_pid);
+		fflush(stdout);
+		*printed = 1;
+	} else if (!strcmp(f[0], "probe")) {
 		printf("%s%s = %c\n", prefix, step,
 		       probe_type(atoll(f[1]), atoll(f[2])));
 		fflush(stdout);
