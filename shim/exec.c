@@ -39,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -259,6 +260,21 @@ static int exec_prepare_locked(struct exec_state *es, struct handoff *ho)
 	struct lst_file *lf;
 	struct ls_holder *o;
 
+	/* A tracked number closed behind our back (and maybe reused for
+	 * another file) must not be claimed as its holder's descriptor:
+	 * the new image would refuse the whole hand-over. */
+	for (int fd = 0; fd <= max; fd++) {
+		struct ls_holder *h = fdstate_holder(fd);
+		struct stat st;
+
+		if (!h || (fstat(fd, &st) == 0 &&
+			   st.st_dev == h->file->t.key.dev &&
+			   st.st_ino == h->file->t.key.ino))
+			continue;
+		h = holder_detach(fd);
+		if (h)
+			holder_release(h);
+	}
 	for (i = 0; (lf = lst_table_next(&files_table, &i));)
 		for (o = ((struct ls_file *)lf)->ofds; o; o = o->fnext) {
 			o->keep = 0;

@@ -31,9 +31,11 @@
 struct req {
 	int fd, cmd, type; /* LSR_* */
 	int64_t start, end;
-	struct stat st; /* filled for descriptors not tracked yet */
+	struct stat st; /* the descriptor's file, at the call */
 	int accmode;
 	int tracked;
+	int checked;    /* the tracked holder's file was compared with st */
+	int stale;      /* tracked, but its number names another file now */
 	struct flock fl; /* the caller's struct, copied in */
 	pid_t blocker;   /* WAIT_LOCAL: the thread we wait for */
 	int in_process;  /* F_GETLK answered with another holder of ours */
@@ -61,7 +63,6 @@ static int resolve(struct req *r)
 {
 	const struct flock *fl = &r->fl;
 	int64_t base = 0;
-	struct stat st;
 	int err;
 
 	r->type = lsr_type_of(fl->l_type);
@@ -77,9 +78,7 @@ static int resolve(struct req *r)
 			return -errno;
 		break;
 	case SEEK_END:
-		if (fstat(r->fd, &st) < 0)
-			return -errno;
-		base = st.st_size;
+		base = r->st.st_size; /* fstat, at the start of the call */
 		break;
 	default:
 		return -EINVAL;
@@ -266,17 +265,58 @@ static int setlk_try(struct ls_file *f, struct ls_holder *o, struct req *r,
 	return DONE;
 }
 
-/* Find (or, writing, make) the holder of r->fd; NULL with *err. */
+/*
+ * A descriptor closed where the shim cannot see it (io_uring's
+ * IORING_OP_CLOSE, syscall(SYS_close)) stays tracked, and the kernel
+ * may hand its number out again for another file: a lock through it
+ * would be applied to the old file. So every lock call compares the
+ * file the number names now (r->st, from fstat) with its holder's.
+ */
+static int names_other_file(const struct ls_holder *o, const struct stat *st)
+{
+	return o->file->t.key.dev != st->st_dev ||
+	       o->file->t.key.ino != st->st_ino;
+}
+
+/* The number was closed behind our back: its holder lost it (and if it
+ * was the last, what it held goes, as at that close under plain POSIX;
+ * its dups made before the first lock cannot be asked about any more:
+ * when in doubt, release). Looked at again under the lock: the program
+ * may have closed the number (seen) and locked another file through it
+ * since the caller looked. */
+static void drop_stale(int fd)
+{
+	struct ls_holder *h;
+	struct stat st;
+	struct crit c;
+
+	crit_enter(&c, 1);
+	h = fdstate_holder(fd);
+	if (h && (fstat(fd, &st) < 0 ? errno == EBADF
+				     : names_other_file(h, &st))) {
+		h = holder_detach(fd);
+		if (h)
+			holder_release(h);
+	}
+	crit_leave(&c);
+}
+
+/* Find (or, writing, make) the holder of r->fd; NULL with *err, or with
+ * r->stale set. */
 static struct ls_holder *req_holder(struct req *r, int write, int *err)
 {
 	struct ls_holder *o;
 
 	if (r->tracked) {
 		o = fdstate_holder(r->fd);
-		if (!o)
+		if (!o) {
 			*err = EBADF; /* closed meanwhile */
-		else
+		} else if (!r->checked && names_other_file(o, &r->st)) {
+			r->stale = 1;
+			return NULL;
+		} else {
 			r->accmode = o->accmode;
+		}
 		return o;
 	}
 	if (!write) {
@@ -285,6 +325,10 @@ static struct ls_holder *req_holder(struct req *r, int write, int *err)
 	}
 	return holder_attach(r->fd, &r->st, r->accmode, err);
 }
+
+/* set_cmd() and get_cmd(): the tracked descriptor names another file
+ * now (names_other_file): forget it, and ask again as for a new one. */
+#define STALE 2
 
 static int set_cmd(struct req *r)
 {
@@ -308,8 +352,11 @@ static int set_cmd(struct req *r)
 			if (pinned)
 				wait_grant_drop(pinned, r->start, r->end);
 			crit_leave(&c);
-			return -err;
+			return r->stale ? STALE : -err;
 		}
+		/* Checked once, at the first attempt: after a wait the
+		 * descriptor is the one the wait began with. */
+		r->checked = 1;
 		r->tracked = 1;
 		f = o->file;
 		fmu_lock(&f->mu);
@@ -377,6 +424,10 @@ static int get_cmd(struct req *r, struct flock *out)
 	crit_enter(&c, 0);
 	if (r->tracked) {
 		o = fdstate_holder(r->fd);
+		if (o && names_other_file(o, &r->st)) {
+			crit_leave(&c);
+			return STALE;
+		}
 		f = o ? o->file : NULL;
 	} else {
 		f = file_find(r->st.st_dev, r->st.st_ino);
@@ -532,11 +583,18 @@ static int lock_cmd(int fd, int cmd, struct flock *ufl, int *in_process)
 	r.fd = fd;
 	r.cmd = cmd;
 	r.tracked = st == FD_TRACKED;
+	if (fstat(fd, &r.st) < 0) {
+		int e = errno;
+
+		if (r.tracked && e == EBADF)
+			drop_stale(fd); /* closed behind our back */
+		errno = e;
+		return -1; /* EBADF before anything else */
+	}
+again:
 	if (!r.tracked) {
 		int flags;
 
-		if (fstat(fd, &r.st) < 0)
-			return -1; /* EBADF before anything else */
 		if (!S_ISREG(r.st.st_mode) && !S_ISDIR(r.st.st_mode))
 			return real_fcntl(fd, cmd, ufl);
 		flags = real_fcntl(fd, F_GETFL, NULL);
@@ -555,6 +613,12 @@ static int lock_cmd(int fd, int cmd, struct flock *ufl, int *in_process)
 			*in_process = r.in_process;
 	} else if (res == 0) {
 		res = set_cmd(&r);
+	}
+	if (res == STALE) {
+		drop_stale(fd);
+		r.tracked = 0;
+		r.stale = 0;
+		goto again;
 	}
 	if (res == 1)
 		return cmd == F_GETLK ? getlk_kernel(fd, ufl)

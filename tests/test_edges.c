@@ -26,11 +26,14 @@ static const char *const run_name[NRUNS] = { "plain", "shim",
 					     "shim, conflicts=fd" };
 static struct tu_proc out[NRUNS];
 
-/* Run prog PATH STEPS... the three ways, probing path as ex says (the
- * two shim runs expect ex[].shim), with env added; each must exit 0. */
-static void three_ways(const char *prog, const char *path,
-		       const char *const *steps, const char *const *env,
-		       const struct tu_expect *ex, int nex)
+/* Run prog PATH STEPS... the three ways, probing probe_path (path when
+ * NULL) as ex says (the two shim runs expect ex[].shim), with env added;
+ * each must exit 0. */
+static void three_ways_probe(const char *prog, const char *path,
+			     const char *probe_path,
+			     const char *const *steps,
+			     const char *const *env,
+			     const struct tu_expect *ex, int nex)
 {
 	for (int run = 0; run < NRUNS; run++) {
 		const char *e[8];
@@ -41,11 +44,18 @@ static void three_ways(const char *prog, const char *path,
 		if (run == SHIM_FD)
 			e[n++] = "LOCKSPACE_PRELOAD_CONFLICTS=fd";
 		e[n] = NULL;
-		st = tu_script_run(run != PLAIN, prog, path, NULL, steps, e,
-				   ex, nex, NULL, NULL, &out[run]);
+		st = tu_script_run(run != PLAIN, prog, path, probe_path, steps,
+				   e, ex, nex, NULL, NULL, &out[run]);
 		cr_expect_eq(st, 0, "[%s] %s exited with %d; output:\n%s",
 			     run_name[run], prog, st, out[run].buf);
 	}
+}
+
+static void three_ways(const char *prog, const char *path,
+		       const char *const *steps, const char *const *env,
+		       const struct tu_expect *ex, int nex)
+{
+	three_ways_probe(prog, path, NULL, steps, env, ex, nex);
 }
 
 /* What step printed in a run. */
@@ -231,5 +241,72 @@ Test(edges, ofd_getlk_sees_own_posix_locks_with_own_pid, .timeout = 60)
 		   "0 type=w start=0 len=100 pid=self");
 	expect_all("ofdgetlk:b:w:set:100:100",
 		   "0 type=u start=100 len=100 pid=0");
+	unlink(path);
+}
+
+/* ---- descriptors the shim did not see --------------------------------------
+ * A descriptor closed past the interposer (syscall(SYS_close), io_uring's
+ * IORING_OP_CLOSE) stays tracked; the kernel hands its number out again
+ * for another file, and a lock through it was applied to the old file's
+ * anchor: fcntl said 0 and nobody held the new file's lock. The new file
+ * must be locked, and the old one's lock gone (its last descriptor
+ * closed, as plain POSIX says). */
+static void reused_number(const char *how_close)
+{
+	char *path = tu_mkfile(FILE_SIZE), other[64], open_b[96], close_a[32];
+	int fd = tu_tmpfile(other, sizeof(other), FILE_SIZE);
+
+	cr_assert(fd >= 0);
+	close(fd);
+	snprintf(open_b, sizeof(open_b), "open:b:rw:%s", other);
+	snprintf(close_a, sizeof(close_a), "%s:a", how_close);
+	three_ways_probe("lockprog", path, other,
+			 STEPS("open:a:rw", "lock:a:w:set:0:0", close_a,
+			       open_b, "lock:b:w:set:0:100", "probe:0:0",
+			       "getlk:b:w:set:0:0", "ready",
+			       "lock:b:u:set:0:0", "ready"),
+			 NULL, EXPECT({ 0, 0, 100, W, W }, { 0, 100, 0, U, U },
+				      { 1, 0, 0, U, U }));
+	expect_all("lock:b:w:set:0:100", "0");
+	expect_all("probe:0:0", "u");
+	expect_all("getlk:b:w:set:0:0", "0 type=u start=0 len=0 pid=0");
+	/* the number is the one a had */
+	for (int run = 0; run < NRUNS; run++)
+		cr_expect_str_eq(res(run, open_b), res(run, "open:a:rw"));
+	unlink(other);
+	unlink(path);
+}
+
+Test(edges, lock_through_number_reused_after_raw_close_locks_new_file,
+     .timeout = 60)
+{
+	reused_number("rawclose");
+}
+
+Test(edges, lock_through_number_reused_after_io_uring_close_locks_new_file,
+     .timeout = 60)
+{
+	reused_number("ringclose");
+}
+
+/* The same number reused before an exec: it must not go to the new image
+ * as a descriptor of its holder (the new image refused the whole
+ * hand-over, and c's lock stayed on an anchor nothing could unlock). */
+Test(edges, exec_after_raw_close_hands_the_other_holders_over, .timeout = 60)
+{
+	char *path = tu_mkfile(FILE_SIZE), other[64], open_b[96];
+	int fd = tu_tmpfile(other, sizeof(other), FILE_SIZE);
+
+	cr_assert(fd >= 0);
+	close(fd);
+	snprintf(open_b, sizeof(open_b), "open:b:rw:%s", other);
+	three_ways("lockprog", path,
+		   STEPS("open:a:rw", "lock:a:w:set:0:100", "open:c:rw",
+			 "lock:c:w:set:500:10", "rawclose:a", open_b,
+			 "reexec", "ready", "lock:c:u:set:0:0", "ready"),
+		   NULL, EXPECT({ 0, 0, 100, U, U }, { 0, 500, 10, U, W },
+				{ 1, 0, 0, U, U }));
+	expect_all("lock:c:u:set:0:0", "0");
+	unlink(other);
 	unlink(path);
 }

@@ -93,6 +93,9 @@
  *                            N and exits
  *   ofdgetlk:N:T:WH:START:LEN  F_OFD_GETLK; prints type, start, len and
  *                            pid ("self" when it is ours)
+ *   rawclose:N  ringclose:N  close N with syscall(SYS_close) / with an
+ *                            io_uring IORING_OP_CLOSE (raw syscalls):
+ *                            past any interposer
  *   memfd:N:SEALS:TEXT       a memfd named as the shim's hand-over, with
  *                            TEXT (expanded as setenv's VALUE) and the
  *                            seals named in SEALS (s shrink, g grow,
@@ -110,6 +113,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/io_uring.h>
 #include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -330,6 +334,66 @@ static long child_kind(int kind, int fd, char **f)
 
 static void expand(char *out, size_t len, const char *v);
 
+/* IORING_OP_CLOSE of fd on a ring of one entry, with the raw syscalls
+ * (no liburing): the result of the close, or -1 with errno. */
+static long ring_close(int fd)
+{
+	struct io_uring_params p;
+	struct io_uring_sqe *sqe;
+	struct io_uring_cqe *cqe;
+	unsigned *tail, *idx, *ctail, *chead;
+	size_t sqlen, cqlen;
+	char *sq, *cq;
+	long r;
+	int ring;
+
+	memset(&p, 0, sizeof(p));
+	ring = (int)syscall(SYS_io_uring_setup, 1, &p);
+	if (ring < 0)
+		return -1;
+	sqlen = p.sq_off.array + p.sq_entries * sizeof(unsigned);
+	cqlen = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
+	if (cqlen > sqlen)
+		sqlen = cqlen;
+	sq = mmap(NULL, sqlen, PROT_READ | PROT_WRITE, MAP_SHARED, ring,
+		  IORING_OFF_SQ_RING);
+	sqe = mmap(NULL, p.sq_entries * sizeof(*sqe), PROT_READ | PROT_WRITE,
+		   MAP_SHARED, ring, IORING_OFF_SQES);
+	if (sq == MAP_FAILED || sqe == MAP_FAILED ||
+	    !(p.features & IORING_FEAT_SINGLE_MMAP)) {
+		errno = ENOSYS;
+		return -1;
+	}
+	cq = sq;
+	memset(sqe, 0, sizeof(*sqe));
+	sqe->opcode = IORING_OP_CLOSE;
+	sqe->fd = fd;
+	idx = (unsigned *)(sq + p.sq_off.array);
+	tail = (unsigned *)(sq + p.sq_off.tail);
+	idx[*tail & *(unsigned *)(sq + p.sq_off.ring_mask)] = 0;
+	__atomic_store_n(tail, *tail + 1, __ATOMIC_RELEASE);
+	r = syscall(SYS_io_uring_enter, ring, 1, 1, IORING_ENTER_GETEVENTS,
+		    NULL, 0);
+	chead = (unsigned *)(cq + p.cq_off.head);
+	ctail = (unsigned *)(cq + p.cq_off.tail);
+	if (r >= 0 && __atomic_load_n(ctail, __ATOMIC_ACQUIRE) != *chead) {
+		cqe = (struct io_uring_cqe *)(cq + p.cq_off.cqes) +
+		      (*chead & *(unsigned *)(cq + p.cq_off.ring_mask));
+		r = cqe->res;
+		__atomic_store_n(chead, *chead + 1, __ATOMIC_RELEASE);
+	} else if (r >= 0) {
+		r = -EIO;
+	}
+	munmap(sqe, p.sq_entries * sizeof(*sqe));
+	munmap(sq, sqlen);
+	syscall(SYS_close, ring);
+	if (r < 0) {
+		errno = (int)-r;
+		return -1;
+	}
+	return r;
+}
+
 static long make_memfd(const char *name, const char *seals, const char *text)
 {
 	char v[4096];
@@ -391,6 +455,10 @@ static int fork_step(char **f, int n, const char *step, long *rc,
 		*rc = child_kind(1, fd, f);
 	} else if (!strcmp(f[0], "clonevmclose")) {
 		*rc = child_kind(2, fd, f);
+	} else if (!strcmp(f[0], "rawclose")) {
+		*rc = syscall(SYS_close, fd);
+	} else if (!strcmp(f[0], "ringclose")) {
+		*rc = ring_close(fd);
 	} else if (!strcmp(f[0], "memfd")) {
 		*rc = make_memfd(f[1], f[2], n > 3 ? f[3] : "");
 	} else {
