@@ -13,6 +13,8 @@
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -235,6 +237,48 @@ static inline int untracked(int fd)
 	int st = fdstate_get(fd);
 
 	return st == FD_NONE || st == FD_DUP;
+}
+
+/* ---- copies made elsewhere ---------------------------------------------- */
+
+/* A received descriptor is marked a dup (FD_DUP, a number the kernel has
+ * just handed out: no lock is needed) when it is a file one can lock;
+ * the sibling scan at a holder's last close asks kcmp whether it shares
+ * the holder's description (files_copies_arrived). */
+void closes_received(int fd)
+{
+	struct stat st;
+	int saved = errno;
+
+	if (fd < 0 || fdstate_get(fd) != FD_NONE || fstat(fd, &st) < 0 ||
+	    (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))) {
+		errno = saved;
+		return;
+	}
+	fdstate_mark_dup_new(fd);
+	atomic_store(&files_copies_arrived, 1);
+	errno = saved;
+}
+
+void closes_received_msg(const struct msghdr *msg)
+{
+	struct cmsghdr *c;
+
+	if (!msg->msg_control || msg->msg_controllen < sizeof(struct cmsghdr))
+		return;
+	for (c = CMSG_FIRSTHDR((struct msghdr *)msg); c;
+	     c = CMSG_NXTHDR((struct msghdr *)msg, c)) {
+		size_t n;
+		int fd;
+
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < n; i++) {
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
+			closes_received(fd);
+		}
+	}
 }
 
 /* dup2/dup3 with a lock of ours on either side (or events asked for). */

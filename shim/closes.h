@@ -44,6 +44,12 @@ static inline void closes_dup_made(int fd, int r)
 	else
 		closes_dup_raced(fd, r);
 }
+/* fd arrived from outside (recvmsg's SCM_RIGHTS, pidfd_getfd): it may
+ * be a copy of a description of ours that we did not see made. */
+void closes_received(int fd);
+/* The SCM_RIGHTS descriptors of a message recvmsg filled. */
+struct msghdr;
+void closes_received_msg(const struct msghdr *msg);
 /* dup2() and dup3() (is_dup3), which close fd2 when it is open. */
 int closes_dup_over(int fd, int fd2, int flags, int is_dup3, void *caller);
 /* close_range() (func names the call in reports) and closefrom(). */

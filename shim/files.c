@@ -20,6 +20,7 @@
 
 struct lst_table files_table;
 atomic_int files_active;
+atomic_int files_copies_arrived;
 static uint64_t next_holder_id = 1; /* table_lock written */
 
 /* ---- this thread's range nodes ------------------------------------------ */
@@ -365,7 +366,7 @@ void holder_track_dups(struct ls_holder *h)
 {
 	unsigned moved;
 
-	if (!h->siblings)
+	if (!h->siblings && !atomic_load(&files_copies_arrived))
 		return;
 	atomic_store(&sib_scan.active, 1);
 	do {

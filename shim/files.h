@@ -84,6 +84,12 @@ struct ls_holder {
 
 extern struct lst_table files_table; /* table_lock */
 extern atomic_int files_active;      /* a holder was ever made */
+/* A descriptor arrived that may share its description with one of ours
+ * without our having seen it made (received over a socket, taken with
+ * pidfd_getfd): it is marked FD_DUP, and from then on every holder's
+ * last close looks among the FD_DUP descriptors (the sibling scan), not
+ * only those of holders that had dups before their first lock. */
+extern atomic_int files_copies_arrived;
 
 /* This thread's spare range nodes (range.h: allocate before changing). */
 struct lsr_pool *files_pool(void);
@@ -126,7 +132,8 @@ struct ls_holder *holder_new(struct ls_file *f, int accmode, int fd);
 /* fd refers to h too. table_lock held for writing. */
 void holder_map(struct ls_holder *h, int fd);
 /* Track h's untracked dups (FD_DUP) that share its description: the
- * sibling scan. table_lock held for writing. */
+ * sibling scan, when h had dups before its first lock or copies arrived
+ * (files_copies_arrived). table_lock held for writing. */
 void holder_track_dups(struct ls_holder *h);
 /* One of h's descriptors is about to close: if it is the last one the
  * shim tracks, the sibling scan first (its dups made before the first

@@ -23,6 +23,8 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <stdarg.h>
+#include <sys/pidfd.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -390,6 +392,39 @@ SHIM_EXPORT int execle(const char *path, const char *arg, ...)
 	va_start(ap, arg);
 	r = exec_list(X_EXECVE, path, arg, ap, 1);
 	va_end(ap);
+	return r;
+}
+
+/* ---- descriptors that arrive -------------------------------------------------
+ * A descriptor received over a unix socket (SCM_RIGHTS) or taken from
+ * another process (pidfd_getfd) may be a copy of one of our locked
+ * descriptions that we never saw made: closes_received() remembers it. */
+
+SHIM_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	ssize_t r = real_recvmsg(fd, msg, flags);
+
+	if (r >= 0 && msg && unlikely(msg->msg_controllen))
+		closes_received_msg(msg);
+	return r;
+}
+
+SHIM_EXPORT int recvmmsg(int fd, struct mmsghdr *v, unsigned n, int flags,
+			 struct timespec *timeout)
+{
+	int r = real_recvmmsg(fd, v, n, flags, timeout);
+
+	for (int i = 0; i < r; i++)
+		if (unlikely(v[i].msg_hdr.msg_controllen))
+			closes_received_msg(&v[i].msg_hdr);
+	return r;
+}
+
+SHIM_EXPORT int pidfd_getfd(int pidfd, int targetfd, unsigned flags)
+{
+	int r = real_pidfd_getfd(pidfd, targetfd, flags);
+
+	closes_received(r);
 	return r;
 }
 

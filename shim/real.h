@@ -37,6 +37,14 @@ int real_execveat(int dirfd, const char *path, char *const argv[],
 pid_t real__Fork(void);
 int real_clone(int (*fn)(void *), void *stack, int flags, void *arg,
 	       pid_t *ptid, void *tls, pid_t *ctid);
+/* The calls through which descriptors arrive. */
+struct msghdr;
+struct mmsghdr;
+struct timespec;
+ssize_t real_recvmsg(int fd, struct msghdr *msg, int flags);
+int real_recvmmsg(int fd, struct mmsghdr *v, unsigned n, int flags,
+		  struct timespec *timeout);
+int real_pidfd_getfd(int pidfd, int targetfd, unsigned flags);
 /* Close without being a cancellation point and without errno change. */
 void raw_close(int fd);
 

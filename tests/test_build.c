@@ -18,6 +18,7 @@ static const char *const interposed[] = {
 	"dup3", "execl", "execle", "execlp", "execv", "execve", "execveat",
 	"execvp", "execvpe", "fclose", "fcloseall", "fcntl", "fcntl64",
 	"fexecve", "freopen", "freopen64", "lockf", "lockf64", "vfork",
+	"pidfd_getfd", "recvmsg", "recvmmsg",
 };
 #define N_INTERPOSED (sizeof(interposed) / sizeof(interposed[0]))
 

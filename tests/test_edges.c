@@ -310,3 +310,22 @@ Test(edges, exec_after_raw_close_hands_the_other_holders_over, .timeout = 60)
 	unlink(other);
 	unlink(path);
 }
+
+/* A copy of the locking descriptor's description that the shim never
+ * saw made (received over a unix socket, taken with pidfd_getfd), before
+ * and after the first lock: the lock lives until the copy closes too, as
+ * the contract says (plain POSIX drops it at the first close). */
+Test(edges, copy_received_or_taken_keeps_lock_until_it_closes, .timeout = 60)
+{
+	char *path = tu_mkfile(FILE_SIZE);
+
+	three_ways("lockprog", path,
+		   STEPS("open:a:rw", "scmcopy:b:a", "lock:a:w:set:0:0",
+			 "close:a", "ready", "close:b", "ready", "open:a:rw",
+			 "lock:a:w:set:0:0", "pidfdcopy:b:a", "close:a",
+			 "ready", "close:b", "ready"),
+		   NULL, EXPECT({ 0, 0, 0, U, W }, { 1, 0, 0, U, U },
+				{ 2, 0, 0, U, W }, { 3, 0, 0, U, U }));
+	expect_all("close:a", "0");
+	unlink(path);
+}

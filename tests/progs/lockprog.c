@@ -96,6 +96,9 @@
  *   rawclose:N  ringclose:N  close N with syscall(SYS_close) / with an
  *                            io_uring IORING_OP_CLOSE (raw syscalls):
  *                            past any interposer
+ *   scmcopy:NEW:OLD          NEW = a copy of OLD sent to ourselves over a
+ *                            unix socket pair (SCM_RIGHTS)
+ *   pidfdcopy:NEW:OLD        NEW = pidfd_getfd(pidfd_open(getpid()), OLD)
  *   memfd:N:SEALS:TEXT       a memfd named as the shim's hand-over, with
  *                            TEXT (expanded as setenv's VALUE) and the
  *                            seals named in SEALS (s shrink, g grow,
@@ -116,7 +119,9 @@
 #include <linux/io_uring.h>
 #include <sys/inotify.h>
 #include <sys/mman.h>
+#include <sys/pidfd.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
@@ -334,6 +339,48 @@ static long child_kind(int kind, int fd, char **f)
 
 static void expand(char *out, size_t len, const char *v);
 
+/* A copy of fd through a unix socket pair, as another process would
+ * send it. */
+static long scm_copy(int fd)
+{
+	char data = 'x', cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { &data, 1 };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
+			    .msg_control = cbuf,
+			    .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+	int sv[2], got = -1;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
+		return -1;
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	if (sendmsg(sv[0], &m, 0) == 1) {
+		memset(cbuf, 0, sizeof(cbuf));
+		m.msg_controllen = sizeof(cbuf);
+		if (recvmsg(sv[1], &m, 0) == 1 && (c = CMSG_FIRSTHDR(&m)) &&
+		    c->cmsg_type == SCM_RIGHTS)
+			memcpy(&got, CMSG_DATA(c), sizeof(int));
+	}
+	close(sv[0]);
+	close(sv[1]);
+	return got;
+}
+
+static long pidfd_copy(int fd)
+{
+	int pfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+	long r = pfd < 0 ? -1 : pidfd_getfd(pfd, fd, 0);
+	int e = errno;
+
+	if (pfd >= 0)
+		close(pfd);
+	errno = e;
+	return r;
+}
+
 /* IORING_OP_CLOSE of fd on a ring of one entry, with the raw syscalls
  * (no liburing): the result of the close, or -1 with errno. */
 static long ring_close(int fd)
@@ -459,6 +506,11 @@ static int fork_step(char **f, int n, const char *step, long *rc,
 		*rc = syscall(SYS_close, fd);
 	} else if (!strcmp(f[0], "ringclose")) {
 		*rc = ring_close(fd);
+	} else if (!strcmp(f[0], "scmcopy") || !strcmp(f[0], "pidfdcopy")) {
+		*rc = f[0][0] == 's' ? scm_copy(fdof(f[2]))
+				     : pidfd_copy(fdof(f[2]));
+		if (*rc >= 0)
+			fds[f[1][0] - 'a'] = (int)*rc;
 	} else if (!strcmp(f[0], "memfd")) {
 		*rc = make_memfd(f[1], f[2], n > 3 ? f[3] : "");
 	} else {
