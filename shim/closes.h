@@ -15,8 +15,10 @@
 #define LOCKSPACE_SHIM_CLOSES_H
 
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 
+#include "band.h"
 #include "fdstate.h"
 
 int closes_close(int fd, void *caller);
@@ -29,6 +31,19 @@ int closes_fcloseall(void);
 /* dup() and F_DUPFD* of a tracked descriptor. */
 int closes_dup(int fd);
 int closes_dupfd(int fd, int cmd, int arg);
+/*
+ * A dup of untracked fd (dup: cmd -1, or F_DUPFD or F_DUPFD_CLOEXEC with
+ * minimum min) gave r, or -1 with errno. Plain POSIX hands out the
+ * lowest number >= min that is free: when one of ours holds a lower one
+ * (band_above) or the last one free (EMFILE), ours moves away, or its
+ * file falls back to POSIX locks when no other number can be had, and
+ * the program gets the number it would have had.
+ */
+int closes_dup_number(int fd, int cmd, int min, int r);
+static inline int closes_dup_misplaced(int r)
+{
+	return r >= 0 ? band_above(r) : errno == EMFILE;
+}
 /* A dup made without the lock, r of untracked fd, whose first lock won
  * the race to mark it: r joins fd's holder as a dup under the lock
  * would. */

@@ -143,6 +143,17 @@ struct ls_file *file_get(dev_t dev, ino_t ino, int fd)
 	return f;
 }
 
+struct ls_file *file_of_anchor(int fd)
+{
+	struct lst_file *lf;
+	size_t i;
+
+	for (i = 0; (lf = lst_table_next(&files_table, &i));)
+		if (((struct ls_file *)lf)->anchor == fd)
+			return (struct ls_file *)lf;
+	return NULL;
+}
+
 void file_maybe_retire(struct ls_file *f)
 {
 	if (f->t.map.root || f->refs)

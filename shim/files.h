@@ -99,6 +99,9 @@ struct lsr_pool *files_pool(void);
 struct ls_file *file_get(dev_t dev, ino_t ino, int fd);
 /* The entry of (dev, ino), or NULL. table_lock held. */
 struct ls_file *file_find(dev_t dev, ino_t ino);
+/* The file whose anchor is fd, or NULL (a walk of the table: for the
+ * rare path that must take the number back). table_lock held. */
+struct ls_file *file_of_anchor(int fd);
 /* Close the anchor and forget the file once nothing needs it.
  * table_lock held for writing. */
 void file_maybe_retire(struct ls_file *f);

@@ -104,8 +104,12 @@ static int shim_fcntl(int fd, int cmd, unsigned long arg)
 	if (likely(st == FD_NONE || st == FD_DUP)) {
 		int r = fcntl_direct(fd, cmd, arg);
 
-		if ((cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) && r >= 0)
-			closes_dup_made(fd, r);
+		if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) {
+			if (unlikely(closes_dup_misplaced(r)))
+				r = closes_dup_number(fd, cmd, (int)arg, r);
+			if (r >= 0)
+				closes_dup_made(fd, r);
+		}
 		return r;
 	}
 	if (st == FD_OURS) {
@@ -201,6 +205,8 @@ SHIM_EXPORT int dup(int fd)
 	 * count as its last close. */
 	if (likely(st == FD_NONE || st == FD_DUP)) {
 		r = dup_direct(fd);
+		if (unlikely(closes_dup_misplaced(r)))
+			r = closes_dup_number(fd, -1, 0, r);
 		if (r >= 0)
 			closes_dup_made(fd, r);
 		return r;

@@ -41,6 +41,7 @@ struct req {
 	int in_process;  /* F_GETLK answered with another holder of ours */
 	uint64_t blk, req_id; /* WAIT_LOCAL: holders, blocking and ours */
 	unsigned gen;    /* WAIT_LOCAL: the generation seen under the mutex */
+	unsigned rounds; /* waits in the kernel so far */
 };
 
 static int lsr_type_of(short t)
@@ -134,6 +135,46 @@ static void go_fallback(struct ls_file *f, int fd, const char *why, int err)
 		lsr_set_apply(&f->t.map, files_pool(), s, e, LSR_UNLCK);
 	}
 	file_clear(f);
+}
+
+/* A descriptor of one of f's holders through which a lock of type may
+ * be taken (its access mode allows it), or -1. */
+static int holder_fd_for(const struct ls_file *f, int type)
+{
+	for (const struct ls_holder *h = f->ofds; h; h = h->fnext)
+		if (type == LSR_WRLCK ? h->accmode != O_RDONLY
+				      : h->accmode != O_WRONLY)
+			return h->fd;
+	return -1;
+}
+
+static int posix_step(void *arg, int64_t s, int64_t e, int type)
+{
+	const struct ls_file *f = arg;
+	int fd = holder_fd_for(f, type);
+
+	if (fd < 0 || klock(fd, F_SETLK, type, s, e) < 0)
+		log_note("fallback to POSIX locks: the lock %lld-%lld of ino "
+			 "%lu is lost", (long long)s, (long long)e,
+			 (unsigned long)f->t.key.ino);
+	return 0;
+}
+
+void lockcmd_fallback_close(struct ls_file *f, const char *why, int err)
+{
+	fmu_lock(&f->mu);
+	note_fallback(f, why, err);
+	f->fallback = 1;
+	if (f->anchor >= 0) {
+		/* Unlocked first (a fork child may share it), closed before
+		 * the POSIX locks are taken: its close would drop them. */
+		klock(f->anchor, F_OFD_SETLK, LSR_UNLCK, 0, LSR_OFF_MAX);
+		anchor_close(&f->anchor);
+	}
+	lsr_set_visit(&f->t.map, 0, LSR_OFF_MAX, posix_step, f);
+	file_clear(f);
+	files_check_file(f);
+	fmu_unlock(&f->mu);
 }
 
 /* Is the conflict that refused the anchor's request our own POSIX lock? */
@@ -394,7 +435,7 @@ static int set_cmd(struct req *r)
 			waited = 1;
 			continue;
 		}
-		res = wait_anchor(f, r->type, r->start, r->end);
+		res = wait_anchor(f, r->type, r->start, r->end, r->rounds++);
 		if (res < 0)
 			return res;
 		/* Granted to the dup: apply it again on the current anchor

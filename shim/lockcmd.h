@@ -15,6 +15,13 @@ int lockcmd(int fd, int cmd, struct flock *fl);
 /* F_GETLK that also says whether the answer is another holder of this
  * process (conflicts = fd), which lockf(F_TEST) must call busy. */
 int lockcmd_getlk(int fd, struct flock *fl, int *in_process);
+struct ls_file;
+/* f's locks become plain POSIX locks through its holders' descriptors,
+ * for good, and its anchor closes (unlocked first): its number is
+ * needed and no other can be had (why, err: for the log). A moment
+ * passes between the anchor's unlock and the POSIX locks. table_lock
+ * held for writing. */
+void lockcmd_fallback_close(struct ls_file *f, const char *why, int err);
 /* The program's F_OFD_GETLK, once a lock was taken: the anchor's locks,
  * which stand for the process's POSIX locks, name its pid, as plain
  * POSIX locks would; another shimmed process's name that process. */

@@ -12,6 +12,8 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
+#include <time.h>
 #include <linux/futex.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -162,13 +164,56 @@ static void waiter_done(void *arg)
 	pthread_setcancelstate(cancel, &cancel);
 }
 
+/* Whether every signal with a handler restarts what it interrupts
+ * (SA_RESTART), as a kernel wait in F_SETLKW would be restarted. */
+static int handlers_restart(void)
+{
+	for (int sig = 1; sig < NSIG; sig++) {
+		struct sigaction sa;
+
+		if (sigaction(sig, NULL, &sa) == 0 &&
+		    sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN &&
+		    !(sa.sa_flags & SA_RESTART))
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * No descriptor number is left for the private dup (the process is at
+ * RLIMIT_NOFILE, and the anchor's own number must not be waited on: it
+ * may move or close meanwhile). Plain F_SETLKW would wait and succeed:
+ * sleep a while (1 ms, doubling up to 32 ms), and have the caller try
+ * again, as after a grant. The sleep is the cancellation
+ * point; a signal ends it with EINTR unless every handler says
+ * SA_RESTART. The caller's pin stays for its next attempt.
+ */
+static int wait_poll(struct waiter *w, unsigned round)
+{
+	long ms = round < 5 ? 1L << round : 32;
+	struct timespec ts = {0, ms * 1000000L};
+	int res, oldtype;
+
+	pthread_cleanup_push(waiter_done, w);
+	pthread_setcanceltype(PTHREAD_CANCEL_DEFERRED, &oldtype);
+	res = nanosleep(&ts, NULL) < 0 && errno == EINTR &&
+			      !handlers_restart()
+		      ? -EINTR
+		      : 0;
+	w->granted = res == 0;
+	pthread_cleanup_pop(1);
+	pthread_setcanceltype(oldtype, &oldtype);
+	return res;
+}
+
 /*
  * The kernel grants the dup's description, which is the anchor's unless
  * the anchor was reopened meanwhile; either way the request is then
  * applied again on the current anchor under the mutex, so the table and
  * the kernel agree in the order the mutex gives.
  */
-int wait_anchor(struct ls_file *f, int type, int64_t start, int64_t end)
+int wait_anchor(struct ls_file *f, int type, int64_t start, int64_t end,
+		unsigned round)
 {
 	struct waiter w = {.f = f, .start = start, .end = end, .dupfd = -1};
 	struct crit c;
@@ -177,6 +222,8 @@ int wait_anchor(struct ls_file *f, int type, int64_t start, int64_t end)
 	crit_enter(&c, 1);
 	res = anchor_dup_private(f->anchor, &w.dupfd);
 	crit_leave(&c);
+	if (res == -EMFILE || res == -ENFILE || res == -EINVAL)
+		return wait_poll(&w, round);
 	if (res < 0) {
 		waiter_done(&w);
 		return res;

@@ -329,3 +329,84 @@ Test(edges, copy_received_or_taken_keeps_lock_until_it_closes, .timeout = 60)
 	expect_all("close:a", "0");
 	unlink(path);
 }
+
+/* ---- at the descriptor limit ------------------------------------------------
+ * RLIMIT_NOFILE 64 puts the band's bottom at 56 (band.c): the first
+ * anchor takes 56, a number plain POSIX would hand to the program. */
+
+/* F_DUPFD with a minimum inside the band gives the number plain gives:
+ * the anchor moves away. The dups keep the lock as dups do. */
+Test(edges, dupfd_with_minimum_in_the_band_gives_the_plain_number,
+     .timeout = 60)
+{
+	char *path = tu_mkfile(FILE_SIZE);
+
+	three_ways("lockprog", path,
+		   STEPS("rlimit:64", "open:a:rw", "lock:a:w:set:0:0",
+			 "dupfdmin:b:a:56", "dupfdmin:c:a:56", "ready",
+			 "close:b", "close:c", "close:a", "ready"),
+		   NULL, EXPECT({ 0, 0, 0, W, W }, { 1, 0, 0, U, U }));
+	expect_all("dupfdmin:b:a:56", "56");
+	expect_all("dupfdmin:c:a:56", "57");
+	unlink(path);
+}
+
+/* With every other number taken, dup2 onto the anchor's number succeeds
+ * as plain does (it was free there): the file falls back to plain POSIX
+ * locks, as DESIGN's budget rule says, and its lock stays held. */
+Test(edges, dup2_onto_the_last_numbers_at_the_limit_succeeds, .timeout = 60)
+{
+	char *path = tu_mkfile(FILE_SIZE);
+
+	three_ways("lockprog", path,
+		   STEPS("stderr:/dev/null", "rlimit:64", "open:a:rw",
+			 "lock:a:w:set:0:0", "open:n:r:/dev/null", "fill",
+			 "dup2:n:#56", "ready", "unfill", "ready", "close:a",
+			 "ready"),
+		   NULL, EXPECT({ 0, 0, 0, W, W }, { 1, 0, 0, W, W },
+				{ 2, 0, 0, U, U }));
+	expect_all("dup2:n:#56", "56");
+	unlink(path);
+}
+
+/* F_SETLKW at the limit, with no number left for the waiter's private
+ * dup of the anchor: plain waits for the other process and succeeds;
+ * the shim said EMFILE. */
+static void release_hold(int shim, int ready, struct tu_proc *p, void *arg)
+{
+	int *h = arg;
+
+	(void)shim;
+	(void)p;
+	if (ready == 0)
+		tu_unhold(h[0], h[1]);
+}
+
+Test(edges, setlkw_at_the_limit_waits_and_succeeds, .timeout = 60)
+{
+	char *path = tu_mkfile(FILE_SIZE);
+	int h[2];
+
+	for (int run = 0; run < NRUNS; run++) {
+		const char *env[] = { run == SHIM_FD ?
+				      "LOCKSPACE_PRELOAD_CONFLICTS=fd" : NULL,
+				      NULL };
+		int st;
+
+		h[0] = tu_hold(path, F_WRLCK, 0, 10, &h[1]);
+		cr_assert(h[0] > 0, "tu_hold");
+		st = tu_script_run(run != PLAIN, "lockprog", path, NULL,
+				   STEPS("watchdog:10000", "rlimit:64",
+					 "open:a:rw", "lock:a:w:set:100:1",
+					 "fill", "bg:lock:a:w:set:0:10:wait",
+					 "sleep:200", "ready", "join", "ready",
+					 "unfill", "close:a"),
+				   env, EXPECT({ 0, 0, 10, W, W },
+					       { 1, 0, 10, W, W }),
+				   release_hold, h, &out[run]);
+		cr_expect_eq(st, 0, "[%s] exit %d:\n%s", run_name[run], st,
+			     out[run].buf);
+	}
+	expect_all("lock:a:w:set:0:10:wait", "0");
+	unlink(path);
+}

@@ -99,6 +99,10 @@
  *   scmcopy:NEW:OLD          NEW = a copy of OLD sent to ourselves over a
  *                            unix socket pair (SCM_RIGHTS)
  *   pidfdcopy:NEW:OLD        NEW = pidfd_getfd(pidfd_open(getpid()), OLD)
+ *   rlimit:N                 RLIMIT_NOFILE's soft limit = N
+ *   fill / unfill            open /dev/null until EMFILE, print how many
+ *                            / close those again
+ *   dupfdmin:NEW:OLD:MIN     fcntl F_DUPFD with the minimum MIN
  *   memfd:N:SEALS:TEXT       a memfd named as the shim's hand-over, with
  *                            TEXT (expanded as setenv's VALUE) and the
  *                            seals named in SEALS (s shrink, g grow,
@@ -339,6 +343,24 @@ static long child_kind(int kind, int fd, char **f)
 
 static void expand(char *out, size_t len, const char *v);
 
+static int filled[65536], nfilled;
+
+static long fill_fds(void)
+{
+	int fd;
+
+	while (nfilled < 65536 && (fd = open("/dev/null", O_RDONLY)) >= 0)
+		filled[nfilled++] = fd;
+	return errno == EMFILE ? nfilled : -1;
+}
+
+static long unfill_fds(void)
+{
+	while (nfilled > 0)
+		close(filled[--nfilled]);
+	return 0;
+}
+
 /* A copy of fd through a unix socket pair, as another process would
  * send it. */
 static long scm_copy(int fd)
@@ -509,6 +531,20 @@ static int fork_step(char **f, int n, const char *step, long *rc,
 	} else if (!strcmp(f[0], "scmcopy") || !strcmp(f[0], "pidfdcopy")) {
 		*rc = f[0][0] == 's' ? scm_copy(fdof(f[2]))
 				     : pidfd_copy(fdof(f[2]));
+		if (*rc >= 0)
+			fds[f[1][0] - 'a'] = (int)*rc;
+	} else if (!strcmp(f[0], "rlimit")) {
+		struct rlimit rl;
+
+		getrlimit(RLIMIT_NOFILE, &rl);
+		rl.rlim_cur = (rlim_t)atol(f[1]);
+		*rc = setrlimit(RLIMIT_NOFILE, &rl);
+	} else if (!strcmp(f[0], "fill")) {
+		*rc = fill_fds();
+	} else if (!strcmp(f[0], "unfill")) {
+		*rc = unfill_fds();
+	} else if (!strcmp(f[0], "dupfdmin")) {
+		*rc = fcntl(fdof(f[2]), F_DUPFD, atoi(f[3]));
 		if (*rc >= 0)
 			fds[f[1][0] - 'a'] = (int)*rc;
 	} else if (!strcmp(f[0], "memfd")) {
