@@ -410,3 +410,29 @@ Test(edges, setlkw_at_the_limit_waits_and_succeeds, .timeout = 60)
 	expect_all("lock:a:w:set:0:10:wait", "0");
 	unlink(path);
 }
+
+/* ---- exec ---------------------------------------------------------------------
+ * A failed exec changes nothing anyone can see: b's own range (b closes
+ * on exec) was unlocked before execve and locked again after it failed,
+ * and another process trying it all the while (a PATH search of 300
+ * directories, ten times) got it. */
+#define FAILING_EXECVP "reexec:lockspace-no-such-program:execvp"
+
+Test(edges, failed_execvp_never_lets_a_range_go, .timeout = 60)
+{
+	char *path = tu_mkfile(FILE_SIZE);
+
+	three_ways("lockprog", path,
+		   STEPS("stderr:/dev/null", "open:a:rw", "lock:a:w:set:0:100",
+			 "open:b:rw", "lock:b:w:set:100:50", "cloexec:b:1",
+			 "longpath:300", "prober:100:50", FAILING_EXECVP,
+			 FAILING_EXECVP, FAILING_EXECVP, FAILING_EXECVP,
+			 FAILING_EXECVP, FAILING_EXECVP, FAILING_EXECVP,
+			 FAILING_EXECVP, FAILING_EXECVP, FAILING_EXECVP,
+			 "probed", "ready", "close:b", "ready"),
+		   NULL, EXPECT({ 0, 0, 150, W, W }, { 1, 0, 100, U, W },
+				{ 1, 100, 50, U, U }));
+	expect_all(FAILING_EXECVP, "-1 ENOENT");
+	expect_all("probed", "0");
+	unlink(path);
+}

@@ -99,6 +99,12 @@
  *   scmcopy:NEW:OLD          NEW = a copy of OLD sent to ourselves over a
  *                            unix socket pair (SCM_RIGHTS)
  *   pidfdcopy:NEW:OLD        NEW = pidfd_getfd(pidfd_open(getpid()), OLD)
+ *   prober:START:LEN / probed  a child (raw fork and syscalls) tries
+ *                            F_SETLK for a write lock over the range
+ *                            again and again, from another process, until
+ *                            probed, which prints 1 if it ever got it
+ *                            (0 when the range was busy every time)
+ *   longpath:N               PATH = N directories that do not exist
  *   rlimit:N                 RLIMIT_NOFILE's soft limit = N
  *   fill / unfill            open /dev/null until EMFILE, print how many
  *                            / close those again
@@ -343,6 +349,81 @@ static long child_kind(int kind, int fd, char **f)
 
 static void expand(char *out, size_t len, const char *v);
 
+static int prober_stop = -1, prober_res = -1;
+static pid_t prober_pid;
+
+static long prober(off_t start, off_t len)
+{
+	int stop[2], res[2];
+	pid_t pid;
+	char c;
+
+	if (pipe2(stop, O_NONBLOCK) < 0 || pipe(res) < 0)
+		return -1;
+	pid = (pid_t)syscall(SYS_fork);
+	if (pid == 0) {
+		struct flock fl = { .l_whence = SEEK_SET, .l_start = start,
+				    .l_len = len };
+		int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDWR);
+		char c, got = '0';
+		int first = 1;
+
+		syscall(SYS_close, stop[1]);
+		while (fd >= 0 && syscall(SYS_read, stop[0], &c, 1) < 0) {
+			fl.l_type = F_WRLCK;
+			if (syscall(SYS_fcntl, fd, F_SETLK, &fl) == 0) {
+				got = '1';
+				fl.l_type = F_UNLCK;
+				syscall(SYS_fcntl, fd, F_SETLK, &fl);
+				break;
+			}
+			if (first)
+				syscall(SYS_write, res[1], "r", 1);
+			first = 0;
+		}
+		syscall(SYS_write, res[1], &got, 1);
+		syscall(SYS_exit_group, 0);
+	}
+	close(stop[0]);
+	close(res[1]);
+	prober_stop = stop[1];
+	prober_res = res[0];
+	prober_pid = pid;
+	/* it runs: it has asked once */
+	if (pid < 0 || read(prober_res, &c, 1) != 1 || c != 'r')
+		return -1;
+	return 0;
+}
+
+static long probed(void)
+{
+	char c = '?';
+	int st;
+
+	close(prober_stop);
+	if (read(prober_res, &c, 1) != 1)
+		c = '?';
+	close(prober_res);
+	waitpid(prober_pid, &st, 0);
+	return c == '1' ? 1 : c == '0' ? 0 : -1;
+}
+
+static long long_path(int n)
+{
+	size_t len = (size_t)n * 24 + 1, k = 0;
+	char *p = malloc(len);
+	long r;
+
+	if (!p)
+		return -1;
+	for (int i = 0; i < n; i++)
+		k += (size_t)snprintf(p + k, len - k, "%s/nonexistent/%d",
+				      i ? ":" : "", i);
+	r = setenv("PATH", p, 1);
+	free(p);
+	return r;
+}
+
 static int filled[65536], nfilled;
 
 static long fill_fds(void)
@@ -533,6 +614,12 @@ static int fork_step(char **f, int n, const char *step, long *rc,
 				     : pidfd_copy(fdof(f[2]));
 		if (*rc >= 0)
 			fds[f[1][0] - 'a'] = (int)*rc;
+	} else if (!strcmp(f[0], "prober")) {
+		*rc = prober(atoll(f[1]), atoll(f[2]));
+	} else if (!strcmp(f[0], "probed")) {
+		*rc = probed();
+	} else if (!strcmp(f[0], "longpath")) {
+		*rc = long_path(atoi(f[1]));
 	} else if (!strcmp(f[0], "rlimit")) {
 		struct rlimit rl;
 
