@@ -45,7 +45,7 @@ endif
 # ---- Debian packages the build and the tests need -----------------------
 DEB_BUILD := gcc make libc6-dev uthash-dev
 DEB_CHECK := libcriterion-dev pkg-config strace sqlite3 python3 perl \
-	     stress-ng tdb-tools
+	     stress-ng tdb-tools musl-tools
 DEB_ALL   := $(DEB_BUILD) $(DEB_CHECK)
 
 # Installs what is missing when run as root, else prints the line to run.
@@ -141,6 +141,20 @@ $(B)/progs/%: tests/progs/%.c | deps
 	$(Q)$(CC) -std=gnu11 -O1 -g -Wall -Wextra -Werror -pthread \
 		-D_GNU_SOURCE -o $@ $< -ldl
 
+# Images that never load the shim, whatever LD_PRELOAD says (issue 16):
+# tests/progs/plainimg.c static, and with musl's libc and loader.
+PLAINIMG := $(B)/progs/plainimg-static $(B)/progs/plainimg-musl
+$(B)/progs/plainimg-static: tests/progs/plainimg.c | deps
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) -std=gnu11 -O1 -g -Wall -Wextra -Werror -static \
+		-D_GNU_SOURCE -o $@ $<
+$(B)/progs/plainimg-musl: tests/progs/plainimg.c | check-deps
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)musl-gcc -std=gnu11 -O1 -g -Wall -Wextra -Werror -D_GNU_SOURCE \
+		-o $@ $<
+
 # The test hook that fails the shim's allocations (tests/test_faults.c): a
 # preload library, plain like the programs it is loaded into; no loop of
 # it may become a call of memcpy or strlen (a sanitizer intercepts those).
@@ -198,8 +212,8 @@ SAN_LIB = $(if $(filter address,$(SAN)),asan,$(if $(filter thread,$(SAN)),tsan,u
 TEST_PRELOAD = $(strip $(SAN_RT) $(abspath $(SHIM_SO)))
 CRITERION_FLAGS ?= --jobs=2
 
-check: check-deps all $(TESTS) $(UNIT_TESTS) $(PROGS) $(FAILALLOC) $(BENCHES) \
-		$(TORTURE)
+check: check-deps all $(TESTS) $(UNIT_TESTS) $(PROGS) $(PLAINIMG) \
+		$(FAILALLOC) $(BENCHES) $(TORTURE)
 	$(Q)$(UNIT_TESTS) $(CRITERION_FLAGS)
 	$(Q)LOCKSPACE_TEST_PRELOAD="$(TEST_PRELOAD)" \
 		LOCKSPACE_TEST_PROGS="$(abspath $(B))/progs" \

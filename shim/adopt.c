@@ -16,6 +16,7 @@
  */
 #include "adopt.h"
 #include "anchor.h"
+#include "config.h"
 #include "exec.h"
 #include "fdstate.h"
 #include "files.h"
@@ -213,12 +214,37 @@ static const char *adopt_file(const struct hf_file *f)
 	return NULL;
 }
 
+static void file_as_posix(const struct hf_file *f);
+
+/* Whether the file of f's anchor is under mode = protect here: the new
+ * image may run the shim with mode = off or observe (its environment,
+ * its configuration), where its lock calls go to the kernel through its
+ * own descriptors and would meet the anchor's locks. */
+static int protected_file(const struct hf_file *f)
+{
+	char link[40], path[PATH_MAX];
+	struct policy pol;
+	ssize_t n = -1;
+
+	if (config_has_rules()) {
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", f->anchor);
+		n = readlink(link, path, sizeof(path) - 1);
+		path[n > 0 ? n : 0] = 0;
+	}
+	config_policy(n > 0 ? path : NULL, &pol);
+	return pol.mode == MODE_PROTECT;
+}
+
 static const char *adopt(const struct handoff *ho)
 {
 	const char *why = NULL;
 
-	for (size_t i = 0; i < ho->nf && !why; i++)
-		why = adopt_file(&ho->f[i]);
+	for (size_t i = 0; i < ho->nf && !why; i++) {
+		if (protected_file(&ho->f[i]))
+			why = adopt_file(&ho->f[i]);
+		else
+			file_as_posix(&ho->f[i]);
+	}
 	return why;
 }
 
@@ -322,7 +348,7 @@ static void span_to_posix(int fd, const struct hf_range *r,
 	if (s > e)
 		return;
 	if (fd < 0 || klock(fd, F_SETLK, r->type, s, e) < 0)
-		log_note("exec hand-over without memory: the lock %lld-%lld "
+		log_note("exec hand-over as POSIX locks: the lock %lld-%lld "
 			 "of ino %llu is lost", (long long)s, (long long)e,
 			 (unsigned long long)ino);
 }
@@ -336,24 +362,25 @@ static void span_to_posix(int fd, const struct hf_range *r,
  * only the leaving holders held goes. Nothing here allocates; the ranges
  * are free for a moment between the anchor's unlock and the POSIX locks.
  */
-static void adopt_as_posix(const struct handoff *ho)
+static void file_as_posix(const struct hf_file *f)
 {
 	struct stat st;
 
-	for (size_t i = 0; i < ho->nf; i++) {
-		const struct hf_file *f = &ho->f[i];
+	if (!same_file(f->anchor, f, &st))
+		return; /* not an anchor of this file: left alone */
+	anchor_away(f->anchor);
+	for (size_t m = 0; m < f->nmap; m++)
+		for (size_t j = 0; j < f->nh; j++)
+			for (size_t k = 0; f->h[j].nfds && k < f->h[j].nr; k++)
+				span_to_posix(posix_fd(f, f->map[m].type),
+					      &f->map[m], &f->h[j].r[k],
+					      f->ino);
+}
 
-		if (!same_file(f->anchor, f, &st))
-			continue; /* not an anchor of this file: left alone */
-		anchor_away(f->anchor);
-		for (size_t m = 0; m < f->nmap; m++)
-			for (size_t j = 0; j < f->nh; j++)
-				for (size_t k = 0; f->h[j].nfds && k < f->h[j].nr;
-				     k++)
-					span_to_posix(posix_fd(f, f->map[m].type),
-						      &f->map[m], &f->h[j].r[k],
-						      f->ino);
-	}
+static void adopt_as_posix(const struct handoff *ho)
+{
+	for (size_t i = 0; i < ho->nf; i++)
+		file_as_posix(&ho->f[i]);
 }
 
 /* One file of a hand-over text that could not be parsed for lack of

@@ -34,6 +34,8 @@
 #include "fdstate.h"
 #include "files.h"
 #include "handoff.h"
+#include "image.h"
+#include "lockcmd.h"
 #include "log.h"
 #include "real.h"
 
@@ -58,6 +60,7 @@ extern char **environ;
 struct undo_file {
 	struct ls_file *f;
 	int cloexec_cleared;
+	int converted; /* its anchor closed, its map taken as POSIX locks */
 };
 
 struct exec_state {
@@ -70,11 +73,39 @@ struct exec_state {
 	int memfd; /* FD_OURS while it exists */
 };
 
-/* Put a file back (exec failed): its entry never changed. */
+static int relock_step(void *arg, int64_t s, int64_t e, int type)
+{
+	struct ls_file *f = arg;
+
+	if (klock(f->anchor, F_OFD_SETLK, type, s, e) < 0)
+		log_note("exec failed, and a range it had made a POSIX lock "
+			 "was taken meanwhile: %lld-%lld", (long long)s,
+			 (long long)e);
+	return 0;
+}
+
+/* Put a file back (exec failed): its entry never changed. A converted
+ * one gets an anchor again: opening it drops the POSIX locks (the
+ * reopen closes a descriptor of the file), then the map is locked on
+ * it; without one, the file stays on POSIX locks, for good. */
 static void undo_one(struct undo_file *u)
 {
+	struct ls_file *f = u->f;
+	int err;
+
 	if (u->cloexec_cleared)
-		real_fcntl(u->f->anchor, F_SETFD, (void *)(long)FD_CLOEXEC);
+		real_fcntl(f->anchor, F_SETFD, (void *)(long)FD_CLOEXEC);
+	if (!u->converted)
+		return;
+	fmu_lock(&f->mu);
+	err = f->ofds ? anchor_open(&f->anchor, f->ofds->fd, f->anchor_rw)
+		      : -EBADF;
+	if (err == 0)
+		lsr_set_visit(&f->t.map, 0, LSR_OFF_MAX, relock_step, f);
+	fmu_unlock(&f->mu);
+	if (err < 0)
+		lockcmd_fallback_close(f, "no anchor after a failed exec",
+				       -err);
 }
 
 static void undo_free(struct exec_state *es)
@@ -113,6 +144,7 @@ static struct undo_file *undo_new(struct exec_state *es, struct ls_file *f)
 	u = &es->u[es->nu++];
 	u->f = f;
 	u->cloexec_cleared = 0;
+	u->converted = 0;
 	return u;
 }
 
@@ -233,20 +265,19 @@ static int describe_file(struct hf_file *hf, const struct ls_file *f,
 	return 0;
 }
 
-/* Clear close-on-exec on what exec keeps, and describe it in ho.
- * table_lock held for writing. Returns the number of files and FD_DUP
- * descriptors handed over, or -errno. */
-static int exec_prepare_locked(struct exec_state *es, struct handoff *ho)
+/* Before any exec: a tracked number closed behind our back (and maybe
+ * reused for another file) must not be claimed as its holder's
+ * descriptor (the new image would refuse the whole hand-over); the dups
+ * made before a first lock become their holder's descriptors, for good,
+ * whether or not the exec succeeds (they are its descriptors either
+ * way); keep is cleared. table_lock held for writing. */
+static void exec_scan(void)
 {
-	int max = atomic_load(&fd_state_max), err = -ENOMEM;
-	struct fd_pair *pairs = NULL;
-	size_t np = 0, cap = 0, i, j, k, e, dcap = 0;
+	int max = atomic_load(&fd_state_max);
 	struct lst_file *lf;
 	struct ls_holder *o;
+	size_t i;
 
-	/* A tracked number closed behind our back (and maybe reused for
-	 * another file) must not be claimed as its holder's descriptor:
-	 * the new image would refuse the whole hand-over. */
 	for (int fd = 0; fd <= max; fd++) {
 		struct ls_holder *h = fdstate_holder(fd);
 		struct stat st;
@@ -262,10 +293,78 @@ static int exec_prepare_locked(struct exec_state *es, struct handoff *ho)
 	for (i = 0; (lf = lst_table_next(&files_table, &i));)
 		for (o = ((struct ls_file *)lf)->ofds; o; o = o->fnext) {
 			o->keep = 0;
-			/* For good, whether or not the exec succeeds:
-			 * they are its descriptors either way. */
 			holder_track_dups(o);
 		}
+}
+
+/*
+ * The new image will not run the shim (image.h): it must find plain
+ * POSIX locks on its own descriptors, and nothing of ours open. On a
+ * file where a holder leaves (a descriptor of it closes on exec), plain
+ * POSIX drops every lock of the process at that close: the anchor stays
+ * close-on-exec, and the exec drops its locks. On a file whose holders
+ * all stay, the anchor is unlocked and closed (its close at exec would
+ * drop POSIX locks on the file) and the map becomes POSIX locks through
+ * the holders' descriptors, which survive the exec; a failed exec puts
+ * an anchor back (undo_one). Each range is free for a moment between the
+ * two. table_lock held for writing; 0 or -ENOMEM.
+ */
+static int exec_convert_locked(struct exec_state *es)
+{
+	int max = atomic_load(&fd_state_max);
+	struct lst_file *lf;
+	struct ls_holder *o;
+	size_t i;
+
+	exec_scan();
+	for (int fd = 0; fd <= max; fd++) {
+		int fl;
+
+		o = fdstate_holder(fd);
+		if (!o)
+			continue;
+		fl = real_fcntl(fd, F_GETFD, NULL);
+		if (fl >= 0)
+			o->keep |= fl & FD_CLOEXEC ? 4 : 1;
+	}
+	for (i = 0; (lf = lst_table_next(&files_table, &i));) {
+		struct ls_file *f = (struct ls_file *)lf;
+		struct undo_file *u;
+		int leaves = 0;
+
+		if (f->fallback || f->anchor < 0 || !f->t.map.root ||
+		    !f->ofds)
+			continue;
+		/* a descriptor of the file that closes at exec */
+		for (o = f->ofds; o; o = o->fnext)
+			leaves |= !(o->keep & 1) || (o->keep & 4);
+		if (leaves)
+			continue;
+		u = undo_new(es, f);
+		if (!u)
+			return -ENOMEM;
+		u->converted = 1;
+		fmu_lock(&f->mu);
+		klock(f->anchor, F_OFD_SETLK, LSR_UNLCK, 0, LSR_OFF_MAX);
+		anchor_close(&f->anchor);
+		lockcmd_map_to_posix(f);
+		fmu_unlock(&f->mu);
+	}
+	return 0;
+}
+
+/* Clear close-on-exec on what exec keeps, and describe it in ho.
+ * table_lock held for writing. Returns the number of files and FD_DUP
+ * descriptors handed over, or -errno. */
+static int exec_prepare_locked(struct exec_state *es, struct handoff *ho)
+{
+	int max = atomic_load(&fd_state_max), err = -ENOMEM;
+	struct fd_pair *pairs = NULL;
+	size_t np = 0, cap = 0, i, j, k, e, dcap = 0;
+	struct lst_file *lf;
+	struct ls_holder *o;
+
+	exec_scan();
 	for (int fd = 0; fd <= max; fd++) {
 		int st = fdstate_get(fd), fl;
 
@@ -400,20 +499,25 @@ static int put_in_memfd(struct exec_state *es, const char *text, size_t len)
 	return moved;
 }
 
-/* 0 with es ready (es->env the environment to use), or -errno. */
-static int exec_prepare(struct exec_state *es, char *const envp[])
+/* 0 with es ready (es->env the environment to use, NULL: envp), or
+ * -errno. */
+static int exec_prepare(struct exec_state *es, const struct exec_call *c,
+			char *const envp[])
 {
 	struct handoff ho = {0};
 	size_t len = 0;
 	char *text;
-	int n;
+	int n, shim;
 
 	memset(es, 0, sizeof(*es));
 	es->memfd = -1;
 	if (guard_passthrough() || !atomic_load(&files_active))
 		return 0;
+	shim = image_runs_shim(c, envp);
 	crit_enter(&es->c, 1);
 	es->active = 1;
+	if (!shim)
+		return exec_convert_locked(es);
 	n = exec_prepare_locked(es, &ho);
 	text = n > 0 ? handoff_emit(&ho, &len) : NULL;
 	handoff_free(&ho);
@@ -482,7 +586,7 @@ static int exec_real(const struct exec_call *c, char *const env[])
 int exec_run(const struct exec_call *c, char *const envp[])
 {
 	struct exec_state es;
-	int r = exec_prepare(&es, envp);
+	int r = exec_prepare(&es, c, envp);
 
 	if (r < 0) {
 		exec_finish(&es);

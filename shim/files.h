@@ -78,7 +78,8 @@ struct ls_holder {
 	pid_t last_tid;   /* thread that last locked through it */
 	uint8_t accmode;  /* O_RDONLY, O_WRONLY or O_RDWR */
 	uint8_t keep;     /* exec.c scratch: has a descriptor kept (1),
-			   * and goes over with its file's ranges (2) */
+			   * and goes over with its file's ranges (2);
+			   * has one that closes on exec (4) */
 	uint8_t siblings;
 };
 

@@ -160,6 +160,11 @@ static int posix_step(void *arg, int64_t s, int64_t e, int type)
 	return 0;
 }
 
+void lockcmd_map_to_posix(const struct ls_file *f)
+{
+	lsr_set_visit(&f->t.map, 0, LSR_OFF_MAX, posix_step, (void *)f);
+}
+
 void lockcmd_fallback_close(struct ls_file *f, const char *why, int err)
 {
 	fmu_lock(&f->mu);
@@ -171,7 +176,7 @@ void lockcmd_fallback_close(struct ls_file *f, const char *why, int err)
 		klock(f->anchor, F_OFD_SETLK, LSR_UNLCK, 0, LSR_OFF_MAX);
 		anchor_close(&f->anchor);
 	}
-	lsr_set_visit(&f->t.map, 0, LSR_OFF_MAX, posix_step, f);
+	lockcmd_map_to_posix(f);
 	file_clear(f);
 	files_check_file(f);
 	fmu_unlock(&f->mu);

@@ -22,6 +22,10 @@ struct ls_file;
  * passes between the anchor's unlock and the POSIX locks. table_lock
  * held for writing. */
 void lockcmd_fallback_close(struct ls_file *f, const char *why, int err);
+/* f's map as plain POSIX locks through its holders' descriptors (one
+ * with the access each type needs); a range that cannot be taken is
+ * logged as lost. The anchor must be closed already. */
+void lockcmd_map_to_posix(const struct ls_file *f);
 /* The program's F_OFD_GETLK, once a lock was taken: the anchor's locks,
  * which stand for the process's POSIX locks, name its pid, as plain
  * POSIX locks would; another shimmed process's name that process. */

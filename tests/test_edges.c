@@ -436,3 +436,136 @@ Test(edges, failed_execvp_never_lets_a_range_go, .timeout = 60)
 	expect_all("probed", "0");
 	unlink(path);
 }
+
+/* An exec into an image that does not run the shim: it must find plain
+ * POSIX locks on its own descriptors and nothing of ours open. Handed
+ * over as before, the anchor was a stray descriptor carrying OFD locks:
+ * F_GETLK saw its own read lock as another's (pid -1), an upgrade
+ * through F_SETLKW waited on itself for ever, and the locks outlived an
+ * unlock. image names the new image ("self": lockprog), noshim whether
+ * LD_PRELOAD is dropped from its environment. */
+static void exec_image(const char *setup, const char *image, int noshim)
+{
+	char *path = tu_mkfile(FILE_SIZE), reexec[512];
+
+	snprintf(reexec, sizeof(reexec), "reexec:%s:execv%s", image,
+		 noshim ? ":noshim" : "");
+	three_ways("lockprog", path,
+		   STEPS("open:a:rw", "lock:a:r:set:0:0", "open:x:r:/dev/null",
+			 "lock:a:w:set:500:10", setup, reexec, "watchdog:5000",
+			 "getlk:a:w:set:0:0", "getlk:a:r:set:500:10", "fds",
+			 "ready", "lock:a:w:set:0:0:wait", "ready",
+			 "lock:a:u:set:0:0", "ready"),
+		   NULL, EXPECT({ 0, 0, 500, R, R }, { 0, 500, 10, W, W },
+				{ 0, 510, 0, R, R }, { 1, 0, 0, W, W },
+				{ 2, 0, 0, U, U }));
+	expect_all("getlk:a:w:set:0:0", "0 type=u start=0 len=0 pid=0");
+	expect_all("getlk:a:r:set:500:10", "0 type=u start=500 len=10 pid=0");
+	expect_all("lock:a:w:set:0:0:wait", "0");
+	expect_all("lock:a:u:set:0:0", "0");
+	for (int run = SHIM; run < NRUNS; run++)
+		cr_expect_str_eq(res(run, "fds"), res(PLAIN, "fds"),
+				 "[%s] descriptors after exec: %s, plain %s",
+				 run_name[run], res(run, "fds"),
+				 res(PLAIN, "fds"));
+	unlink(path);
+}
+
+static void exec_without_shim(const char *image, int noshim)
+{
+	exec_image("pid", image, noshim);
+}
+
+Test(edges, exec_with_ld_preload_dropped_sees_plain_posix, .timeout = 60)
+{
+	exec_without_shim("self", 1);
+}
+
+Test(edges, exec_of_a_static_binary_sees_plain_posix, .timeout = 60)
+{
+	exec_without_shim(tu_prog("plainimg-static"), 0);
+}
+
+/* A musl binary cannot start with a glibc library preloaded at all
+ * (plain either): it runs without LD_PRELOAD. */
+Test(edges, exec_of_a_musl_binary_sees_plain_posix, .timeout = 60)
+{
+	if (access(tu_prog("plainimg-musl"), X_OK))
+		cr_skip_test("no %s (musl-tools)", tu_prog("plainimg-musl"));
+	exec_without_shim(tu_prog("plainimg-musl"), 1);
+}
+
+/* A set-user-ID program (to nobody): the loader ignores LD_PRELOAD. */
+Test(edges, exec_of_a_setuid_program_sees_plain_posix, .timeout = 60)
+{
+	char dir[64] = "/tmp/lockspace-test-XXXXXX", img[128], cmd[512];
+
+	if (geteuid() != 0)
+		cr_skip_test("needs root to make a set-user-ID program");
+	cr_assert_not_null(mkdtemp(dir));
+	chmod(dir, 0755);
+	snprintf(img, sizeof(img), "%s/plainimg", dir);
+	snprintf(cmd, sizeof(cmd), "cp %s %s && chown 65534:65534 %s && "
+		 "chmod 4755 %s", tu_prog("plainimg"), img, img, img);
+	cr_assert_eq(system(cmd), 0, "%s", cmd);
+	exec_without_shim(img, 0);
+	unlink(img);
+	rmdir(dir);
+}
+
+/* The new image runs the shim, but with mode = off or observe, where its
+ * lock calls go to the kernel through its descriptors: it takes the
+ * hand-over as plain POSIX locks (the anchor's locks met its own). */
+Test(edges, exec_into_the_shim_with_mode_off_or_observe_sees_plain_posix,
+     .timeout = 60)
+{
+	exec_image("setenv:LOCKSPACE_PRELOAD_MODE:off", "self", 0);
+	exec_image("setenv:LOCKSPACE_PRELOAD_MODE:observe", "self", 0);
+}
+
+/* A holder of the file leaves at the exec (its descriptor is
+ * close-on-exec): plain POSIX drops every lock of the process on the
+ * file at that close, and so does the image without the shim. */
+Test(edges, exec_without_shim_drops_a_file_a_holder_leaves, .timeout = 60)
+{
+	char *path = tu_mkfile(FILE_SIZE);
+
+	three_ways("lockprog", path,
+		   STEPS("open:a:rw", "lock:a:r:set:0:10", "open:b:rw",
+			 "lock:b:w:set:500:10", "cloexec:b:1",
+			 "reexec:self:execv:noshim", "ready",
+			 "lock:a:w:set:0:10", "ready"),
+		   NULL, EXPECT({ 0, 0, 0, U, U }, { 1, 0, 10, W, W },
+				{ 1, 10, 0, U, U }));
+	expect_all("lock:a:w:set:0:10", "0");
+	unlink(path);
+}
+
+/* The exec into an image without the shim fails (ETXTBSY: the image is
+ * open for writing): its locks, made POSIX locks for it, go back on an
+ * anchor, and the contract holds again (a close of another descriptor
+ * keeps them). */
+Test(edges, failed_exec_into_image_without_shim_puts_the_anchor_back,
+     .timeout = 60)
+{
+	char *path = tu_mkfile(FILE_SIZE), img[64], cmd[256], w[96], rx[96];
+	int fd = tu_tmpfile(img, sizeof(img), 0);
+
+	cr_assert(fd >= 0);
+	close(fd);
+	snprintf(cmd, sizeof(cmd), "cp %s %s && chmod 755 %s",
+		 tu_prog("plainimg-static"), img, img);
+	cr_assert_eq(system(cmd), 0, "%s", cmd);
+	snprintf(w, sizeof(w), "open:w:w:%s", img);
+	snprintf(rx, sizeof(rx), "reexec:%s", img);
+	three_ways("lockprog", path,
+		   STEPS("stderr:/dev/null", "open:a:rw", "lock:a:w:set:0:10",
+			 "lock:a:r:set:20:10", w, rx, "ready", "open:b:r",
+			 "close:b", "ready", "lock:a:u:set:0:0", "ready"),
+		   NULL, EXPECT({ 0, 0, 10, W, W }, { 0, 20, 10, R, R },
+				{ 1, 0, 10, U, W }, { 1, 20, 10, U, R },
+				{ 2, 0, 0, U, U }));
+	expect_all(rx, "-1 ETXTBSY");
+	unlink(img);
+	unlink(path);
+}
