@@ -256,10 +256,13 @@ $(TORTURE): tests/torture/torture.c | deps
 	$(Q)$(CC) -std=gnu11 -O1 -g -Wall -Wextra -Werror -pthread \
 		-D_GNU_SOURCE -o $@ $< -ldl
 SECONDS ?= 600
+# More options for the protect run, e.g. TORTURE_FLAGS="--fork-rate 20".
+TORTURE_FLAGS ?=
 torture: all $(TORTURE)
 	$(Q)$(TORTURE) --seconds 10 --expect-loss
 	$(Q)LD_PRELOAD="$(TEST_PRELOAD)" LOCKSPACE_PRELOAD_MODE=protect \
-		$(TORTURE) --seconds $(SECONDS) $(if $(SEED),--seed $(SEED))
+		$(TORTURE) --seconds $(SECONDS) $(if $(SEED),--seed $(SEED)) \
+		$(TORTURE_FLAGS)
 
 # ---- fuzzing (clang's libFuzzer) -------------------------------------------
 FUZZ_CC ?= clang
