@@ -270,12 +270,20 @@ int closes_dup_number(int fd, int cmd, int min, int r)
 	int err = errno;
 	struct crit c;
 
-	if (guard_passthrough())
+	if ((r < 0 && err != EMFILE) || guard_passthrough())
 		return r;
 	crit_enter(&c, 1);
 	r = dup_number_locked(fd, cmd, min, r, &err);
 	crit_leave(&c);
 	errno = err;
+	return r;
+}
+
+int closes_dup_placed(int fd, int cmd, int min, int r)
+{
+	r = closes_dup_number(fd, cmd, min, r);
+	if (r >= 0)
+		closes_dup_made(fd, r);
 	return r;
 }
 

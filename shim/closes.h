@@ -15,7 +15,6 @@
 #define LOCKSPACE_SHIM_CLOSES_H
 
 #include <dirent.h>
-#include <errno.h>
 #include <stdio.h>
 
 #include "band.h"
@@ -40,9 +39,16 @@ int closes_dupfd(int fd, int cmd, int arg);
  * the program gets the number it would have had.
  */
 int closes_dup_number(int fd, int cmd, int min, int r);
+/* closes_dup_number(), then closes_dup_made() for what it gives: the
+ * fast paths' one call on that branch. */
+int closes_dup_placed(int fd, int cmd, int min, int r)
+	__attribute__((cold));
+/* Whether r may be misplaced: any failure goes to closes_dup_placed(),
+ * which looks at errno there (reading it here would cost the fast path
+ * a call). */
 static inline int closes_dup_misplaced(int r)
 {
-	return r >= 0 ? band_above(r) : errno == EMFILE;
+	return r < 0 || band_above(r);
 }
 /* A dup made without the lock, r of untracked fd, whose first lock won
  * the race to mark it: r joins fd's holder as a dup under the lock

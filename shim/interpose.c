@@ -46,6 +46,16 @@ static int is_lock_cmd(int cmd)
 	return cmd == F_SETLK || cmd == F_SETLKW || cmd == F_GETLK;
 }
 
+/* The lock commands, and F_OFD_GETLK (whose answer names the anchor's
+ * locks): out of line, so that the other commands' path stays short. */
+static __attribute__((noinline)) int lock_command(int fd, int cmd,
+						  unsigned long arg)
+{
+	if (cmd == F_OFD_GETLK)
+		return lockcmd_ofd_getlk(fd, (struct flock *)arg);
+	return lockcmd(fd, cmd, (struct flock *)arg);
+}
+
 /*
  * The commands glibc passes straight to the kernel (all but F_SETLKW and
  * F_OFD_SETLKW, which it makes cancellation points, and F_GETOWN, which it
@@ -88,28 +98,31 @@ static inline int dup_direct(int fd)
 #endif
 }
 
+/* An F_DUPFD of a descriptor with nothing of ours gave r: out of line,
+ * so that the other commands' path keeps no value across a call. */
+static __attribute__((noinline)) int dupfd_made(int fd, int cmd, int min,
+						int r)
+{
+	if (unlikely(closes_dup_misplaced(r)))
+		return closes_dup_placed(fd, cmd, min, r);
+	closes_dup_made(fd, r);
+	return r;
+}
+
 /* fcntl reads its variadic argument once, as an unsigned long, and passes
  * it on as a pointer or an integer depending on the command. */
 static int shim_fcntl(int fd, int cmd, unsigned long arg)
 {
 	int st;
 
-	if (is_lock_cmd(cmd))
-		return lockcmd(fd, cmd, (struct flock *)arg);
-	if (unlikely(cmd == F_OFD_GETLK) &&
-	    atomic_load_explicit(&files_active, memory_order_relaxed) &&
-	    fdstate_get(fd) != FD_OURS)
-		return lockcmd_ofd_getlk(fd, (struct flock *)arg);
+	if (is_lock_cmd(cmd) || unlikely(cmd == F_OFD_GETLK))
+		return lock_command(fd, cmd, arg);
 	st = fdstate_get(fd);
 	if (likely(st == FD_NONE || st == FD_DUP)) {
 		int r = fcntl_direct(fd, cmd, arg);
 
-		if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) {
-			if (unlikely(closes_dup_misplaced(r)))
-				r = closes_dup_number(fd, cmd, (int)arg, r);
-			if (r >= 0)
-				closes_dup_made(fd, r);
-		}
+		if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
+			return dupfd_made(fd, cmd, (int)arg, r);
 		return r;
 	}
 	if (st == FD_OURS) {
@@ -206,9 +219,8 @@ SHIM_EXPORT int dup(int fd)
 	if (likely(st == FD_NONE || st == FD_DUP)) {
 		r = dup_direct(fd);
 		if (unlikely(closes_dup_misplaced(r)))
-			r = closes_dup_number(fd, -1, 0, r);
-		if (r >= 0)
-			closes_dup_made(fd, r);
+			return closes_dup_placed(fd, -1, 0, r);
+		closes_dup_made(fd, r);
 		return r;
 	}
 	if (st == FD_OURS) {

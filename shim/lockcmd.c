@@ -584,8 +584,17 @@ static int is_own_anchor_lock(int fd, const struct flock *fl)
 
 int lockcmd_ofd_getlk(int fd, struct flock *ufl)
 {
-	int r = real_fcntl(fd, F_OFD_GETLK, ufl), saved = errno;
 	struct stat st;
+	int r, saved;
+
+	if (!atomic_load_explicit(&files_active, memory_order_relaxed))
+		return real_fcntl(fd, F_OFD_GETLK, ufl);
+	if (fdstate_get(fd) == FD_OURS) {
+		errno = EBADF;
+		return -1;
+	}
+	r = real_fcntl(fd, F_OFD_GETLK, ufl);
+	saved = errno;
 
 	/* The kernel checked the pointer and the request by now. */
 	if (r < 0 || guard_passthrough() || ufl->l_type == F_UNLCK ||

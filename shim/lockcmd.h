@@ -26,7 +26,8 @@ void lockcmd_fallback_close(struct ls_file *f, const char *why, int err);
  * with the access each type needs); a range that cannot be taken is
  * logged as lost. The anchor must be closed already. */
 void lockcmd_map_to_posix(const struct ls_file *f);
-/* The program's F_OFD_GETLK, once a lock was taken: the anchor's locks,
+/* The program's F_OFD_GETLK (the kernel's until a lock was taken): the
+ * anchor's locks,
  * which stand for the process's POSIX locks, name its pid, as plain
  * POSIX locks would; another shimmed process's name that process. */
 int lockcmd_ofd_getlk(int fd, struct flock *fl);
