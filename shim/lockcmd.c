@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -638,7 +639,9 @@ static int lock_cmd(int fd, int cmd, struct flock *ufl, int *in_process)
 	r.fd = fd;
 	r.cmd = cmd;
 	r.tracked = st == FD_TRACKED;
-	if (fstat(fd, &r.st) < 0) {
+	/* The kernel's fstat: glibc's goes through fstatat with an empty
+	 * path, 15 ns more, on every lock call. */
+	if (syscall(SYS_fstat, fd, &r.st) < 0) {
 		int e = errno;
 
 		if (r.tracked && e == EBADF)
