@@ -53,7 +53,7 @@ endif
 # ---- Debian packages the build and the tests need -----------------------
 DEB_BUILD := gcc make libc6-dev uthash-dev
 DEB_CHECK := libcriterion-dev pkg-config strace sqlite3 python3 perl \
-	     stress-ng tdb-tools
+	     stress-ng tdb-tools musl-tools
 DEB_ALL   := $(DEB_BUILD) $(DEB_CHECK)
 # tests/run/: a musl and a 32-bit program for lockspace-run to refuse
 DEB_RUN_CHECK := $(if $(filter x86_64,$(shell uname -m)),musl-tools gcc-multilib)
@@ -153,6 +153,20 @@ $(B)/progs/%: tests/progs/%.c | deps
 	$(Q)$(CC) -std=gnu11 -O1 -g -Wall -Wextra -Werror -pthread \
 		-D_GNU_SOURCE -o $@ $< -ldl
 
+# Images that never load the shim, whatever LD_PRELOAD says (issue 16):
+# tests/progs/plainimg.c static, and with musl's libc and loader.
+PLAINIMG := $(B)/progs/plainimg-static $(B)/progs/plainimg-musl
+$(B)/progs/plainimg-static: tests/progs/plainimg.c | deps
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) -std=gnu11 -O1 -g -Wall -Wextra -Werror -static \
+		-D_GNU_SOURCE -o $@ $<
+$(B)/progs/plainimg-musl: tests/progs/plainimg.c | check-deps
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)musl-gcc -std=gnu11 -O1 -g -Wall -Wextra -Werror -D_GNU_SOURCE \
+		-o $@ $<
+
 # The test hook that fails the shim's allocations (tests/test_faults.c): a
 # preload library, plain like the programs it is loaded into; no loop of
 # it may become a call of memcpy or strlen (a sanitizer intercepts those).
@@ -210,8 +224,8 @@ SAN_LIB = $(if $(filter address,$(SAN)),asan,$(if $(filter thread,$(SAN)),tsan,u
 TEST_PRELOAD = $(strip $(SAN_RT) $(abspath $(SHIM_SO)))
 CRITERION_FLAGS ?= --jobs=2
 
-check: check-deps all $(TESTS) $(UNIT_TESTS) $(PROGS) $(FAILALLOC) $(BENCHES) \
-		$(TORTURE)
+check: check-deps all $(TESTS) $(UNIT_TESTS) $(PROGS) $(PLAINIMG) \
+		$(FAILALLOC) $(BENCHES) $(TORTURE)
 	$(Q)$(UNIT_TESTS) $(CRITERION_FLAGS)
 	$(Q)LOCKSPACE_TEST_PRELOAD="$(TEST_PRELOAD)" \
 		LOCKSPACE_TEST_PROGS="$(abspath $(B))/progs" \
@@ -254,10 +268,13 @@ $(TORTURE): tests/torture/torture.c | deps
 	$(Q)$(CC) -std=gnu11 -O1 -g -Wall -Wextra -Werror -pthread \
 		-D_GNU_SOURCE -o $@ $< -ldl
 SECONDS ?= 600
+# More options for the protect run, e.g. TORTURE_FLAGS="--fork-rate 20".
+TORTURE_FLAGS ?=
 torture: all $(TORTURE)
 	$(Q)$(TORTURE) --seconds 10 --expect-loss
 	$(Q)LD_PRELOAD="$(TEST_PRELOAD)" LOCKSPACE_PRELOAD_MODE=protect \
-		$(TORTURE) --seconds $(SECONDS) $(if $(SEED),--seed $(SEED))
+		$(TORTURE) --seconds $(SECONDS) $(if $(SEED),--seed $(SEED)) \
+		$(TORTURE_FLAGS)
 
 # ---- check-cluster: the lock tests on GlusterFS, two FUSE mounts as two
 # hosts (root; not part of check: it installs and runs a glusterd). The

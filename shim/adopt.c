@@ -8,8 +8,11 @@
  * is not the anchor's description), and only then taken into the table.
  * A claim that does not hold is ignored, and its descriptors are left as
  * they are: a variable the program set must not cost it a descriptor.
- * Without memory, the anchors' locks become plain POSIX locks through
- * the program's own descriptors.
+ * The anchor comes with every range it carried before the exec, the
+ * leaving holders' too (exec.c unlocks nothing before an exec that may
+ * fail); those go once the hand-over is in. Without memory, the locks of
+ * the holders that stayed become plain POSIX locks through the program's
+ * own descriptors.
  */
 #include "adopt.h"
 #include "anchor.h"
@@ -250,13 +253,89 @@ static const char *adopt_file(const struct hf_file *f)
 	return NULL;
 }
 
+static void file_as_posix(const struct hf_file *f);
+
+/* Whether the file of f's anchor is under mode = protect here: the new
+ * image may run the shim with mode = off or observe (its environment,
+ * its configuration), where its lock calls go to the kernel through its
+ * own descriptors and would meet the anchor's locks. */
+static int protected_file(const struct hf_file *f)
+{
+	char link[40], path[PATH_MAX];
+	struct policy pol;
+	ssize_t n = -1;
+
+	if (config_has_rules()) {
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", f->anchor);
+		n = readlink(link, path, sizeof(path) - 1);
+		path[n > 0 ? n : 0] = 0;
+	}
+	config_policy(n > 0 ? path : NULL, &pol);
+	return pol.mode == MODE_PROTECT;
+}
+
 static const char *adopt(const struct handoff *ho)
 {
 	const char *why = NULL;
 
-	for (size_t i = 0; i < ho->nf && !why; i++)
-		why = adopt_file(&ho->f[i]);
+	for (size_t i = 0; i < ho->nf && !why; i++) {
+		if (protected_file(&ho->f[i]))
+			why = adopt_file(&ho->f[i]);
+		else
+			file_as_posix(&ho->f[i]);
+	}
 	return why;
+}
+
+/* The gaps of held over [pos, end], unlocked on the anchor. */
+struct gap_ctx {
+	int anchor;
+	int64_t pos, end;
+	int done;
+};
+
+static int gap_step(void *arg, int64_t s, int64_t e, int type)
+{
+	struct gap_ctx *g = arg;
+
+	(void)type;
+	s = s < g->pos ? g->pos : s;
+	e = e > g->end ? g->end : e;
+	if (s > g->pos)
+		klock(g->anchor, F_OFD_SETLK, LSR_UNLCK, g->pos, s - 1);
+	if (e == g->end)
+		g->done = 1;
+	else
+		g->pos = e + 1;
+	return g->done;
+}
+
+/*
+ * The old image handed the anchor over with every range it carried
+ * (exec.c: nothing is unlocked before an exec that may fail); the ranges
+ * of the map that no holder that stayed holds were the leaving holders',
+ * and go now, the exec having succeeded. table_lock held for writing.
+ */
+static void release_leavers(const struct handoff *ho)
+{
+	for (size_t i = 0; i < ho->nf; i++) {
+		const struct hf_file *f = &ho->f[i];
+		struct ls_file *lf = file_find(f->dev, f->ino);
+
+		if (!lf || lf->anchor != f->anchor)
+			continue;
+		fmu_lock(&lf->mu);
+		for (size_t m = 0; m < f->nmap; m++) {
+			struct gap_ctx g = {f->anchor, f->map[m].start,
+					    f->map[m].end, 0};
+
+			lsr_set_visit(&lf->t.map, g.pos, g.end, gap_step, &g);
+			if (!g.done)
+				klock(f->anchor, F_OFD_SETLK, LSR_UNLCK, g.pos,
+				      g.end);
+		}
+		fmu_unlock(&lf->mu);
+	}
 }
 
 /* Descriptors the old image saw dup'ed while their description took no
@@ -288,46 +367,65 @@ static int posix_fd(const struct hf_file *f, int type)
 	return -1;
 }
 
-/* One range from the anchor to a plain POSIX lock through fd (-1: no
- * descriptor with the access it needs), or a note that it is lost. */
-static void move_to_posix(int anchor, int fd, const struct hf_range *r,
-			  uint64_t ino)
+/* The anchor lets go of everything and closes, before any POSIX lock is
+ * taken on its file: its close would drop them. */
+static void anchor_away(int anchor)
 {
-	klock(anchor, F_OFD_SETLK, LSR_UNLCK, r->start, r->end);
-	if (fd < 0 || klock(fd, F_SETLK, r->type, r->start, r->end) < 0)
-		log_note("exec hand-over without memory: the lock %lld-%lld "
-			 "of ino %llu is lost", (long long)r->start,
-			 (long long)r->end, (unsigned long long)ino);
+	klock(anchor, F_OFD_SETLK, LSR_UNLCK, 0, LSR_OFF_MAX);
+	raw_close(anchor);
+}
+
+/* What a holder that stayed held of a range of the map, as a plain POSIX
+ * lock of the map's type through fd (-1: no descriptor with the access it
+ * needs), or a note that it is lost. */
+static void span_to_posix(int fd, const struct hf_range *r,
+			  const struct hf_span *sp, uint64_t ino)
+{
+	int64_t s = sp->start > r->start ? sp->start : r->start;
+	int64_t e = sp->end < r->end ? sp->end : r->end;
+
+	if (s > e)
+		return;
+	if (fd < 0 || klock(fd, F_SETLK, r->type, s, e) < 0)
+		log_note("exec hand-over as POSIX locks: the lock %lld-%lld "
+			 "of ino %llu is lost", (long long)s, (long long)e,
+			 (unsigned long long)ino);
 }
 
 /*
  * The table could not take the validated hand-over in (out of memory):
- * the anchors' locks become plain POSIX locks of the process, taken
- * through a descriptor of the program, and the anchors close, so that the
- * program can still unlock and close as it could without the shim (and a
- * close drops them as plain POSIX does). Nothing here allocates; each
- * range is free for a moment between the two calls.
+ * the locks of the holders that stayed become plain POSIX locks of the
+ * process, taken through a descriptor of the program, and the anchors
+ * close, so that the program can still unlock and close as it could
+ * without the shim (and a close drops them as plain POSIX does); what
+ * only the leaving holders held goes. Nothing here allocates; the ranges
+ * are free for a moment between the anchor's unlock and the POSIX locks.
  */
-static void adopt_as_posix(const struct handoff *ho)
+static void file_as_posix(const struct hf_file *f)
 {
 	struct stat st;
 
-	for (size_t i = 0; i < ho->nf; i++) {
-		const struct hf_file *f = &ho->f[i];
+	if (!same_file(f->anchor, f, &st))
+		return; /* not an anchor of this file: left alone */
+	anchor_away(f->anchor);
+	for (size_t m = 0; m < f->nmap; m++)
+		for (size_t j = 0; j < f->nh; j++)
+			for (size_t k = 0; f->h[j].nfds && k < f->h[j].nr; k++)
+				span_to_posix(posix_fd(f, f->map[m].type),
+					      &f->map[m], &f->h[j].r[k],
+					      f->ino);
+}
 
-		if (!same_file(f->anchor, f, &st))
-			continue; /* not an anchor of this file: left alone */
-		for (size_t m = 0; m < f->nmap; m++)
-			move_to_posix(f->anchor, posix_fd(f, f->map[m].type),
-				      &f->map[m], f->ino);
-		raw_close(f->anchor);
-	}
+static void adopt_as_posix(const struct handoff *ho)
+{
+	for (size_t i = 0; i < ho->nf; i++)
+		file_as_posix(&ho->f[i]);
 }
 
 /* One file of a hand-over text that could not be parsed for lack of
- * memory: its anchor's ranges move to plain POSIX locks as in
- * adopt_as_posix(), read with the same grammar in two passes instead of
- * built. -1 on malformed text. */
+ * memory: as adopt_as_posix(), read with the same grammar in passes
+ * instead of built: the holders once for their descriptors, then again
+ * for each range of the map. -1 on malformed text. */
 static int nomem_file(struct hp *ps)
 {
 	int fd[2] = {-1, -1}; /* for read, for write locks */
@@ -335,8 +433,8 @@ static int nomem_file(struct hp *ps)
 	struct hf_span sp;
 	struct hf_file f;
 	struct stat st;
-	size_t nh, nfds;
-	struct hp map;
+	size_t nh, nfds, nr;
+	struct hp map, holders, hs;
 	int acc, v;
 
 	if (hp_file(ps, &f))
@@ -347,6 +445,7 @@ static int nomem_file(struct hp *ps)
 			return -1;
 	if (hp_count(ps, &nh, 4))
 		return -1;
+	holders = *ps;
 	for (size_t j = 0; j < nh; j++) {
 		if (hp_holder(ps, &acc, &nfds))
 			return -1;
@@ -360,20 +459,36 @@ static int nomem_file(struct hp *ps)
 			if (acc != O_RDONLY && fd[1] < 0)
 				fd[1] = v;
 		}
-		if (hp_count(ps, &nfds, 2))
+		if (hp_count(ps, &nr, 2))
 			return -1;
-		for (size_t k = 0; k < nfds; k++)
+		for (size_t k = 0; k < nr; k++)
 			if (hp_span(ps, &sp))
 				return -1;
 	}
 	if (!same_file(f.anchor, &f, &st) || fdstate_get(f.anchor) != FD_NONE)
 		return 0; /* not an anchor of this file: left alone */
+	anchor_away(f.anchor);
 	for (size_t i = 0; i < f.nmap; i++, prev = r) {
 		if (hp_range(&map, i ? &prev : NULL, &r))
 			return -1;
-		move_to_posix(f.anchor, fd[r.type == LSR_WRLCK], &r, f.ino);
+		hs = holders;
+		for (size_t j = 0; j < nh; j++) {
+			if (hp_holder(&hs, &acc, &nfds))
+				return -1;
+			for (size_t k = 0; k < nfds; k++)
+				if (hp_fd(&hs, &v))
+					return -1;
+			if (hp_count(&hs, &nr, 2))
+				return -1;
+			for (size_t k = 0; k < nr; k++) {
+				if (hp_span(&hs, &sp))
+					return -1;
+				if (nfds)
+					span_to_posix(fd[r.type == LSR_WRLCK],
+						      &r, &sp, f.ino);
+			}
+		}
 	}
-	raw_close(f.anchor);
 	return 0;
 }
 
@@ -394,14 +509,19 @@ static void adopt_nomem(const char *text, size_t len, int64_t fdmax)
 
 /* Only a memfd of ours, sealed as exec.c sealed it, is read and closed:
  * a variable naming any other descriptor must not cost the program that
- * descriptor. */
+ * descriptor. The reader maps the memfd's size and parses it in place:
+ * every seal that keeps the mapping whole and unchanged is required (a
+ * memfd that another process could shrink would end the new image with
+ * SIGBUS before main). */
+#define HANDOFF_SEALS (F_SEAL_SHRINK | F_SEAL_WRITE | F_SEAL_SEAL)
+
 static int is_handoff_memfd(int fd)
 {
 	char link[40], target[64];
 	ssize_t n;
 	int seals = real_fcntl(fd, F_GET_SEALS, NULL);
 
-	if (seals < 0 || !(seals & F_SEAL_WRITE) || !(seals & F_SEAL_SEAL))
+	if (seals < 0 || (seals & HANDOFF_SEALS) != HANDOFF_SEALS)
 		return 0;
 	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
 	n = readlink(link, target, sizeof(target) - 1);
@@ -484,6 +604,7 @@ void adopt_handoff(void)
 		files_forget_free();
 		adopt_as_posix(&ho);
 	} else {
+		release_leavers(&ho);
 		adopt_dups(&ho);
 	}
 	crit_leave(&c);

@@ -137,7 +137,10 @@ void anchor_close(int *home)
  * The anchor must carry a write lock: reopen it for writing (a read-only
  * description cannot hold one). The read locks move first: read locks of
  * two descriptions do not conflict, so the new anchor takes them all
- * before the old one closes and no other process can slip in between.
+ * before the old one lets go and no other process can slip in between.
+ * The old one is unlocked before it closes: a fork child may share its
+ * description, and its read locks would then stay and refuse the new
+ * anchor's write lock.
  */
 int anchor_upgrade(int *home, const struct lsr_set *map, int fd)
 {
@@ -169,6 +172,7 @@ int anchor_upgrade(int *home, const struct lsr_set *map, int fd)
 		close_ours(nfd);
 		return err ? err : -EDEADLK;
 	}
+	klock(*home, F_OFD_SETLK, LSR_UNLCK, 0, LSR_OFF_MAX);
 	close_ours(*home);
 	*home = nfd;
 	return 0;

@@ -35,8 +35,10 @@ int klock(int fd, int cmd, int type, int64_t start, int64_t end);
  * read-only unless rw: 0, or -errno. */
 int anchor_open(int *home, int fd, int rw);
 /* The read-only anchor at *home becomes one opened for writing, with its
- * read locks (map) moved over first: 0, or -errno (-EDEADLK: a POSIX lock
- * of ours is on the file). */
+ * read locks (map) moved over first, and the old one unlocked before it
+ * closes: 0, or -errno (-EDEADLK: a POSIX lock of ours is on the file).
+ * No anchor's lock is ever left to a close to drop: a fork child may
+ * share the anchor's description. */
 int anchor_upgrade(int *home, const struct lsr_set *map, int fd);
 /* Close the anchor at *home, if there is one. */
 void anchor_close(int *home);

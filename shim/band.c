@@ -11,7 +11,7 @@
 #include <fcntl.h>
 #include <sys/resource.h>
 
-static atomic_int band_low;
+atomic_int band_low;
 
 static int band_start(void)
 {

@@ -12,6 +12,8 @@
 #ifndef LOCKSPACE_SHIM_BAND_H
 #define LOCKSPACE_SHIM_BAND_H
 
+#include <stdatomic.h>
+
 /* A duplicate of fd in the band (close-on-exec unless keep), or -errno.
  * The caller marks it FD_OURS. */
 int band_dup(int fd, int keep);
@@ -20,6 +22,16 @@ int band_dup(int fd, int keep);
 int band_move(int fd);
 /* The band's bottom now. */
 int band_lowest(void);
+/* Whether number r is above the band's bottom, where a descriptor of ours
+ * may hold a number below it that plain POSIX would have handed out
+ * (0 while the band is unused): one relaxed load. */
+extern atomic_int band_low;
+static inline int band_above(int r)
+{
+	int lo = atomic_load_explicit(&band_low, memory_order_relaxed);
+
+	return lo && r > lo;
+}
 /* The fork child and the exec'd image start from the top again. */
 void band_reset(void);
 

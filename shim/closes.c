@@ -5,6 +5,7 @@
 #include "closes.h"
 #include "anchor.h"
 #include "files.h"
+#include "lockcmd.h"
 #include "observe.h"
 #include "procfs.h"
 #include "real.h"
@@ -13,6 +14,8 @@
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -193,6 +196,97 @@ void closes_dup_raced(int fd, int r)
 	errno = saved;
 }
 
+/* ---- numbers: ours must not take the program's ------------------------ */
+
+/*
+ * The program needs number n, which is ours. What lives there moves to
+ * another number (anchor_evict: its home is told); when no other number
+ * can be had (the budget rule of DESIGN.md), an anchor's file falls back
+ * to plain POSIX locks and the anchor closes; the log's descriptor is
+ * given up (it reopens when it next writes). close_it: n is closed too
+ * (else the caller's dup2 closes it). 0, or -1 with errno when n stays
+ * ours. table_lock held for writing.
+ */
+static int free_number(int n, int close_it)
+{
+	int *home = fdstate_home(n), err;
+	struct ls_file *f;
+
+	if (!home) {
+		fdstate_clear(n);
+	} else if (anchor_evict(n) < 0) {
+		err = errno;
+		f = file_of_anchor(n);
+		if (!f || (err != EMFILE && err != ENFILE && err != EINVAL)) {
+			errno = err;
+			return -1; /* a waiter's dup stays where it waits */
+		}
+		lockcmd_fallback_close(f, "no descriptor number left for the "
+				       "anchor", EMFILE);
+		return 0;
+	}
+	if (close_it)
+		raw_close(n);
+	return 0;
+}
+
+/* cmd: F_DUPFD, F_DUPFD_CLOEXEC, or -1 for dup(). */
+static int dup_again(int fd, int cmd, int min)
+{
+	return cmd >= 0 ? real_fcntl(fd, cmd, (void *)(long)min)
+			: real_dup(fd);
+}
+
+/* closes_dup_number() with table_lock held for writing; *err: errno. */
+static int dup_number_locked(int fd, int cmd, int min, int r, int *err)
+{
+	int lo = band_lowest(), max = atomic_load(&fd_state_max), n;
+
+	if (r >= 0) {
+		for (n = min > lo ? min : lo; n < r; n++)
+			if (fdstate_get(n) == FD_OURS)
+				break;
+		/* r goes back: its close must not drop a POSIX lock */
+		if (n >= r || anchor_own_posix(r))
+			return r;
+		raw_close(r);
+	} else {
+		if (*err != EMFILE)
+			return r;
+		for (n = min > 0 ? min : 0; n <= max; n++)
+			if (fdstate_get(n) == FD_OURS)
+				break;
+		if (n > max)
+			return r;
+	}
+	free_number(n, 1);
+	r = dup_again(fd, cmd, min);
+	*err = errno;
+	return r;
+}
+
+int closes_dup_number(int fd, int cmd, int min, int r)
+{
+	int err = errno;
+	struct crit c;
+
+	if ((r < 0 && err != EMFILE) || guard_passthrough())
+		return r;
+	crit_enter(&c, 1);
+	r = dup_number_locked(fd, cmd, min, r, &err);
+	crit_leave(&c);
+	errno = err;
+	return r;
+}
+
+int closes_dup_placed(int fd, int cmd, int min, int r)
+{
+	r = closes_dup_number(fd, cmd, min, r);
+	if (r >= 0)
+		closes_dup_made(fd, r);
+	return r;
+}
+
 int closes_dup(int fd)
 {
 	struct crit c;
@@ -203,6 +297,8 @@ int closes_dup(int fd)
 	crit_enter(&c, 1);
 	r = real_dup(fd);
 	saved = errno;
+	if (closes_dup_misplaced(r))
+		r = dup_number_locked(fd, -1, 0, r, &saved);
 	dup_track(fd, r);
 	crit_leave(&c);
 	errno = saved;
@@ -219,6 +315,8 @@ int closes_dupfd(int fd, int cmd, int arg)
 	crit_enter(&c, 1);
 	r = real_fcntl(fd, cmd, (void *)(long)arg);
 	saved = errno;
+	if (closes_dup_misplaced(r))
+		r = dup_number_locked(fd, cmd, arg, r, &saved);
 	dup_track(fd, r);
 	crit_leave(&c);
 	errno = saved;
@@ -235,6 +333,48 @@ static inline int untracked(int fd)
 	int st = fdstate_get(fd);
 
 	return st == FD_NONE || st == FD_DUP;
+}
+
+/* ---- copies made elsewhere ---------------------------------------------- */
+
+/* A received descriptor is marked a dup (FD_DUP, a number the kernel has
+ * just handed out: no lock is needed) when it is a file one can lock;
+ * the sibling scan at a holder's last close asks kcmp whether it shares
+ * the holder's description (files_copies_arrived). */
+void closes_received(int fd)
+{
+	struct stat st;
+	int saved = errno;
+
+	if (fd < 0 || fdstate_get(fd) != FD_NONE || fstat(fd, &st) < 0 ||
+	    (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))) {
+		errno = saved;
+		return;
+	}
+	fdstate_mark_dup_new(fd);
+	atomic_store(&files_copies_arrived, 1);
+	errno = saved;
+}
+
+void closes_received_msg(const struct msghdr *msg)
+{
+	struct cmsghdr *c;
+
+	if (!msg->msg_control || msg->msg_controllen < sizeof(struct cmsghdr))
+		return;
+	for (c = CMSG_FIRSTHDR((struct msghdr *)msg); c;
+	     c = CMSG_NXTHDR((struct msghdr *)msg, c)) {
+		size_t n;
+		int fd;
+
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < n; i++) {
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
+			closes_received(fd);
+		}
+	}
 }
 
 /* dup2/dup3 with a lock of ours on either side (or events asked for). */
@@ -259,7 +399,7 @@ static int dup_over_locked(int fd, int fd2, int flags, int is_dup3,
 	if (fdstate_get(fd2) == FD_NONE && watching_closes())
 		loss_untracked(&l, fd2, func, caller);
 	crit_enter(&c, 1);
-	if (fdstate_get(fd2) == FD_OURS && anchor_evict(fd2) < 0) {
+	if (fdstate_get(fd2) == FD_OURS && free_number(fd2, 0) < 0) {
 		saved = errno;
 		crit_leave(&c);
 		errno = saved;

@@ -5,13 +5,15 @@
  *
  * POSIX keeps a lock taken through a descriptor that survives execve()
  * (not close-on-exec); a wrapper that locks a file and execs the real
- * program relies on it. Before the real exec, with the table locked for
- * writing until it returns:
- *   - holders whose descriptors are all close-on-exec are released (their
- *     description is about to be closed): on a file where every holder
- *     goes, the anchor simply stays close-on-exec; on a file where some
- *     stay, what only the leaving ones held is unlocked on the anchor;
- *   - anchors that still carry ranges lose close-on-exec;
+ * program relies on it. A failed exec must change nothing anyone can
+ * see, so nothing is unlocked before it. With the table locked for
+ * writing until the exec returns:
+ *   - holders whose descriptors are all close-on-exec leave (their
+ *     description is about to be closed): on a file where no holder that
+ *     stays holds a range, the anchor simply stays close-on-exec, and the
+ *     exec drops its locks; on a file where one does, the anchor loses
+ *     close-on-exec and goes over with every range it carries, and the
+ *     new image unlocks those that only leaving holders held (adopt.c);
  *   - dups made before their description's first lock (FD_DUP) are
  *     tracked with their holder first: they keep its locks across exec
  *     as they do across a close;
@@ -32,6 +34,8 @@
 #include "fdstate.h"
 #include "files.h"
 #include "handoff.h"
+#include "image.h"
+#include "lockcmd.h"
 #include "log.h"
 #include "real.h"
 
@@ -39,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -46,21 +51,17 @@ extern char **environ;
 
 /* ---- before exec ------------------------------------------------------------ */
 
-/* A file some of whose holders leave at exec: the release happens on a
- * copy of its table entry (what the new image is handed), and on the
- * anchor; the entry itself stays as it is, so that a failed exec only has
- * to lock the entry's map on the anchor again. */
+/* A file whose anchor goes over to the new image: it lost close-on-exec,
+ * which a failed exec gives back. Nothing else changes before the exec:
+ * what only leaving holders held stays locked on the anchor until the
+ * new image has taken the hand-over in (adopt.c unlocks it there), so
+ * that a failed exec finds everything as it was, and another process
+ * never sees those ranges free while the exec may still fail. */
 struct undo_file {
 	struct ls_file *f;
-	struct lst_file t; /* the copy, with the leaving holders released */
-	int copied;        /* else no holder leaves: f->t is handed */
 	int cloexec_cleared;
+	int converted; /* its anchor closed, its map taken as POSIX locks */
 };
-
-static const struct lst_file *view(const struct undo_file *u)
-{
-	return u->copied ? &u->t : &u->f->t;
-}
 
 struct exec_state {
 	int active;
@@ -77,59 +78,73 @@ static int relock_step(void *arg, int64_t s, int64_t e, int type)
 	struct ls_file *f = arg;
 
 	if (klock(f->anchor, F_OFD_SETLK, type, s, e) < 0)
-		log_note("exec failed, and a range released for it was taken "
-			 "meanwhile: %lld-%lld", (long long)s, (long long)e);
+		log_note("exec failed, and a range it had made a POSIX lock "
+			 "was taken meanwhile: %lld-%lld", (long long)s,
+			 (long long)e);
 	return 0;
 }
 
-/* Put a file back (exec failed): its entry never changed. */
+/* Put a file back (exec failed): its entry never changed. A converted
+ * one gets an anchor again: opening it drops the POSIX locks (the
+ * reopen closes a descriptor of the file), then the map is locked on
+ * it; without one, the file stays on POSIX locks, for good. */
 static void undo_one(struct undo_file *u)
 {
+	struct ls_file *f = u->f;
+	int err;
+
 	if (u->cloexec_cleared)
-		real_fcntl(u->f->anchor, F_SETFD, (void *)(long)FD_CLOEXEC);
-	lsr_set_visit(&u->f->t.map, 0, LSR_OFF_MAX, relock_step, u->f);
+		real_fcntl(f->anchor, F_SETFD, (void *)(long)FD_CLOEXEC);
+	if (!u->converted)
+		return;
+	fmu_lock(&f->mu);
+	err = f->ofds ? anchor_open(&f->anchor, f->ofds->fd, f->anchor_rw)
+		      : -EBADF;
+	if (err == 0)
+		lsr_set_visit(&f->t.map, 0, LSR_OFF_MAX, relock_step, f);
+	fmu_unlock(&f->mu);
+	if (err < 0)
+		lockcmd_fallback_close(f, "no anchor after a failed exec",
+				       -err);
 }
 
 static void undo_free(struct exec_state *es)
 {
-	for (size_t i = 0; i < es->nu; i++)
-		if (es->u[i].copied)
-			lst_file_clear(&es->u[i].t, files_pool());
 	free(es->u);
 	es->u = NULL;
 	es->nu = 0;
 }
 
-/* Whether f's anchor carries ranges to hand over (t: f's entry, or its
- * copy once the leaving holders went). */
-static int handed(const struct ls_file *f, const struct lst_file *t)
+/* Whether one of f's holders that stay holds a range: then its anchor
+ * goes over, with every range it carries (the leaving holders' too). */
+static int keeps_ranges(const struct ls_file *f)
 {
-	return !f->fallback && f->anchor >= 0 && t->map.root;
+	if (f->fallback || f->anchor < 0 || !f->t.map.root)
+		return 0;
+	for (const struct ls_holder *o = f->ofds; o; o = o->fnext) {
+		const struct lsr_set *held;
+
+		if (!o->keep)
+			continue;
+		held = lst_holder_ranges(&f->t, o->id);
+		if (held && held->count)
+			return 1;
+	}
+	return 0;
 }
 
-/* A file with a holder staying. When others leave, they are released
- * from a copy of its entry, and what nobody keeps from the anchor. */
-static struct undo_file *undo_new(struct exec_state *es, struct ls_file *f,
-				  size_t ndrop)
+static struct undo_file *undo_new(struct exec_state *es, struct ls_file *f)
 {
 	struct undo_file *u;
-	struct ls_holder *o;
 
 	u = realloc(es->u, (es->nu + 1) * sizeof(*u));
 	if (!u)
 		return NULL;
 	es->u = u;
-	u = &es->u[es->nu];
-	memset(u, 0, sizeof(*u));
+	u = &es->u[es->nu++];
 	u->f = f;
-	if (ndrop && lst_file_copy(&u->t, &f->t, files_pool()) < 0)
-		return NULL;
-	u->copied = ndrop != 0;
-	es->nu++;
-	for (o = f->ofds; o && ndrop; o = o->fnext)
-		if (!o->keep && lst_release(&u->t, files_pool(), o->id,
-					    file_unlock_freed, f) < 0)
-			return NULL;
+	u->cloexec_cleared = 0;
+	u->converted = 0;
 	return u;
 }
 
@@ -201,13 +216,15 @@ static int fill_step(void *arg, int64_t s, int64_t e, int type)
 	return 0;
 }
 
-/* One file of the hand-over from its entry (t: f's, or the copy with the
- * leaving holders released) and its kept holders with their descriptors
- * (pairs[0..n), one file, sorted by holder). */
+/* One file of the hand-over: its whole map (what the anchor carries,
+ * which the new image checks against the kernel) and its kept holders
+ * with their descriptors and ranges (pairs[0..n), one file, sorted by
+ * holder). The map's ranges no kept holder holds are the leaving
+ * holders': the new image unlocks them. */
 static int describe_file(struct hf_file *hf, const struct ls_file *f,
-			 const struct lst_file *t, const struct fd_pair *pairs,
-			 size_t n)
+			 const struct fd_pair *pairs, size_t n)
 {
+	const struct lst_file *t = &f->t;
 	struct fill_ctx c = {0};
 	size_t i, j;
 
@@ -248,9 +265,97 @@ static int describe_file(struct hf_file *hf, const struct ls_file *f,
 	return 0;
 }
 
-/* Release what exec drops, clear close-on-exec on what it keeps, and
- * describe the rest in ho. table_lock held for writing. Returns the
- * number of files and FD_DUP descriptors handed over, or -errno. */
+/* Before any exec: a tracked number closed behind our back (and maybe
+ * reused for another file) must not be claimed as its holder's
+ * descriptor (the new image would refuse the whole hand-over); the dups
+ * made before a first lock become their holder's descriptors, for good,
+ * whether or not the exec succeeds (they are its descriptors either
+ * way); keep is cleared. table_lock held for writing. */
+static void exec_scan(void)
+{
+	int max = atomic_load(&fd_state_max);
+	struct lst_file *lf;
+	struct ls_holder *o;
+	size_t i;
+
+	for (int fd = 0; fd <= max; fd++) {
+		struct ls_holder *h = fdstate_holder(fd);
+		struct stat st;
+
+		if (!h || (fstat(fd, &st) == 0 &&
+			   st.st_dev == h->file->t.key.dev &&
+			   st.st_ino == h->file->t.key.ino))
+			continue;
+		h = holder_detach(fd);
+		if (h)
+			holder_release(h);
+	}
+	for (i = 0; (lf = lst_table_next(&files_table, &i));)
+		for (o = ((struct ls_file *)lf)->ofds; o; o = o->fnext) {
+			o->keep = 0;
+			holder_track_dups(o);
+		}
+}
+
+/*
+ * The new image will not run the shim (image.h): it must find plain
+ * POSIX locks on its own descriptors, and nothing of ours open. On a
+ * file where a holder leaves (a descriptor of it closes on exec), plain
+ * POSIX drops every lock of the process at that close: the anchor stays
+ * close-on-exec, and the exec drops its locks. On a file whose holders
+ * all stay, the anchor is unlocked and closed (its close at exec would
+ * drop POSIX locks on the file) and the map becomes POSIX locks through
+ * the holders' descriptors, which survive the exec; a failed exec puts
+ * an anchor back (undo_one). Each range is free for a moment between the
+ * two. table_lock held for writing; 0 or -ENOMEM.
+ */
+static int exec_convert_locked(struct exec_state *es)
+{
+	int max = atomic_load(&fd_state_max);
+	struct lst_file *lf;
+	struct ls_holder *o;
+	size_t i;
+
+	exec_scan();
+	for (int fd = 0; fd <= max; fd++) {
+		int fl;
+
+		o = fdstate_holder(fd);
+		if (!o)
+			continue;
+		fl = real_fcntl(fd, F_GETFD, NULL);
+		if (fl >= 0)
+			o->keep |= fl & FD_CLOEXEC ? 4 : 1;
+	}
+	for (i = 0; (lf = lst_table_next(&files_table, &i));) {
+		struct ls_file *f = (struct ls_file *)lf;
+		struct undo_file *u;
+		int leaves = 0;
+
+		if (f->fallback || f->anchor < 0 || !f->t.map.root ||
+		    !f->ofds)
+			continue;
+		/* a descriptor of the file that closes at exec */
+		for (o = f->ofds; o; o = o->fnext)
+			leaves |= !(o->keep & 1) || (o->keep & 4);
+		if (leaves)
+			continue;
+		u = undo_new(es, f);
+		if (!u)
+			return -ENOMEM;
+		u->converted = 1;
+		fmu_lock(&f->mu);
+		klock(f->anchor, F_OFD_SETLK, LSR_UNLCK, 0, LSR_OFF_MAX);
+		anchor_close(&f->anchor);
+		lockcmd_map_to_posix(f);
+		fmu_unlock(&f->mu);
+	}
+	return 0;
+}
+
+/* Clear close-on-exec on what exec keeps, and describe it in ho.
+ * table_lock held for writing. Returns the number of files and FD_DUP
+ * descriptors handed over, or -errno. */
 static int exec_prepare_locked(struct exec_state *es, struct handoff *ho)
 {
 	int max = atomic_load(&fd_state_max), err = -ENOMEM;
@@ -259,13 +364,7 @@ static int exec_prepare_locked(struct exec_state *es, struct handoff *ho)
 	struct lst_file *lf;
 	struct ls_holder *o;
 
-	for (i = 0; (lf = lst_table_next(&files_table, &i));)
-		for (o = ((struct ls_file *)lf)->ofds; o; o = o->fnext) {
-			o->keep = 0;
-			/* For good, whether or not the exec succeeds:
-			 * they are its descriptors either way. */
-			holder_track_dups(o);
-		}
+	exec_scan();
 	for (int fd = 0; fd <= max; fd++) {
 		int st = fdstate_get(fd), fl;
 
@@ -292,31 +391,24 @@ static int exec_prepare_locked(struct exec_state *es, struct handoff *ho)
 		pairs[np].o->keep = 1;
 		pairs[np++].fd = fd;
 	}
-	/* Files some of whose holders stay: release the others, keep the
-	 * anchor open across exec when ranges are left. Files whose
-	 * holders all go keep their close-on-exec anchor. */
+	/* Files where a holder that stays holds a range: the anchor stays
+	 * open across exec. The others keep their close-on-exec anchor, and
+	 * the exec drops its locks. */
 	for (i = 0; (lf = lst_table_next(&files_table, &i));) {
 		struct ls_file *f = (struct ls_file *)lf;
-		size_t nkeep = 0, ndrop = 0;
 		struct undo_file *u;
 
-		if (!handed(f, &f->t))
+		if (!keeps_ranges(f))
 			continue;
-		for (o = f->ofds; o; o = o->fnext)
-			o->keep ? nkeep++ : ndrop++;
-		if (!nkeep)
-			continue;
-		u = undo_new(es, f, ndrop);
+		u = undo_new(es, f);
 		if (!u)
 			goto out;
-		if (handed(f, view(u))) {
-			real_fcntl(f->anchor, F_SETFD, (void *)0L);
-			u->cloexec_cleared = 1;
-			ho->nf++;
-			for (o = f->ofds; o; o = o->fnext)
-				if (o->keep)
-					o->keep = 2;
-		}
+		real_fcntl(f->anchor, F_SETFD, (void *)0L);
+		u->cloexec_cleared = 1;
+		ho->nf++;
+		for (o = f->ofds; o; o = o->fnext)
+			if (o->keep)
+				o->keep = 2;
 	}
 	if (np)
 		qsort(pairs, np, sizeof(*pairs), cmp_pair);
@@ -346,8 +438,7 @@ static int exec_prepare_locked(struct exec_state *es, struct handoff *ho)
 		j = pairs_of(pairs, np, u->f);
 		for (e = j; e < np && pairs[e].o->file == u->f; e++)
 			;
-		if (describe_file(&ho->f[k++], u->f, view(u), pairs + j,
-				  e - j) < 0)
+		if (describe_file(&ho->f[k++], u->f, pairs + j, e - j) < 0)
 			goto out;
 	}
 	err = (int)(ho->nf + ho->nd);
@@ -408,20 +499,25 @@ static int put_in_memfd(struct exec_state *es, const char *text, size_t len)
 	return moved;
 }
 
-/* 0 with es ready (es->env the environment to use), or -errno. */
-static int exec_prepare(struct exec_state *es, char *const envp[])
+/* 0 with es ready (es->env the environment to use, NULL: envp), or
+ * -errno. */
+static int exec_prepare(struct exec_state *es, const struct exec_call *c,
+			char *const envp[])
 {
 	struct handoff ho = {0};
 	size_t len = 0;
 	char *text;
-	int n;
+	int n, shim;
 
 	memset(es, 0, sizeof(*es));
 	es->memfd = -1;
 	if (guard_passthrough() || !atomic_load(&files_active))
 		return 0;
+	shim = image_runs_shim(c, envp);
 	crit_enter(&es->c, 1);
 	es->active = 1;
+	if (!shim)
+		return exec_convert_locked(es);
 	n = exec_prepare_locked(es, &ho);
 	text = n > 0 ? handoff_emit(&ho, &len) : NULL;
 	handoff_free(&ho);
@@ -490,7 +586,7 @@ static int exec_real(const struct exec_call *c, char *const env[])
 int exec_run(const struct exec_call *c, char *const envp[])
 {
 	struct exec_state es;
-	int r = exec_prepare(&es, envp);
+	int r = exec_prepare(&es, c, envp);
 
 	if (r < 0) {
 		exec_finish(&es);

@@ -20,6 +20,7 @@
 
 struct lst_table files_table;
 atomic_int files_active;
+atomic_int files_copies_arrived;
 static uint64_t next_holder_id = 1; /* table_lock written */
 
 /* ---- this thread's range nodes ------------------------------------------ */
@@ -140,6 +141,17 @@ struct ls_file *file_get(dev_t dev, ino_t ino, int fd)
 	file_policy(f, fd);
 	log_count(LOGC_FILES, 1);
 	return f;
+}
+
+struct ls_file *file_of_anchor(int fd)
+{
+	struct lst_file *lf;
+	size_t i;
+
+	for (i = 0; (lf = lst_table_next(&files_table, &i));)
+		if (((struct ls_file *)lf)->anchor == fd)
+			return (struct ls_file *)lf;
+	return NULL;
 }
 
 void file_maybe_retire(struct ls_file *f)
@@ -365,7 +377,7 @@ void holder_track_dups(struct ls_holder *h)
 {
 	unsigned moved;
 
-	if (!h->siblings)
+	if (!h->siblings && !atomic_load(&files_copies_arrived))
 		return;
 	atomic_store(&sib_scan.active, 1);
 	do {
@@ -408,8 +420,11 @@ void holder_release(struct ls_holder *h)
 	fmu_lock(&f->mu);
 	if (!f->fallback && f->refs == 1 && f->anchor >= 0 &&
 	    lst_only_holder(&f->t, h->id) && !anchor_own_posix(f->anchor)) {
-		/* The last holder of the file: closing the anchor drops its
-		 * locks, no unlock first. */
+		/* The last holder of the file: its locks go, and so does the
+		 * anchor. Unlocked first: a fork child may still share the
+		 * anchor's description (until its handler ran; for ever
+		 * after a raw fork), and a close would then drop nothing. */
+		klock(f->anchor, F_OFD_SETLK, LSR_UNLCK, 0, LSR_OFF_MAX);
 		file_clear(f);
 		anchor_close(&f->anchor);
 	} else if (!f->fallback && file_release(f, h->id) < 0) {

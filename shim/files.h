@@ -78,12 +78,19 @@ struct ls_holder {
 	pid_t last_tid;   /* thread that last locked through it */
 	uint8_t accmode;  /* O_RDONLY, O_WRONLY or O_RDWR */
 	uint8_t keep;     /* exec.c scratch: has a descriptor kept (1),
-			   * and goes over with its file's ranges (2) */
+			   * and goes over with its file's ranges (2);
+			   * has one that closes on exec (4) */
 	uint8_t siblings;
 };
 
 extern struct lst_table files_table; /* table_lock */
 extern atomic_int files_active;      /* a holder was ever made */
+/* A descriptor arrived that may share its description with one of ours
+ * without our having seen it made (received over a socket, taken with
+ * pidfd_getfd): it is marked FD_DUP, and from then on every holder's
+ * last close looks among the FD_DUP descriptors (the sibling scan), not
+ * only those of holders that had dups before their first lock. */
+extern atomic_int files_copies_arrived;
 
 /* This thread's spare range nodes (range.h: allocate before changing). */
 struct lsr_pool *files_pool(void);
@@ -93,6 +100,9 @@ struct lsr_pool *files_pool(void);
 struct ls_file *file_get(dev_t dev, ino_t ino, int fd);
 /* The entry of (dev, ino), or NULL. table_lock held. */
 struct ls_file *file_find(dev_t dev, ino_t ino);
+/* The file whose anchor is fd, or NULL (a walk of the table: for the
+ * rare path that must take the number back). table_lock held. */
+struct ls_file *file_of_anchor(int fd);
 /* Close the anchor and forget the file once nothing needs it.
  * table_lock held for writing. */
 void file_maybe_retire(struct ls_file *f);
@@ -126,7 +136,8 @@ struct ls_holder *holder_new(struct ls_file *f, int accmode, int fd);
 /* fd refers to h too. table_lock held for writing. */
 void holder_map(struct ls_holder *h, int fd);
 /* Track h's untracked dups (FD_DUP) that share its description: the
- * sibling scan. table_lock held for writing. */
+ * sibling scan, when h had dups before its first lock or copies arrived
+ * (files_copies_arrived). table_lock held for writing. */
 void holder_track_dups(struct ls_holder *h);
 /* One of h's descriptors is about to close: if it is the last one the
  * shim tracks, the sibling scan first (its dups made before the first

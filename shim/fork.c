@@ -8,6 +8,15 @@
  * the child trusts none of the locks or lists: it closes the anchors,
  * read from the plain byte array, in runs of consecutive numbers, and
  * starts with an empty table (the old one is left behind, unused).
+ *
+ * Every way the process makes a child runs this, or makes the child pass
+ * through: fork() through pthread_atfork; _Fork(), which runs no atfork
+ * handler, and clone() of a child with memory of its own, through their
+ * wrappers (interpose.c), in the child before it returns; a clone()
+ * child that shares our memory (CLONE_VM, as vfork) or our descriptors
+ * (CLONE_FILES) passes through, as guard_passthrough() says. Until the
+ * child has closed its copies the parent must not count on a close of an
+ * anchor to drop its locks (files.c and anchor.c unlock first).
  */
 #include "fork.h"
 #include "band.h"
@@ -20,6 +29,7 @@
 #include "wait.h"
 
 #include <pthread.h>
+#include <sched.h>
 
 static void close_ours(void)
 {
@@ -40,7 +50,7 @@ static void close_ours(void)
 	}
 }
 
-static void atfork_child(void)
+void fork_child(void)
 {
 	close_ours();
 	guard_atfork_child();
@@ -57,5 +67,41 @@ static void atfork_child(void)
 
 void fork_init(void)
 {
-	pthread_atfork(NULL, NULL, atfork_child);
+	pthread_atfork(NULL, NULL, fork_child);
+}
+
+/* A clone child with memory of its own starts here, on its new stack:
+ * c is in its copy of the parent's stack, as it was at the clone. */
+struct clone_call {
+	int (*fn)(void *);
+	void *arg;
+	int flags;
+};
+
+static int clone_child(void *arg)
+{
+	const struct clone_call *c = arg;
+
+	if (c->flags & CLONE_FILES) {
+		/* Our descriptors are its own: it must change nothing of
+		 * them. table_owner is the parent's, so it passes through. */
+		atomic_store(&vfork_seen, 1);
+	} else {
+		fork_child();
+	}
+	return c->fn(c->arg);
+}
+
+int fork_clone(int (*fn)(void *), void *stack, int flags, void *arg,
+	       pid_t *ptid, void *tls, pid_t *ctid)
+{
+	struct clone_call c = {fn, arg, flags};
+
+	if (flags & CLONE_VM) {
+		/* Our memory, its own pid (a thread has ours): as vfork. */
+		if (!(flags & CLONE_THREAD))
+			atomic_store(&vfork_seen, 1);
+		return real_clone(fn, stack, flags, arg, ptid, tls, ctid);
+	}
+	return real_clone(clone_child, stack, flags, &c, ptid, tls, ctid);
 }

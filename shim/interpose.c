@@ -22,7 +22,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdarg.h>
+#include <sys/pidfd.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -43,6 +46,16 @@ __attribute__((constructor)) static void shim_init(void)
 static int is_lock_cmd(int cmd)
 {
 	return cmd == F_SETLK || cmd == F_SETLKW || cmd == F_GETLK;
+}
+
+/* The lock commands, and F_OFD_GETLK (whose answer names the anchor's
+ * locks): out of line, so that the other commands' path stays short. */
+static __attribute__((noinline)) int lock_command(int fd, int cmd,
+						  unsigned long arg)
+{
+	if (cmd == F_OFD_GETLK)
+		return lockcmd_ofd_getlk(fd, (struct flock *)arg);
+	return lockcmd(fd, cmd, (struct flock *)arg);
 }
 
 /*
@@ -87,20 +100,31 @@ static inline int dup_direct(int fd)
 #endif
 }
 
+/* An F_DUPFD of a descriptor with nothing of ours gave r: out of line,
+ * so that the other commands' path keeps no value across a call. */
+static __attribute__((noinline)) int dupfd_made(int fd, int cmd, int min,
+						int r)
+{
+	if (unlikely(closes_dup_misplaced(r)))
+		return closes_dup_placed(fd, cmd, min, r);
+	closes_dup_made(fd, r);
+	return r;
+}
+
 /* fcntl reads its variadic argument once, as an unsigned long, and passes
  * it on as a pointer or an integer depending on the command. */
 static int shim_fcntl(int fd, int cmd, unsigned long arg)
 {
 	int st;
 
-	if (is_lock_cmd(cmd))
-		return lockcmd(fd, cmd, (struct flock *)arg);
+	if (is_lock_cmd(cmd) || unlikely(cmd == F_OFD_GETLK))
+		return lock_command(fd, cmd, arg);
 	st = fdstate_get(fd);
 	if (likely(st == FD_NONE || st == FD_DUP)) {
 		int r = fcntl_direct(fd, cmd, arg);
 
-		if ((cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) && r >= 0)
-			closes_dup_made(fd, r);
+		if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
+			return dupfd_made(fd, cmd, (int)arg, r);
 		return r;
 	}
 	if (st == FD_OURS) {
@@ -196,8 +220,9 @@ SHIM_EXPORT int dup(int fd)
 	 * count as its last close. */
 	if (likely(st == FD_NONE || st == FD_DUP)) {
 		r = dup_direct(fd);
-		if (r >= 0)
-			closes_dup_made(fd, r);
+		if (unlikely(closes_dup_misplaced(r)))
+			return closes_dup_placed(fd, -1, 0, r);
+		closes_dup_made(fd, r);
 		return r;
 	}
 	if (st == FD_OURS) {
@@ -388,6 +413,70 @@ SHIM_EXPORT int execle(const char *path, const char *arg, ...)
 	r = exec_list(X_EXECVE, path, arg, ap, 1);
 	va_end(ap);
 	return r;
+}
+
+/* ---- descriptors that arrive -------------------------------------------------
+ * A descriptor received over a unix socket (SCM_RIGHTS) or taken from
+ * another process (pidfd_getfd) may be a copy of one of our locked
+ * descriptions that we never saw made: closes_received() remembers it. */
+
+SHIM_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	ssize_t r = real_recvmsg(fd, msg, flags);
+
+	if (r >= 0 && msg && unlikely(msg->msg_controllen))
+		closes_received_msg(msg);
+	return r;
+}
+
+SHIM_EXPORT int recvmmsg(int fd, struct mmsghdr *v, unsigned n, int flags,
+			 struct timespec *timeout)
+{
+	int r = real_recvmmsg(fd, v, n, flags, timeout);
+
+	for (int i = 0; i < r; i++)
+		if (unlikely(v[i].msg_hdr.msg_controllen))
+			closes_received_msg(&v[i].msg_hdr);
+	return r;
+}
+
+SHIM_EXPORT int pidfd_getfd(int pidfd, int targetfd, unsigned flags)
+{
+	int r = real_pidfd_getfd(pidfd, targetfd, flags);
+
+	closes_received(r);
+	return r;
+}
+
+/* ---- children without atfork handlers ------------------------------------
+ * _Fork() runs none, and a clone() child may share our memory: each
+ * child starts as fork.c says, before its first instruction of the
+ * program's. */
+
+SHIM_EXPORT pid_t _Fork(void)
+{
+	pid_t pid = real__Fork();
+
+	if (pid == 0)
+		fork_child();
+	return pid;
+}
+
+/* glibc's clone reads its three optional arguments whatever the flags
+ * say; so do we, and pass them on. */
+SHIM_EXPORT int clone(int (*fn)(void *), void *stack, int flags, void *arg,
+		      ...)
+{
+	pid_t *ptid, *ctid;
+	void *tls;
+	va_list ap;
+
+	va_start(ap, arg);
+	ptid = va_arg(ap, pid_t *);
+	tls = va_arg(ap, void *);
+	ctid = va_arg(ap, pid_t *);
+	va_end(ap);
+	return fork_clone(fn, stack, flags, arg, ptid, tls, ctid);
 }
 
 /*

@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -31,14 +32,17 @@
 struct req {
 	int fd, cmd, type; /* LSR_* */
 	int64_t start, end;
-	struct stat st; /* filled for descriptors not tracked yet */
+	struct stat st; /* the descriptor's file, at the call */
 	int accmode;
 	int tracked;
+	int checked;    /* the tracked holder's file was compared with st */
+	int stale;      /* tracked, but its number names another file now */
 	struct flock fl; /* the caller's struct, copied in */
 	pid_t blocker;   /* WAIT_LOCAL: the thread we wait for */
 	int in_process;  /* F_GETLK answered with another holder of ours */
 	uint64_t blk, req_id; /* WAIT_LOCAL: holders, blocking and ours */
 	unsigned gen;    /* WAIT_LOCAL: the generation seen under the mutex */
+	unsigned rounds; /* waits in the kernel so far */
 };
 
 static int lsr_type_of(short t)
@@ -61,7 +65,6 @@ static int resolve(struct req *r)
 {
 	const struct flock *fl = &r->fl;
 	int64_t base = 0;
-	struct stat st;
 	int err;
 
 	r->type = lsr_type_of(fl->l_type);
@@ -77,9 +80,7 @@ static int resolve(struct req *r)
 			return -errno;
 		break;
 	case SEEK_END:
-		if (fstat(r->fd, &st) < 0)
-			return -errno;
-		base = st.st_size;
+		base = r->st.st_size; /* fstat, at the start of the call */
 		break;
 	default:
 		return -EINVAL;
@@ -135,6 +136,51 @@ static void go_fallback(struct ls_file *f, int fd, const char *why, int err)
 		lsr_set_apply(&f->t.map, files_pool(), s, e, LSR_UNLCK);
 	}
 	file_clear(f);
+}
+
+/* A descriptor of one of f's holders through which a lock of type may
+ * be taken (its access mode allows it), or -1. */
+static int holder_fd_for(const struct ls_file *f, int type)
+{
+	for (const struct ls_holder *h = f->ofds; h; h = h->fnext)
+		if (type == LSR_WRLCK ? h->accmode != O_RDONLY
+				      : h->accmode != O_WRONLY)
+			return h->fd;
+	return -1;
+}
+
+static int posix_step(void *arg, int64_t s, int64_t e, int type)
+{
+	const struct ls_file *f = arg;
+	int fd = holder_fd_for(f, type);
+
+	if (fd < 0 || klock(fd, F_SETLK, type, s, e) < 0)
+		log_note("fallback to POSIX locks: the lock %lld-%lld of ino "
+			 "%lu is lost", (long long)s, (long long)e,
+			 (unsigned long)f->t.key.ino);
+	return 0;
+}
+
+void lockcmd_map_to_posix(const struct ls_file *f)
+{
+	lsr_set_visit(&f->t.map, 0, LSR_OFF_MAX, posix_step, (void *)f);
+}
+
+void lockcmd_fallback_close(struct ls_file *f, const char *why, int err)
+{
+	fmu_lock(&f->mu);
+	note_fallback(f, why, err);
+	f->fallback = 1;
+	if (f->anchor >= 0) {
+		/* Unlocked first (a fork child may share it), closed before
+		 * the POSIX locks are taken: its close would drop them. */
+		klock(f->anchor, F_OFD_SETLK, LSR_UNLCK, 0, LSR_OFF_MAX);
+		anchor_close(&f->anchor);
+	}
+	lockcmd_map_to_posix(f);
+	file_clear(f);
+	files_check_file(f);
+	fmu_unlock(&f->mu);
 }
 
 /* Is the conflict that refused the anchor's request our own POSIX lock? */
@@ -266,17 +312,58 @@ static int setlk_try(struct ls_file *f, struct ls_holder *o, struct req *r,
 	return DONE;
 }
 
-/* Find (or, writing, make) the holder of r->fd; NULL with *err. */
+/*
+ * A descriptor closed where the shim cannot see it (io_uring's
+ * IORING_OP_CLOSE, syscall(SYS_close)) stays tracked, and the kernel
+ * may hand its number out again for another file: a lock through it
+ * would be applied to the old file. So every lock call compares the
+ * file the number names now (r->st, from fstat) with its holder's.
+ */
+static int names_other_file(const struct ls_holder *o, const struct stat *st)
+{
+	return o->file->t.key.dev != st->st_dev ||
+	       o->file->t.key.ino != st->st_ino;
+}
+
+/* The number was closed behind our back: its holder lost it (and if it
+ * was the last, what it held goes, as at that close under plain POSIX;
+ * its dups made before the first lock cannot be asked about any more:
+ * when in doubt, release). Looked at again under the lock: the program
+ * may have closed the number (seen) and locked another file through it
+ * since the caller looked. */
+static void drop_stale(int fd)
+{
+	struct ls_holder *h;
+	struct stat st;
+	struct crit c;
+
+	crit_enter(&c, 1);
+	h = fdstate_holder(fd);
+	if (h && (fstat(fd, &st) < 0 ? errno == EBADF
+				     : names_other_file(h, &st))) {
+		h = holder_detach(fd);
+		if (h)
+			holder_release(h);
+	}
+	crit_leave(&c);
+}
+
+/* Find (or, writing, make) the holder of r->fd; NULL with *err, or with
+ * r->stale set. */
 static struct ls_holder *req_holder(struct req *r, int write, int *err)
 {
 	struct ls_holder *o;
 
 	if (r->tracked) {
 		o = fdstate_holder(r->fd);
-		if (!o)
+		if (!o) {
 			*err = EBADF; /* closed meanwhile */
-		else
+		} else if (!r->checked && names_other_file(o, &r->st)) {
+			r->stale = 1;
+			return NULL;
+		} else {
 			r->accmode = o->accmode;
+		}
 		return o;
 	}
 	if (!write) {
@@ -285,6 +372,10 @@ static struct ls_holder *req_holder(struct req *r, int write, int *err)
 	}
 	return holder_attach(r->fd, &r->st, r->accmode, err);
 }
+
+/* set_cmd() and get_cmd(): the tracked descriptor names another file
+ * now (names_other_file): forget it, and ask again as for a new one. */
+#define STALE 2
 
 static int set_cmd(struct req *r)
 {
@@ -308,8 +399,11 @@ static int set_cmd(struct req *r)
 			if (pinned)
 				wait_grant_drop(pinned, r->start, r->end);
 			crit_leave(&c);
-			return -err;
+			return r->stale ? STALE : -err;
 		}
+		/* Checked once, at the first attempt: after a wait the
+		 * descriptor is the one the wait began with. */
+		r->checked = 1;
 		r->tracked = 1;
 		f = o->file;
 		fmu_lock(&f->mu);
@@ -347,7 +441,7 @@ static int set_cmd(struct req *r)
 			waited = 1;
 			continue;
 		}
-		res = wait_anchor(f, r->type, r->start, r->end);
+		res = wait_anchor(f, r->type, r->start, r->end, r->rounds++);
 		if (res < 0)
 			return res;
 		/* Granted to the dup: apply it again on the current anchor
@@ -377,6 +471,10 @@ static int get_cmd(struct req *r, struct flock *out)
 	crit_enter(&c, 0);
 	if (r->tracked) {
 		o = fdstate_holder(r->fd);
+		if (o && names_other_file(o, &r->st)) {
+			crit_leave(&c);
+			return STALE;
+		}
 		f = o ? o->file : NULL;
 	} else {
 		f = file_find(r->st.st_dev, r->st.st_ino);
@@ -441,6 +539,77 @@ static int getlk_kernel(int fd, struct flock *ufl)
 	return r;
 }
 
+/* ---- F_OFD_GETLK -------------------------------------------------------------
+ * The program's own OFD lock query: plain, the process's POSIX locks
+ * conflict with it and are reported with the process's pid; here they
+ * are the anchor's OFD locks, which the kernel reports with -1. */
+
+struct own_lock {
+	int64_t start, end;
+	int type;
+};
+
+static int own_step(void *arg, int64_t s, int64_t e, int type)
+{
+	const struct own_lock *w = arg;
+
+	return s == w->start && e == w->end && type == w->type;
+}
+
+/* Is the lock fl names (as F_OFD_GETLK reported it) one of our anchor's
+ * on fd's file? */
+static int is_own_anchor_lock(int fd, const struct flock *fl)
+{
+	struct own_lock w;
+	struct ls_file *f;
+	struct stat st;
+	struct crit c;
+	int r = 0;
+
+	if (fstat(fd, &st) < 0)
+		return 0;
+	w.start = fl->l_start;
+	w.end = fl->l_len == 0 ? LSR_OFF_MAX : fl->l_start + fl->l_len - 1;
+	w.type = fl->l_type == F_WRLCK ? LSR_WRLCK : LSR_RDLCK;
+	crit_enter(&c, 0);
+	f = file_find(st.st_dev, st.st_ino);
+	if (f) {
+		fmu_lock(&f->mu);
+		r = f->anchor >= 0 && !f->fallback &&
+		    lsr_set_visit(&f->t.map, w.start, w.end, own_step, &w);
+		fmu_unlock(&f->mu);
+	}
+	crit_leave(&c);
+	return r;
+}
+
+int lockcmd_ofd_getlk(int fd, struct flock *ufl)
+{
+	struct stat st;
+	int r, saved;
+
+	if (!atomic_load_explicit(&files_active, memory_order_relaxed))
+		return real_fcntl(fd, F_OFD_GETLK, ufl);
+	if (fdstate_get(fd) == FD_OURS) {
+		errno = EBADF;
+		return -1;
+	}
+	r = real_fcntl(fd, F_OFD_GETLK, ufl);
+	saved = errno;
+
+	/* The kernel checked the pointer and the request by now. */
+	if (r < 0 || guard_passthrough() || ufl->l_type == F_UNLCK ||
+	    ufl->l_pid != -1)
+		return r;
+	if (is_own_anchor_lock(fd, ufl))
+		ufl->l_pid = getpid();
+	else if (fstat(fd, &st) == 0)
+		/* another shimmed process's anchor: plain, its POSIX lock */
+		ufl->l_pid = getlk_find_pid(st.st_dev, st.st_ino, ufl);
+	errno = saved;
+	return r;
+}
+
 /* ---- the command ------------------------------------------------------------ */
 
 /*
@@ -470,11 +639,20 @@ static int lock_cmd(int fd, int cmd, struct flock *ufl, int *in_process)
 	r.fd = fd;
 	r.cmd = cmd;
 	r.tracked = st == FD_TRACKED;
+	/* The kernel's fstat: glibc's goes through fstatat with an empty
+	 * path, 15 ns more, on every lock call. */
+	if (syscall(SYS_fstat, fd, &r.st) < 0) {
+		int e = errno;
+
+		if (r.tracked && e == EBADF)
+			drop_stale(fd); /* closed behind our back */
+		errno = e;
+		return -1; /* EBADF before anything else */
+	}
+again:
 	if (!r.tracked) {
 		int flags;
 
-		if (fstat(fd, &r.st) < 0)
-			return -1; /* EBADF before anything else */
 		if (!S_ISREG(r.st.st_mode) && !S_ISDIR(r.st.st_mode))
 			return real_fcntl(fd, cmd, ufl);
 		flags = real_fcntl(fd, F_GETFL, NULL);
@@ -493,6 +671,12 @@ static int lock_cmd(int fd, int cmd, struct flock *ufl, int *in_process)
 			*in_process = r.in_process;
 	} else if (res == 0) {
 		res = set_cmd(&r);
+	}
+	if (res == STALE) {
+		drop_stale(fd);
+		r.tracked = 0;
+		r.stale = 0;
+		goto again;
 	}
 	if (res == 1)
 		return cmd == F_GETLK ? getlk_kernel(fd, ufl)

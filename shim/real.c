@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/close_range.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -39,6 +40,12 @@ static struct {
 	int (*execvpe)(const char *, char *const[], char *const[]);
 	int (*fexecve)(int, char *const[], char *const[]);
 	int (*execveat)(int, const char *, char *const[], char *const[], int);
+	pid_t (*_Fork)(void);
+	int (*clone)(int (*)(void *), void *, int, void *, ...);
+	ssize_t (*recvmsg)(int, struct msghdr *, int);
+	int (*recvmmsg)(int, struct mmsghdr *, unsigned, int,
+			struct timespec *);
+	int (*pidfd_getfd)(int, int, unsigned);
 } real;
 
 #define RESOLVE(name) \
@@ -58,6 +65,11 @@ void real_init(void)
 	RESOLVE(execvpe);
 	RESOLVE(fexecve);
 	RESOLVE(execveat);
+	RESOLVE(_Fork);
+	RESOLVE(clone);
+	RESOLVE(recvmsg);
+	RESOLVE(recvmmsg);
+	RESOLVE(pidfd_getfd);
 	/* Last: fcntl is the one the shim itself calls most. */
 	RESOLVE(fcntl);
 }
@@ -173,6 +185,47 @@ int real_execveat(int dirfd, const char *path, char *const argv[],
 	if (likely(real.execveat != NULL))
 		return real.execveat(dirfd, path, argv, envp, flags);
 	return (int)syscall(SYS_execveat, dirfd, path, argv, envp, flags);
+}
+
+pid_t real__Fork(void)
+{
+	ON_DEMAND(_Fork);
+	if (real._Fork)
+		return real._Fork();
+	errno = ENOSYS;
+	return -1;
+}
+
+int real_clone(int (*fn)(void *), void *stack, int flags, void *arg,
+	       pid_t *ptid, void *tls, pid_t *ctid)
+{
+	ON_DEMAND(clone);
+	return real.clone(fn, stack, flags, arg, ptid, tls, ctid);
+}
+
+/* Before dlsym answered, the kernel's call (it is what libc makes, but
+ * for cancellation). */
+ssize_t real_recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	if (likely(LOAD(recvmsg) != NULL))
+		return real.recvmsg(fd, msg, flags);
+	return syscall(SYS_recvmsg, fd, msg, flags);
+}
+
+int real_recvmmsg(int fd, struct mmsghdr *v, unsigned n, int flags,
+		  struct timespec *timeout)
+{
+	if (likely(LOAD(recvmmsg) != NULL))
+		return real.recvmmsg(fd, v, n, flags, timeout);
+	return (int)syscall(SYS_recvmmsg, fd, v, n, flags, timeout);
+}
+
+/* glibc before 2.36 has no pidfd_getfd: the kernel's call. */
+int real_pidfd_getfd(int pidfd, int targetfd, unsigned flags)
+{
+	if (likely(LOAD(pidfd_getfd) != NULL))
+		return real.pidfd_getfd(pidfd, targetfd, flags);
+	return (int)syscall(SYS_pidfd_getfd, pidfd, targetfd, flags);
 }
 
 void raw_close(int fd)

@@ -10,6 +10,7 @@
 
 #include <dirent.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 /* Resolve every pointer (the constructor; again on demand). */
 void real_init(void);
@@ -32,6 +33,18 @@ int real_execvpe(const char *file, char *const argv[], char *const envp[]);
 int real_fexecve(int fd, char *const argv[], char *const envp[]);
 int real_execveat(int dirfd, const char *path, char *const argv[],
 		  char *const envp[], int flags);
+/* The calls that make a child without atfork handlers. */
+pid_t real__Fork(void);
+int real_clone(int (*fn)(void *), void *stack, int flags, void *arg,
+	       pid_t *ptid, void *tls, pid_t *ctid);
+/* The calls through which descriptors arrive. */
+struct msghdr;
+struct mmsghdr;
+struct timespec;
+ssize_t real_recvmsg(int fd, struct msghdr *msg, int flags);
+int real_recvmmsg(int fd, struct mmsghdr *v, unsigned n, int flags,
+		  struct timespec *timeout);
+int real_pidfd_getfd(int pidfd, int targetfd, unsigned flags);
 /* Close without being a cancellation point and without errno change. */
 void raw_close(int fd);
 

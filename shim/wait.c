@@ -12,6 +12,8 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
+#include <time.h>
 #include <linux/futex.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -88,7 +90,7 @@ static int local_cycle(pid_t me, uint64_t req, uint64_t blk, pid_t blk_tid)
 int wait_local(uint64_t req, uint64_t blk, pid_t blk_tid, unsigned gen)
 {
 	pid_t me = my_tid();
-	int r, oldtype, oldstate;
+	int r, oldtype;
 
 	pthread_mutex_lock(&waits_mu);
 	if (local_cycle(me, req, blk, blk_tid)) {
@@ -105,13 +107,15 @@ int wait_local(uint64_t req, uint64_t blk, pid_t blk_tid, unsigned gen)
 		}
 	pthread_mutex_unlock(&waits_mu);
 	atomic_fetch_add(&table_waiters, 1);
+	/* F_SETLKW is a cancellation point, and the futex call is not: the
+	 * wait is cancellable asynchronously, but only as the caller's own
+	 * state allows (a thread that disabled cancellation is not
+	 * cancelled here); its type is put back after. */
 	pthread_cleanup_push(unwait, &me);
-	pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, &oldstate);
 	pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, &oldtype);
 	r = (int)syscall(SYS_futex, &table_gen, FUTEX_WAIT_PRIVATE, gen, NULL,
 			 NULL, 0);
 	pthread_setcanceltype(oldtype, &oldtype);
-	pthread_setcancelstate(oldstate, &oldstate);
 	r = r < 0 && errno == EINTR ? -EINTR : 0;
 	pthread_cleanup_pop(1);
 	return r;
@@ -121,19 +125,34 @@ int wait_local(uint64_t req, uint64_t blk, pid_t blk_tid, unsigned gen)
 
 struct waiter {
 	struct ls_file *f;
+	int64_t start, end;
 	int dupfd;     /* FD_OURS; anchor_evict() moves it */
 	int published; /* a wait entry for deadlock.c */
 	int granted;   /* the caller unpins f */
 };
 
+/* Run on every way out of wait_anchor(), a cancellation's unwinding
+ * included. It takes deadlock.c's mutex around calls that are
+ * cancellation points (open, write, rename): cancellation is off for
+ * all of it, or a cancellation pending as the grant came would unwind
+ * from inside with the mutex held, and every later wait would hang. */
 static void waiter_done(void *arg)
 {
 	struct waiter *w = arg;
 	struct crit c;
+	int cancel;
 
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
 	if (w->published)
 		dl_wait_end();
 	crit_enter(&c, 1);
+	/* A grant on the description of an anchor that was reopened
+	 * meanwhile is applied again on the current one (set_cmd): the old
+	 * description lets go of it here, not at the close, which a fork
+	 * child sharing the description would make drop nothing. */
+	if (w->granted && w->dupfd >= 0 &&
+	    (w->f->anchor < 0 || !same_description(w->dupfd, w->f->anchor)))
+		klock(w->dupfd, F_OFD_SETLK, LSR_UNLCK, w->start, w->end);
 	if (w->dupfd >= 0) {
 		fdstate_clear(w->dupfd);
 		raw_close(w->dupfd);
@@ -142,6 +161,49 @@ static void waiter_done(void *arg)
 	if (!w->granted)
 		file_unpin(w->f);
 	crit_leave(&c);
+	pthread_setcancelstate(cancel, &cancel);
+}
+
+/* Whether every signal with a handler restarts what it interrupts
+ * (SA_RESTART), as a kernel wait in F_SETLKW would be restarted. */
+static int handlers_restart(void)
+{
+	for (int sig = 1; sig < NSIG; sig++) {
+		struct sigaction sa;
+
+		if (sigaction(sig, NULL, &sa) == 0 &&
+		    sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN &&
+		    !(sa.sa_flags & SA_RESTART))
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * No descriptor number is left for the private dup (the process is at
+ * RLIMIT_NOFILE, and the anchor's own number must not be waited on: it
+ * may move or close meanwhile). Plain F_SETLKW would wait and succeed:
+ * sleep a while (1 ms, doubling up to 32 ms), and have the caller try
+ * again, as after a grant. The sleep is the cancellation
+ * point; a signal ends it with EINTR unless every handler says
+ * SA_RESTART. The caller's pin stays for its next attempt.
+ */
+static int wait_poll(struct waiter *w, unsigned round)
+{
+	long ms = round < 5 ? 1L << round : 32;
+	struct timespec ts = {0, ms * 1000000L};
+	int res, oldtype;
+
+	pthread_cleanup_push(waiter_done, w);
+	pthread_setcanceltype(PTHREAD_CANCEL_DEFERRED, &oldtype);
+	res = nanosleep(&ts, NULL) < 0 && errno == EINTR &&
+			      !handlers_restart()
+		      ? -EINTR
+		      : 0;
+	w->granted = res == 0;
+	pthread_cleanup_pop(1);
+	pthread_setcanceltype(oldtype, &oldtype);
+	return res;
 }
 
 /*
@@ -150,15 +212,18 @@ static void waiter_done(void *arg)
  * applied again on the current anchor under the mutex, so the table and
  * the kernel agree in the order the mutex gives.
  */
-int wait_anchor(struct ls_file *f, int type, int64_t start, int64_t end)
+int wait_anchor(struct ls_file *f, int type, int64_t start, int64_t end,
+		unsigned round)
 {
-	struct waiter w = {.f = f, .dupfd = -1};
+	struct waiter w = {.f = f, .start = start, .end = end, .dupfd = -1};
 	struct crit c;
 	int res, oldtype, oldstate;
 
 	crit_enter(&c, 1);
 	res = anchor_dup_private(f->anchor, &w.dupfd);
 	crit_leave(&c);
+	if (res == -EMFILE || res == -ENFILE || res == -EINVAL)
+		return wait_poll(&w, round);
 	if (res < 0) {
 		waiter_done(&w);
 		return res;
@@ -169,18 +234,21 @@ int wait_anchor(struct ls_file *f, int type, int64_t start, int64_t end)
 	 * points, and no cleanup is pushed yet. */
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &oldstate);
 	res = dl_wait_begin(f->t.key.dev, f->t.key.ino, start, end, type);
-	pthread_setcancelstate(oldstate, &oldtype);
+	pthread_setcancelstate(oldstate, &oldstate);
 	if (res < 0) {
 		waiter_done(&w);
 		return res;
 	}
 	w.published = 1;
+	/* The kernel call is the cancellation point (deferred, as libc's
+	 * fcntl makes it); the caller's type is put back after. */
 	pthread_cleanup_push(waiter_done, &w);
 	pthread_setcanceltype(PTHREAD_CANCEL_DEFERRED, &oldtype);
 	res = klock(w.dupfd, F_OFD_SETLKW, type, start, end);
 	res = res < 0 ? -errno : 0;
 	w.granted = res == 0;
 	pthread_cleanup_pop(1);
+	pthread_setcanceltype(oldtype, &oldtype);
 	return res;
 }
 

@@ -27,8 +27,12 @@ int wait_local(uint64_t req, uint64_t blk, pid_t blk_tid, unsigned gen);
  * dup of its anchor, with nothing held. The caller pinned f (refs)
  * before it let go of the locks; a failed wait (-errno: -EINTR,
  * -EDEADLK, ...) unpins it, a granted one (0) leaves the pin to the
- * caller (wait_grant_drop or file_unpin). */
-int wait_anchor(struct ls_file *f, int type, int64_t start, int64_t end);
+ * caller (wait_grant_drop or file_unpin). When no descriptor number is
+ * left for the dup, it sleeps instead (longer with each round, the
+ * count of waits of this request) and returns 0: the caller tries
+ * again as after a grant. */
+int wait_anchor(struct ls_file *f, int type, int64_t start, int64_t end,
+		unsigned round);
 /* Make the kernel lock on [start, end] of f match the table again after
  * a grant that did not count. f->mu held. */
 void wait_resync(struct ls_file *f, int64_t start, int64_t end);

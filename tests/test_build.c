@@ -13,10 +13,12 @@
 #include "util.h"
 
 static const char *const interposed[] = {
+	"_Fork", "clone",
 	"close", "close_range", "closedir", "closefrom", "dup", "dup2",
 	"dup3", "execl", "execle", "execlp", "execv", "execve", "execveat",
 	"execvp", "execvpe", "fclose", "fcloseall", "fcntl", "fcntl64",
 	"fexecve", "freopen", "freopen64", "lockf", "lockf64", "vfork",
+	"pidfd_getfd", "recvmsg", "recvmmsg",
 };
 #define N_INTERPOSED (sizeof(interposed) / sizeof(interposed[0]))
 

@@ -71,6 +71,49 @@
  *   ms:STEP                  run STEP, then print "ms:STEP = MILLISECONDS"
  *   sleep:MS  watchdog:MS    sleep / exit 99 if still running after MS
  *   dupfd:NEW:OLD[:cloexec]  fcntl F_DUPFD (F_DUPFD_CLOEXEC)
+ *
+ * Steps for forks, execs and descriptors the shim does not see (issue 16):
+ *   probe:START:LEN          another open file description of the file
+ *                            (raw syscalls) asks F_OFD_GETLK for a write
+ *                            lock: prints u, r or w (it conflicts with
+ *                            this process's POSIX locks as another
+ *                            process would, and is seen at once; its
+ *                            descriptor stays open, close-on-exec)
+ *   sleeper / sleeper_end    a child forked with the raw syscall (no
+ *                            atfork handler, no libc) that keeps copies
+ *                            of every descriptor until sleeper_end
+ *   forkclose:COUNT          COUNT times: open x, write-lock it, fork (the
+ *                            child exits at once), close x and probe at
+ *                            once; prints how many probes saw a lock
+ *   forkupgrade:COUNT        COUNT times: open x, read-lock it, fork (the
+ *                            child exits at once), write-lock x; prints
+ *                            how many write locks failed
+ *   _forkunlock:N:START:LEN  a _Fork() child unlocks the range and exits
+ *   cloneunlock:N:START:LEN  the same in a clone() child (own memory)
+ *   clonevmclose:N           a clone(CLONE_VM | CLONE_VFORK) child closes
+ *                            N and exits
+ *   ofdgetlk:N:T:WH:START:LEN  F_OFD_GETLK; prints type, start, len and
+ *                            pid ("self" when it is ours)
+ *   rawclose:N  ringclose:N  close N with syscall(SYS_close) / with an
+ *                            io_uring IORING_OP_CLOSE (raw syscalls):
+ *                            past any interposer
+ *   scmcopy:NEW:OLD          NEW = a copy of OLD sent to ourselves over a
+ *                            unix socket pair (SCM_RIGHTS)
+ *   pidfdcopy:NEW:OLD        NEW = pidfd_getfd(pidfd_open(getpid()), OLD)
+ *   prober:START:LEN / probed  a child (raw fork and syscalls) tries
+ *                            F_SETLK for a write lock over the range
+ *                            again and again, from another process, until
+ *                            probed, which prints 1 if it ever got it
+ *                            (0 when the range was busy every time)
+ *   longpath:N               PATH = N directories that do not exist
+ *   rlimit:N                 RLIMIT_NOFILE's soft limit = N
+ *   fill / unfill            open /dev/null until EMFILE, print how many
+ *                            / close those again
+ *   dupfdmin:NEW:OLD:MIN     fcntl F_DUPFD with the minimum MIN
+ *   memfd:N:SEALS:TEXT       a memfd named as the shim's hand-over, with
+ *                            TEXT (expanded as setenv's VALUE) and the
+ *                            seals named in SEALS (s shrink, g grow,
+ *                            w write, S seal), becomes N
  */
 #include <dirent.h>
 #include <errno.h>
@@ -78,14 +121,18 @@
 #include <limits.h>
 #include <pthread.h>
 #include <pwd.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/io_uring.h>
 #include <sys/inotify.h>
 #include <sys/mman.h>
+#include <sys/pidfd.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
@@ -173,6 +220,428 @@ static void on_alarm(int sig)
 }
 
 static void do_step(const char *step);
+
+/* ---- forks (issue 16) ------------------------------------------------------ */
+
+static int sleeper_pipe = -1;
+static pid_t sleeper_pid;
+
+/* The probe's descriptor stays open: closing it would drop this
+ * process's POSIX locks on the file. */
+static char probe_type(off_t start, off_t len)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
+			    .l_start = start, .l_len = len };
+	static int fd = -1;
+	long r;
+
+	if (fd < 0)
+		fd = (int)syscall(SYS_openat, AT_FDCWD, path,
+				  O_RDONLY | O_CLOEXEC);
+	r = fd < 0 ? -1 : syscall(SYS_fcntl, fd, F_OFD_GETLK, &fl);
+	if (r < 0)
+		return '?';
+	return fl.l_type == F_UNLCK ? 'u' : fl.l_type == F_RDLCK ? 'r' : 'w';
+}
+
+static long sleeper(void)
+{
+	int p[2];
+	char c;
+	pid_t pid;
+
+	if (pipe(p) < 0)
+		return -1;
+	pid = (pid_t)syscall(SYS_fork);
+	if (pid == 0) {
+		syscall(SYS_close, p[1]);
+		while (syscall(SYS_read, p[0], &c, 1) > 0)
+			;
+		syscall(SYS_exit_group, 0);
+	}
+	close(p[0]);
+	sleeper_pipe = p[1];
+	sleeper_pid = pid;
+	return pid < 0 ? -1 : 0;
+}
+
+static long sleeper_end(void)
+{
+	int st;
+
+	close(sleeper_pipe);
+	sleeper_pipe = -1;
+	return waitpid(sleeper_pid, &st, 0) == sleeper_pid ? 0 : -1;
+}
+
+/* COUNT rounds of a lock, a fork and at once a close (upgrade 0) or a
+ * write lock over the read lock (upgrade 1). */
+static long fork_rounds(int count, int upgrade)
+{
+	struct flock fl = { .l_whence = SEEK_SET };
+	long bad = 0;
+
+	for (int i = 0; i < count; i++) {
+		int x = open(path, O_RDWR), st;
+		pid_t c;
+
+		fl.l_type = upgrade ? F_RDLCK : F_WRLCK;
+		if (x < 0 || fcntl(x, F_SETLK, &fl) < 0)
+			return -1;
+		c = fork();
+		if (c == 0)
+			_exit(0);
+		if (upgrade) {
+			fl.l_type = F_WRLCK;
+			bad += fcntl(x, F_SETLK, &fl) < 0;
+			close(x);
+		} else {
+			close(x);
+			bad += probe_type(0, 0) != 'u';
+		}
+		waitpid(c, &st, 0);
+	}
+	return bad;
+}
+
+static struct flock clone_fl;
+static int clone_fd;
+
+static int clone_unlock(void *arg)
+{
+	(void)arg;
+	return fcntl(clone_fd, F_SETLK, &clone_fl) < 0 ? errno : 0;
+}
+
+static int clone_close(void *arg)
+{
+	(void)arg;
+	return close(clone_fd) < 0 ? errno : 0;
+}
+
+/* The child (of _Fork: kind 0, clone: 1, clone with CLONE_VM and
+ * CLONE_VFORK: 2) unlocks or closes, and exits with errno or 0. */
+static long child_kind(int kind, int fd, char **f)
+{
+	static char stack[1 << 16] __attribute__((aligned(16)));
+	pid_t c;
+	int st;
+
+	clone_fd = fd;
+	memset(&clone_fl, 0, sizeof(clone_fl));
+	clone_fl.l_type = F_UNLCK;
+	clone_fl.l_start = atoll(f[2]);
+	clone_fl.l_len = atoll(f[3]);
+	if (kind == 0) {
+		c = _Fork();
+		if (c == 0)
+			_exit(clone_unlock(NULL));
+	} else if (kind == 1) {
+		c = clone(clone_unlock, stack + sizeof(stack), SIGCHLD, NULL);
+	} else {
+		c = clone(clone_close, stack + sizeof(stack),
+			  CLONE_VM | CLONE_VFORK | SIGCHLD, NULL);
+	}
+	if (c < 0 || waitpid(c, &st, 0) != c)
+		return -1;
+	errno = WIFEXITED(st) ? WEXITSTATUS(st) : EINTR;
+	return errno ? -1 : 0;
+}
+
+static void expand(char *out, size_t len, const char *v);
+
+static int prober_stop = -1, prober_res = -1;
+static pid_t prober_pid;
+
+static long prober(off_t start, off_t len)
+{
+	int stop[2], res[2];
+	pid_t pid;
+	char c;
+
+	if (pipe2(stop, O_NONBLOCK) < 0 || pipe(res) < 0)
+		return -1;
+	pid = (pid_t)syscall(SYS_fork);
+	if (pid == 0) {
+		struct flock fl = { .l_whence = SEEK_SET, .l_start = start,
+				    .l_len = len };
+		int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDWR);
+		char c, got = '0';
+		int first = 1;
+
+		syscall(SYS_close, stop[1]);
+		while (fd >= 0 && syscall(SYS_read, stop[0], &c, 1) < 0) {
+			fl.l_type = F_WRLCK;
+			if (syscall(SYS_fcntl, fd, F_SETLK, &fl) == 0) {
+				got = '1';
+				fl.l_type = F_UNLCK;
+				syscall(SYS_fcntl, fd, F_SETLK, &fl);
+				break;
+			}
+			if (first)
+				syscall(SYS_write, res[1], "r", 1);
+			first = 0;
+		}
+		syscall(SYS_write, res[1], &got, 1);
+		syscall(SYS_exit_group, 0);
+	}
+	close(stop[0]);
+	close(res[1]);
+	prober_stop = stop[1];
+	prober_res = res[0];
+	prober_pid = pid;
+	/* it runs: it has asked once */
+	if (pid < 0 || read(prober_res, &c, 1) != 1 || c != 'r')
+		return -1;
+	return 0;
+}
+
+static long probed(void)
+{
+	char c = '?';
+	int st;
+
+	close(prober_stop);
+	if (read(prober_res, &c, 1) != 1)
+		c = '?';
+	close(prober_res);
+	waitpid(prober_pid, &st, 0);
+	return c == '1' ? 1 : c == '0' ? 0 : -1;
+}
+
+static long long_path(int n)
+{
+	size_t len = (size_t)n * 24 + 1, k = 0;
+	char *p = malloc(len);
+	long r;
+
+	if (!p)
+		return -1;
+	for (int i = 0; i < n; i++)
+		k += (size_t)snprintf(p + k, len - k, "%s/nonexistent/%d",
+				      i ? ":" : "", i);
+	r = setenv("PATH", p, 1);
+	free(p);
+	return r;
+}
+
+static int filled[65536], nfilled;
+
+static long fill_fds(void)
+{
+	int fd;
+
+	while (nfilled < 65536 && (fd = open("/dev/null", O_RDONLY)) >= 0)
+		filled[nfilled++] = fd;
+	return errno == EMFILE ? nfilled : -1;
+}
+
+static long unfill_fds(void)
+{
+	while (nfilled > 0)
+		close(filled[--nfilled]);
+	return 0;
+}
+
+/* A copy of fd through a unix socket pair, as another process would
+ * send it. */
+static long scm_copy(int fd)
+{
+	char data = 'x', cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { &data, 1 };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
+			    .msg_control = cbuf,
+			    .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+	int sv[2], got = -1;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
+		return -1;
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	if (sendmsg(sv[0], &m, 0) == 1) {
+		memset(cbuf, 0, sizeof(cbuf));
+		m.msg_controllen = sizeof(cbuf);
+		if (recvmsg(sv[1], &m, 0) == 1 && (c = CMSG_FIRSTHDR(&m)) &&
+		    c->cmsg_type == SCM_RIGHTS)
+			memcpy(&got, CMSG_DATA(c), sizeof(int));
+	}
+	close(sv[0]);
+	close(sv[1]);
+	return got;
+}
+
+static long pidfd_copy(int fd)
+{
+	int pfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+	long r = pfd < 0 ? -1 : pidfd_getfd(pfd, fd, 0);
+	int e = errno;
+
+	if (pfd >= 0)
+		close(pfd);
+	errno = e;
+	return r;
+}
+
+/* IORING_OP_CLOSE of fd on a ring of one entry, with the raw syscalls
+ * (no liburing): the result of the close, or -1 with errno. */
+static long ring_close(int fd)
+{
+	struct io_uring_params p;
+	struct io_uring_sqe *sqe;
+	struct io_uring_cqe *cqe;
+	unsigned *tail, *idx, *ctail, *chead;
+	size_t sqlen, cqlen;
+	char *sq, *cq;
+	long r;
+	int ring;
+
+	memset(&p, 0, sizeof(p));
+	ring = (int)syscall(SYS_io_uring_setup, 1, &p);
+	if (ring < 0)
+		return -1;
+	sqlen = p.sq_off.array + p.sq_entries * sizeof(unsigned);
+	cqlen = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
+	if (cqlen > sqlen)
+		sqlen = cqlen;
+	sq = mmap(NULL, sqlen, PROT_READ | PROT_WRITE, MAP_SHARED, ring,
+		  IORING_OFF_SQ_RING);
+	sqe = mmap(NULL, p.sq_entries * sizeof(*sqe), PROT_READ | PROT_WRITE,
+		   MAP_SHARED, ring, IORING_OFF_SQES);
+	if (sq == MAP_FAILED || sqe == MAP_FAILED ||
+	    !(p.features & IORING_FEAT_SINGLE_MMAP)) {
+		errno = ENOSYS;
+		return -1;
+	}
+	cq = sq;
+	memset(sqe, 0, sizeof(*sqe));
+	sqe->opcode = IORING_OP_CLOSE;
+	sqe->fd = fd;
+	idx = (unsigned *)(sq + p.sq_off.array);
+	tail = (unsigned *)(sq + p.sq_off.tail);
+	idx[*tail & *(unsigned *)(sq + p.sq_off.ring_mask)] = 0;
+	__atomic_store_n(tail, *tail + 1, __ATOMIC_RELEASE);
+	r = syscall(SYS_io_uring_enter, ring, 1, 1, IORING_ENTER_GETEVENTS,
+		    NULL, 0);
+	chead = (unsigned *)(cq + p.cq_off.head);
+	ctail = (unsigned *)(cq + p.cq_off.tail);
+	if (r >= 0 && __atomic_load_n(ctail, __ATOMIC_ACQUIRE) != *chead) {
+		cqe = (struct io_uring_cqe *)(cq + p.cq_off.cqes) +
+		      (*chead & *(unsigned *)(cq + p.cq_off.ring_mask));
+		r = cqe->res;
+		__atomic_store_n(chead, *chead + 1, __ATOMIC_RELEASE);
+	} else if (r >= 0) {
+		r = -EIO;
+	}
+	munmap(sqe, p.sq_entries * sizeof(*sqe));
+	munmap(sq, sqlen);
+	syscall(SYS_close, ring);
+	if (r < 0) {
+		errno = (int)-r;
+		return -1;
+	}
+	return r;
+}
+
+static long make_memfd(const char *name, const char *seals, const char *text)
+{
+	char v[4096];
+	int fd = memfd_create("lockspace-handoff", MFD_ALLOW_SEALING), add = 0;
+
+	if (fd < 0)
+		return -1;
+	expand(v, sizeof(v), text);
+	if (write(fd, v, strlen(v)) != (ssize_t)strlen(v))
+		return -1;
+	add |= strchr(seals, 's') ? F_SEAL_SHRINK : 0;
+	add |= strchr(seals, 'g') ? F_SEAL_GROW : 0;
+	add |= strchr(seals, 'w') ? F_SEAL_WRITE : 0;
+	add |= strchr(seals, 'S') ? F_SEAL_SEAL : 0;
+	if (fcntl(fd, F_ADD_SEALS, add) < 0)
+		return -1;
+	fds[name[0] - 'a'] = fd;
+	return fd;
+}
+
+/* The steps above: 1 when step was one of them (rc and errno set, or
+ * its line printed: *printed). */
+static int fork_step(char **f, int n, const char *step, long *rc,
+		     int *printed)
+{
+	int fd = n > 1 ? fdof(f[1]) : -1;
+
+	if (!strcmp(f[0], "ofdgetlk")) {
+		struct flock fl;
+
+		fill(&fl, f, n, 2);
+		if (fcntl(fd, F_OFD_GETLK, &fl) < 0)
+			return *rc = -1, 1;
+		printf("%s%s = 0 type=%s start=%lld len=%lld pid=", prefix,
+		       step, tname(fl.l_type), (long long)fl.l_start,
+		       (long long)fl.l_len);
+		if (fl.l_pid == getpid())
+			printf("self\n");
+		else
+			printf("%d\n", (int)fl.l_pid);
+		fflush(stdout);
+		*printed = 1;
+	} else if (!strcmp(f[0], "probe")) {
+		printf("%s%s = %c\n", prefix, step,
+		       probe_type(atoll(f[1]), atoll(f[2])));
+		fflush(stdout);
+		*printed = 1;
+	} else if (!strcmp(f[0], "sleeper")) {
+		*rc = sleeper();
+	} else if (!strcmp(f[0], "sleeper_end")) {
+		*rc = sleeper_end();
+	} else if (!strcmp(f[0], "forkclose")) {
+		*rc = fork_rounds(atoi(f[1]), 0);
+	} else if (!strcmp(f[0], "forkupgrade")) {
+		*rc = fork_rounds(atoi(f[1]), 1);
+	} else if (!strcmp(f[0], "_forkunlock")) {
+		*rc = child_kind(0, fd, f);
+	} else if (!strcmp(f[0], "cloneunlock")) {
+		*rc = child_kind(1, fd, f);
+	} else if (!strcmp(f[0], "clonevmclose")) {
+		*rc = child_kind(2, fd, f);
+	} else if (!strcmp(f[0], "rawclose")) {
+		*rc = syscall(SYS_close, fd);
+	} else if (!strcmp(f[0], "ringclose")) {
+		*rc = ring_close(fd);
+	} else if (!strcmp(f[0], "scmcopy") || !strcmp(f[0], "pidfdcopy")) {
+		*rc = f[0][0] == 's' ? scm_copy(fdof(f[2]))
+				     : pidfd_copy(fdof(f[2]));
+		if (*rc >= 0)
+			fds[f[1][0] - 'a'] = (int)*rc;
+	} else if (!strcmp(f[0], "prober")) {
+		*rc = prober(atoll(f[1]), atoll(f[2]));
+	} else if (!strcmp(f[0], "probed")) {
+		*rc = probed();
+	} else if (!strcmp(f[0], "longpath")) {
+		*rc = long_path(atoi(f[1]));
+	} else if (!strcmp(f[0], "rlimit")) {
+		struct rlimit rl;
+
+		getrlimit(RLIMIT_NOFILE, &rl);
+		rl.rlim_cur = (rlim_t)atol(f[1]);
+		*rc = setrlimit(RLIMIT_NOFILE, &rl);
+	} else if (!strcmp(f[0], "fill")) {
+		*rc = fill_fds();
+	} else if (!strcmp(f[0], "unfill")) {
+		*rc = unfill_fds();
+	} else if (!strcmp(f[0], "dupfdmin")) {
+		*rc = fcntl(fdof(f[2]), F_DUPFD, atoi(f[3]));
+		if (*rc >= 0)
+			fds[f[1][0] - 'a'] = (int)*rc;
+	} else if (!strcmp(f[0], "memfd")) {
+		*rc = make_memfd(f[1], f[2], n > 3 ? f[3] : "");
+	} else {
+		return 0;
+	}
+	return 1;
+}
 
 /* A thread runs its steps, separated by ';', in order. */
 static void *thread_main(void *arg)
@@ -479,7 +948,7 @@ static void do_step(const char *step)
 	char buf[512], *f[MAXF], *save = NULL, *tok;
 	struct flock fl;
 	long rc = 0;
-	int n = 0, fd;
+	int n = 0, fd, printed = 0;
 
 	if (!strncmp(step, "t:", 2)) {
 		pthread_t t;
@@ -511,7 +980,10 @@ static void do_step(const char *step)
 	fd = n > 1 ? fdof(f[1]) : -1;
 	errno = 0;
 
-	if (!strcmp(f[0], "open")) {
+	if (fork_step(f, n, step, &rc, &printed)) {
+		if (printed)
+			return;
+	} else if (!strcmp(f[0], "open")) {
 		int fl2 = !strcmp(f[2], "r") ? O_RDONLY :
 			  !strcmp(f[2], "w") ? O_WRONLY : O_RDWR;
 
