@@ -26,6 +26,7 @@
 #include "real.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -200,49 +201,86 @@ static void ranges_text(char *buf, size_t len, const struct loss *l)
 		snprintf(buf + off, len - off, ",+%zu more", l->more);
 }
 
+/* Appends to a line's body; cut lines end in "..." (log.c). */
+struct body {
+	char *buf;
+	size_t len, off;
+};
+
+static void put(struct body *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void put(struct body *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (b->off + 1 >= b->len)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(b->buf + b->off, b->len - b->off, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n >= b->len - b->off) {
+		b->off = b->len - 1;
+		memcpy(b->buf + b->off - 3, "...", 3);
+		return;
+	}
+	b->off += (size_t)n;
+}
+
+/* " key=" and a quoted value written in place by fn. */
+static void put_value(struct body *b, const char *key, const char *val)
+{
+	put(b, " %s=", key);
+	if (b->off + 1 < b->len) {
+		log_quote(b->buf + b->off, b->len - b->off, val);
+		b->off += strlen(b->buf + b->off);
+	}
+}
+
+/* Nothing of ours held: the call site's object and the interpreter's
+ * frames are looked up here (log.h). */
 static void write_event(const struct loss *l, const char *event, int level)
 {
-	char qpath[PATH_MAX + 8], ranges[1024], caller[512], bt[1024];
-	char holders[256], fdtext[16];
-	size_t off = 0;
+	char line[LOG_LINE_MAX], ranges[1024], v[LOG_BT_MAX + 64];
+	struct body b = {line, sizeof(line), 0};
+	size_t nh = 0;
 
 	if (!log_enabled(level))
 		return;
-	log_quote(qpath, sizeof(qpath), l->path[0] ? l->path : "?");
 	ranges_text(ranges, sizeof(ranges), l);
+	put_value(&b, "path", l->path[0] ? l->path : "?");
+	put(&b, " dev=%u:%u ino=%lu", major(l->dev), minor(l->dev),
+	    (unsigned long)l->ino);
+	if (l->fd < 0)
+		put(&b, " fd=-");
+	else
+		put(&b, " fd=%d", l->fd);
+	put(&b, " func=%s holder-fds=", l->func ? l->func : "?");
 	/* The holders' descriptors, each once. */
-	holders[0] = 0;
 	for (size_t i = 0; i < l->n; i++) {
 		size_t j;
 
 		for (j = 0; j < i && l->r[j].fd != l->r[i].fd; j++)
 			;
-		if (j < i || off + 12 >= sizeof(holders))
-			continue;
-		off += (size_t)snprintf(holders + off, sizeof(holders) - off,
-					"%s%d", off ? "," : "", l->r[i].fd);
+		if (j == i)
+			put(&b, "%s%d", nh++ ? "," : "", l->r[i].fd);
 	}
-	if (l->caller)
-		log_caller(caller, sizeof(caller), l->caller);
-	else
-		snprintf(caller, sizeof(caller), "-");
-	bt[0] = 0;
+	if (!nh)
+		put(&b, "-");
+	put(&b, " lost=%s caller=", ranges);
+	log_caller(v, sizeof(v), l->caller);
+	put(&b, "%s", v);
+	if (log_py_stack(v, sizeof(v), 1) > 0)
+		put(&b, " py-caller=%s", v);
 	if (log_backtrace_enabled()) {
-		char frames[1000];
-
-		if (log_backtrace(frames, sizeof(frames)) > 0)
-			snprintf(bt, sizeof(bt), " backtrace=%s", frames);
+		if (log_backtrace(v, sizeof(v)) > 0)
+			put(&b, " backtrace=%s", v);
+		if (log_py_stack(v, sizeof(v), 8) > 0)
+			put(&b, " py-backtrace=%s", v);
 	}
-	if (l->fd < 0)
-		snprintf(fdtext, sizeof(fdtext), "-");
-	else
-		snprintf(fdtext, sizeof(fdtext), "%d", l->fd);
-	log_event(level, event,
-		  "path=%s dev=%u:%u ino=%lu fd=%s func=%s holder-fds=%s "
-		  "lost=%s caller=%s%s",
-		  qpath, major(l->dev), minor(l->dev), (unsigned long)l->ino,
-		  fdtext, l->func ? l->func : "?", holders[0] ? holders : "-",
-		  ranges, caller, bt);
+	log_text(level, event, line + (line[0] == ' '));
 }
 
 /* After the real close: in observe mode the kernel dropped every range

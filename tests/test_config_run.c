@@ -484,7 +484,8 @@ Test(config_run, log_file_is_0600_appended_logfmt)
 	cr_assert_eq(regcomp(&re,
 			     "^event=summary ts=[0-9]{4}-[0-9]{2}-[0-9]{2}T"
 			     "[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z "
-			     "pid=[0-9]+ tid=[0-9]+ level=info mode=protect "
+			     "pid=[0-9]+ tid=[0-9]+ level=info comm=cfgprog "
+			     "exe=/[^ ]*/cfgprog mode=protect "
 			     "locks=[0-9]+ files=[0-9]+ peak_held=[0-9]+ "
 			     "prevented=[0-9]+ observed=[0-9]+ "
 			     "fallbacks=[0-9]+$",
