@@ -154,12 +154,15 @@ $(FAILALLOC): tests/progs/lib/failalloc.c | deps
 		-D_GNU_SOURCE -fno-tree-loop-distribute-patterns \
 		-fno-omit-frame-pointer -fPIC -shared -o $@ $< -ldl
 
-# Command-line tools (lockspace-locks): the /proc readers from common/.
+# Command-line tools (lockspace-locks): the /proc readers from common/;
+# TOOL_OBJ and TOOL_LIBS: what one tool needs beyond them.
+$(B)/lockspace-check-config: TOOL_OBJ := $(B)/shim/config_parse.o
+$(B)/lockspace-check-config: $(B)/shim/config_parse.o
 $(B)/%: tools/%.c $(COMMON_OBJ) | deps
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(CPPFLAGS) -Icommon $(CFLAGS) -fPIE -pie $(LDFLAGS) -o $@ \
-		$< $(COMMON_OBJ)
+	$(Q)$(CC) $(CPPFLAGS) -Icommon -Ishim $(CFLAGS) -fPIE -pie $(LDFLAGS) \
+		-o $@ $< $(COMMON_OBJ) $(TOOL_OBJ) $(TOOL_LIBS)
 
 # The benchmark plays an unmodified program too; it runs itself plain and
 # under the shim, round after round.
