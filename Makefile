@@ -44,7 +44,7 @@ Q := @
 endif
 
 # ---- Debian packages the build and the tests need -----------------------
-DEB_BUILD := gcc make libc6-dev uthash-dev
+DEB_BUILD := gcc make libc6-dev uthash-dev libdw-dev libsmartcols-dev
 DEB_CHECK := libcriterion-dev pkg-config strace sqlite3 python3 perl \
 	     stress-ng tdb-tools
 DEB_ALL   := $(DEB_BUILD) $(DEB_CHECK)
@@ -158,6 +158,8 @@ $(FAILALLOC): tests/progs/lib/failalloc.c | deps
 # TOOL_OBJ and TOOL_LIBS: what one tool needs beyond them.
 $(B)/lockspace-check-config: TOOL_OBJ := $(B)/shim/config_parse.o
 $(B)/lockspace-check-config: $(B)/shim/config_parse.o
+$(B)/lockspace-symbolize: TOOL_LIBS := -ldw -lelf
+$(B)/lockspace-locks: TOOL_LIBS := -lsmartcols
 $(B)/%: tools/%.c $(COMMON_OBJ) | deps
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $<")
