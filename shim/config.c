@@ -128,14 +128,19 @@ out:
 static int load_file(const char *path, int named, struct config_errs *errs)
 {
 	struct config_err e = {0, ""};
+	struct stat st;
 	char *buf;
 	size_t len;
 	int rc;
 
 	errs->n = errs->more = 0;
 	rc = read_file(path, &buf, &len, &e);
-	if (rc == -ENOENT && !named)
-		rc = 0; /* no system file: the defaults, silently */
+	/* No system file: the defaults, silently. One that cannot be
+	 * opened now (EMFILE) may not exist either: stat needs no
+	 * descriptor. */
+	if (rc && !named &&
+	    (rc == -ENOENT || (stat(path, &st) < 0 && errno == ENOENT)))
+		rc = 0;
 	if (rc) {
 		config_fallback(&cfg);
 		config_err_add(errs, 0, "%s: the defaults with mode = observe",
