@@ -205,12 +205,17 @@ SAN_LIB = $(if $(filter address,$(SAN)),asan,$(if $(filter thread,$(SAN)),tsan,u
 TEST_PRELOAD = $(strip $(SAN_RT) $(abspath $(SHIM_SO)))
 CRITERION_FLAGS ?= --jobs=2
 
+# The programs' stderr and the tests' notes go to TEST_LOG (tests/util.c):
+# a passing run prints the runner's lines only.
+TEST_LOG = $(abspath $(B))/test.log
 check: check-deps all $(TESTS) $(UNIT_TESTS) $(PROGS) $(FAILALLOC) $(BENCHES) \
 		$(TORTURE)
-	$(Q)$(UNIT_TESTS) $(CRITERION_FLAGS)
+	@: > $(TEST_LOG)
+	@echo "  TEST    output of the programs under test: $(TEST_LOG)"
+	$(Q)LOCKSPACE_TEST_LOG=$(TEST_LOG) $(UNIT_TESTS) $(CRITERION_FLAGS)
 	$(Q)LOCKSPACE_TEST_PRELOAD="$(TEST_PRELOAD)" \
 		LOCKSPACE_TEST_PROGS="$(abspath $(B))/progs" \
-		$(TESTS) $(CRITERION_FLAGS)
+		LOCKSPACE_TEST_LOG=$(TEST_LOG) $(TESTS) $(CRITERION_FLAGS)
 ifeq ($(SAN),)
 	@echo "  BENCH   quick run (no thresholds: make bench measures)"
 	$(Q)$(MAKE) --no-print-directory bench QUICK=1 >/dev/null
