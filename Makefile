@@ -160,6 +160,7 @@ $(B)/lockspace-check-config: TOOL_OBJ := $(B)/shim/config_parse.o
 $(B)/lockspace-check-config: $(B)/shim/config_parse.o
 $(B)/lockspace-symbolize: TOOL_LIBS := -ldw -lelf
 $(B)/lockspace-locks: TOOL_LIBS := -lsmartcols
+$(B)/lockspace-trace: tools/trace-view.html
 $(B)/%: tools/%.c $(COMMON_OBJ) | deps
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $<")

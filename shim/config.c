@@ -164,6 +164,7 @@ static const struct {
 	{"LOCKSPACE_PRELOAD_LOG", "log", 0},
 	{"LOCKSPACE_PRELOAD_LOG_LEVEL", "log-level", 0},
 	{"LOCKSPACE_PRELOAD_BACKTRACE", "backtrace", 0},
+	{"LOCKSPACE_PRELOAD_TRACE", "trace", 0},
 };
 #define N_ENV (sizeof(env_keys) / sizeof(env_keys[0]))
 

@@ -54,12 +54,13 @@ static const char *const bool_names[] = {"off", "on", NULL};
 
 enum key {
 	K_MODE, K_CONFLICTS, K_BACKEND, K_LOG, K_LOG_LEVEL, K_BACKTRACE,
+	K_TRACE,
 };
 
 static const struct key_def {
 	const char *name;
 	int global_only;
-	const char *const *values; /* NULL: log, checked by hand */
+	const char *const *values; /* NULL: log, trace, checked by hand */
 	const char *expect;
 } keys[] = {
 	[K_MODE] = {"mode", 0, mode_names, "off, observe or protect"},
@@ -69,6 +70,7 @@ static const struct key_def {
 	[K_LOG_LEVEL] = {"log-level", 1, level_names,
 			 "error, warning, notice, info or debug"},
 	[K_BACKTRACE] = {"backtrace", 1, bool_names, "on or off"},
+	[K_TRACE] = {"trace", 1, NULL, "off or an absolute path"},
 };
 
 const char *config_mode_name(int mode)
@@ -253,6 +255,18 @@ static int set_key(struct config *c, struct config_rule *rule,
 		break;
 	case K_BACKTRACE:
 		c->backtrace = val;
+		break;
+	case K_TRACE:
+		if (eq(v, vn, "off")) {
+			c->trace_path[0] = 0;
+		} else if (v[0] == '/' && vn < sizeof(c->trace_path)) {
+			memcpy(c->trace_path, v, vn);
+			c->trace_path[vn] = 0;
+		} else {
+			return why(msg, msglen, "bad value \"%.*s\" for key "
+				   "\"trace\" (expected %s)", SHOW(v, vn),
+				   d->expect);
+		}
 		break;
 	}
 	return 0;

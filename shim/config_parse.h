@@ -46,6 +46,7 @@ struct config {
 	char log_path[PATH_MAX];   /* LOGD_FILE: an absolute path */
 	int log_level;             /* LOGL_* */
 	int backtrace;
+	char trace_path[PATH_MAX]; /* trace = FILE (absolute), "" none */
 	struct config_rule *rules;
 	size_t nrules;
 	char *globs;

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "observe.h"
 #include "real.h"
+#include "trace.h"
 #include "uaccess.h"
 
 #include <errno.h>
@@ -93,8 +94,11 @@ static int shim_fcntl(int fd, int cmd, unsigned long arg)
 {
 	int st;
 
-	if (is_lock_cmd(cmd))
+	if (is_lock_cmd(cmd)) {
+		if (unlikely(trace_active()))
+			return trace_lockcmd(fd, cmd, (struct flock *)arg);
 		return lockcmd(fd, cmd, (struct flock *)arg);
+	}
 	st = fdstate_get(fd);
 	if (likely(st == FD_NONE || st == FD_DUP)) {
 		int r = fcntl_direct(fd, cmd, arg);
@@ -277,11 +281,19 @@ SHIM_EXPORT int fcloseall(void)
  * libc, past any interposer); those that use environ become the variant
  * that takes an environment. */
 
+/* The trace's records go out first: the new image starts with none. */
+static int run_exec(struct exec_call *c, char *const envp[])
+{
+	if (unlikely(trace_active()))
+		trace_flush();
+	return exec_run(c, envp);
+}
+
 static int do_execve(const char *path, char *const argv[], char *const envp[])
 {
 	struct exec_call c = {.kind = X_EXECVE, .path = path, .argv = argv};
 
-	return exec_run(&c, envp);
+	return run_exec(&c, envp);
 }
 
 static int do_execvpe(const char *file, char *const argv[],
@@ -289,7 +301,7 @@ static int do_execvpe(const char *file, char *const argv[],
 {
 	struct exec_call c = {.kind = X_EXECVPE, .path = file, .argv = argv};
 
-	return exec_run(&c, envp);
+	return run_exec(&c, envp);
 }
 
 SHIM_EXPORT int execve(const char *path, char *const argv[],
@@ -318,7 +330,7 @@ SHIM_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
 	struct exec_call c = {.kind = X_FEXECVE, .dirfd = fd, .argv = argv};
 
-	return exec_run(&c, envp);
+	return run_exec(&c, envp);
 }
 
 SHIM_EXPORT int execveat(int dirfd, const char *path, char *const argv[],
@@ -327,7 +339,7 @@ SHIM_EXPORT int execveat(int dirfd, const char *path, char *const argv[],
 	struct exec_call c = {.kind = X_EXECVEAT, .dirfd = dirfd,
 			      .path = path, .argv = argv, .flags = flags};
 
-	return exec_run(&c, envp);
+	return run_exec(&c, envp);
 }
 
 /* execl, execlp, execle: the arguments into an array, on the stack as
@@ -353,7 +365,7 @@ static int exec_list(enum exec_kind kind, const char *path, const char *arg,
 			argv[i] = va_arg(ap, char *);
 		if (with_env)
 			envp = va_arg(ap, char *const *);
-		return exec_run(&c, envp);
+		return run_exec(&c, envp);
 	}
 }
 

@@ -22,6 +22,7 @@
 #include "config.h"
 #include "fdstate.h"
 #include "real.h"
+#include "trace.h"
 
 #include <dlfcn.h>
 #include <elf.h>
@@ -200,6 +201,19 @@ static void read_ident(char *comm, size_t clen, char *exe, size_t elen)
 		comm[0] = 0;
 	n = readlink("/proc/self/exe", exe, elen - 1);
 	exe[n > 0 ? n : 0] = 0;
+}
+
+static void ident(const char **comm, const char **exe, char *cbuf,
+		  size_t clen, char *ebuf, size_t elen);
+
+void log_program(char *comm, size_t clen, char *exe, size_t elen)
+{
+	char cb[64], eb[1024];
+	const char *c, *e;
+
+	ident(&c, &e, cb, sizeof(cb), eb, sizeof(eb));
+	snprintf(comm, clen, "%s", c);
+	snprintf(exe, elen, "%s", e);
 }
 
 /* The program's comm and exe (for this call: they may be the caller's
@@ -689,6 +703,7 @@ __attribute__((destructor)) static void log_fini(void)
 /* The child owns none of its parent's locks: it counts from zero. */
 static void log_atfork_child(void)
 {
+	trace_atfork_child();
 	for (int i = 0; i < LOGC_N; i++)
 		atomic_store(&counters[i], 0);
 	atomic_store(&held_peak, 0);
@@ -710,6 +725,7 @@ void log_setup(const struct config *c, int report, int mode)
 	lg_backtrace = c->backtrace;
 	lg_report = report;
 	lg_dest = c->log_dest;
+	trace_setup(c->trace_path[0] ? c->trace_path : NULL);
 	if (lg_dest == LOGD_FILE)
 		snprintf(lg_path, sizeof(lg_path), "%s", c->log_path);
 	if (lg_dest == LOGD_STDERR)

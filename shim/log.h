@@ -66,6 +66,8 @@ int log_backtrace_enabled(void);
  * innermost first, "/path/app.py:12 (func)" separated by " < ", quoted;
  * the count (0: not Python, or no frame; buf untouched). */
 int log_py_stack(char *buf, size_t len, int max);
+/* The program's comm and exe, as every line names them. */
+void log_program(char *comm, size_t clen, char *exe, size_t elen);
 /* A short note (event=note msg="..."), at level notice. */
 void log_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Atomic: c += n (LOGC_HELD may go down; its peak is kept). */

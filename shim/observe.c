@@ -24,6 +24,7 @@
 #include "log.h"
 #include "procfs.h"
 #include "real.h"
+#include "trace.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -126,7 +127,7 @@ static void loss_name(struct loss *l, int fd, const char *func, void *caller)
 static int wants(const struct ls_file *f)
 {
 	return f->pol.mode == MODE_OBSERVE || log_enabled(LOGL_INFO) ||
-	       log_reporting();
+	       log_reporting() || trace_active();
 }
 
 void loss_init(struct loss *l)
@@ -239,17 +240,25 @@ static void put_value(struct body *b, const char *key, const char *val)
 	}
 }
 
-/* Nothing of ours held: the call site's object and the interpreter's
- * frames are looked up here (log.h). */
-static void write_event(const struct loss *l, const char *event, int level)
+/* The event, to the log and to the trace. held: f->mu is (an unseen
+ * loss): the call site (unknown there anyway) and the interpreter's
+ * frames are looked up only when nothing of ours is held (log.h). */
+static void write_event(const struct loss *l, const char *event, int level,
+			int held)
 {
 	char line[LOG_LINE_MAX], ranges[1024], v[LOG_BT_MAX + 64];
 	struct body b = {line, sizeof(line), 0};
+	int logit = log_enabled(level), tr = trace_active();
 	size_t nh = 0;
 
-	if (!log_enabled(level))
+	if (!logit && !tr)
 		return;
 	ranges_text(ranges, sizeof(ranges), l);
+	log_caller(v, sizeof(v), held ? NULL : l->caller);
+	if (tr)
+		trace_loss(l, event, ranges, v, !held);
+	if (!logit)
+		return;
 	put_value(&b, "path", l->path[0] ? l->path : "?");
 	put(&b, " dev=%u:%u ino=%lu", major(l->dev), minor(l->dev),
 	    (unsigned long)l->ino);
@@ -269,12 +278,10 @@ static void write_event(const struct loss *l, const char *event, int level)
 	}
 	if (!nh)
 		put(&b, "-");
-	put(&b, " lost=%s caller=", ranges);
-	log_caller(v, sizeof(v), l->caller);
-	put(&b, "%s", v);
-	if (log_py_stack(v, sizeof(v), 1) > 0)
+	put(&b, " lost=%s caller=%s", ranges, v);
+	if (!held && log_py_stack(v, sizeof(v), 1) > 0)
 		put(&b, " py-caller=%s", v);
-	if (log_backtrace_enabled()) {
+	if (!held && log_backtrace_enabled()) {
 		if (log_backtrace(v, sizeof(v)) > 0)
 			put(&b, " backtrace=%s", v);
 		if (log_py_stack(v, sizeof(v), 8) > 0)
@@ -309,10 +316,10 @@ void loss_finish(struct loss *l, int closed)
 		}
 		crit_leave(&c);
 		log_count(LOGC_OBSERVED, 1);
-		write_event(l, "lock-loss", LOGL_WARNING);
+		write_event(l, "lock-loss", LOGL_WARNING, 0);
 	} else {
 		log_count(LOGC_PREVENTED, 1);
-		write_event(l, "lock-loss-prevented", LOGL_INFO);
+		write_event(l, "lock-loss-prevented", LOGL_INFO, 0);
 	}
 	errno = saved;
 }
@@ -438,7 +445,7 @@ void observe_unseen(struct ls_file *f)
 	if (f->ofds)
 		set_path(&l, f->ofds->fd);
 	log_count(LOGC_OBSERVED, 1);
-	write_event(&l, "lock-loss-unseen", LOGL_WARNING);
+	write_event(&l, "lock-loss-unseen", LOGL_WARNING, 1);
 }
 
 /* At exit: the same comparison for every file under observe. */

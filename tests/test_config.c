@@ -107,6 +107,12 @@ Test(config, every_global_key_and_value)
 	cr_assert_eq(c.backtrace, 1);
 	cr_assert_eq(parse("backtrace = off"), 0);
 	cr_assert_eq(c.backtrace, 0);
+	cr_assert_eq(parse("trace = /tmp/locks.json"), 0);
+	cr_assert_str_eq(c.trace_path, "/tmp/locks.json");
+	cr_assert_eq(parse("trace = /tmp/locks.json\ntrace = off"), 0);
+	cr_assert_str_eq(c.trace_path, "");
+	refused("trace = locks.json\n", 1, "for key \"trace\"");
+	refused("[/a/*]\ntrace = /t.json\n", 2, "key \"trace\" is global");
 }
 
 Test(config, spaces_comments_crlf_and_last_line_without_newline)

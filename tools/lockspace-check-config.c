@@ -96,6 +96,7 @@ static const struct {
 	{"LOCKSPACE_PRELOAD_LOG", "log", 0},
 	{"LOCKSPACE_PRELOAD_LOG_LEVEL", "log-level", 0},
 	{"LOCKSPACE_PRELOAD_BACKTRACE", "backtrace", 0},
+	{"LOCKSPACE_PRELOAD_TRACE", "trace", 0},
 };
 
 static void print_policy(const struct policy *p, unsigned set)
@@ -115,6 +116,7 @@ static void print_config(const struct config *c)
 			     c->log_dest == LOGD_SYSLOG ? "syslog" : "stderr");
 	printf("log-level = %s\n", config_level_name(c->log_level));
 	printf("backtrace = %s\n", c->backtrace ? "on" : "off");
+	printf("trace = %s\n", c->trace_path[0] ? c->trace_path : "off");
 	for (size_t i = 0; i < c->nrules; i++) {
 		printf("\n[%s]\n", c->globs + c->rules[i].glob);
 		print_policy(&c->rules[i].pol, c->rules[i].set);
