@@ -520,6 +520,9 @@ Test(viewer, waiters_shown_with_blocker)
 	cr_expect_str_eq(p->mode, "WRITE*");
 	cr_expect_eq(p->blocker, h.pid, "%s", out);
 	cr_expect_str_eq(p->via, "posix");
+	/* A waiter's own descriptor, not the shim's anchor or its dup. */
+	cr_expect_str_eq(s->fds, "3", "%s", out);
+	cr_expect_str_eq(p->fds, "3", "%s", out);
 	cr_expect(jfind(rows, n, h.pid, 0), "%s", out);
 	cr_expect_eq(jfind(rows, n, h.pid, 0)->waiters, 2, "%s", out);
 

@@ -27,6 +27,7 @@
 #include <getopt.h>
 #include <glob.h>
 #include <libsmartcols/libsmartcols.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -353,6 +354,7 @@ static char *path_from_maps(int pid, unsigned maj, unsigned min,
 struct proc {
 	int pid;
 	int shim; /* -1 not known yet */
+	int band; /* the bottom of the shim's band of descriptors, 0 unknown */
 	char *comm;
 };
 
@@ -371,6 +373,7 @@ static struct proc *proc_get(int pid)
 	p = &procs[nprocs++];
 	p->pid = pid;
 	p->shim = -1;
+	p->band = -1;
 	p->comm = NULL;
 	if (pid > 0) {
 		snprintf(path, sizeof(path), "/proc/%d/comm", pid);
@@ -401,6 +404,28 @@ static int runs_shim(int pid)
 	if (p->shim < 0)
 		p->shim = pf_runs_shim(pid);
 	return p->shim;
+}
+
+/* Where a shimmed process keeps its own descriptors: from RLIMIT_NOFILE
+ * down, as shim/band.c starts its band (it grows lower only past a
+ * thousand anchors). INT_MAX when not known. */
+static int band_of(int pid)
+{
+	struct proc *p = proc_get(pid);
+	char path[64], *buf, *l;
+	unsigned long long cur = 0;
+
+	if (p->band >= 0)
+		return p->band ? p->band : INT_MAX;
+	p->band = 0;
+	snprintf(path, sizeof(path), "/proc/%d/limits", pid);
+	buf = slurp(path);
+	l = buf ? strstr(buf, "Max open files") : NULL;
+	if (l && sscanf(l + 14, "%llu", &cur) == 1 && cur > 16)
+		p->band = (int)(cur > 256 ? cur - (cur > 4096 ? 1024 : cur / 4)
+					  : cur - 8);
+	free(buf);
+	return p->band ? p->band : INT_MAX;
 }
 
 /* ---- the shim's wait files -------------------------------------------- */
@@ -624,8 +649,9 @@ static void row_fill(struct row *r)
  * the holders, those whose fdinfo lists no OFD lock (the anchor and the
  * shim's private dups of it do). From outside, the shim's table is not
  * visible: when the program has several descriptions of the file open,
- * all of them are named (one of them took the range). ANCHOR-FD is the
- * anchor's number.
+ * all of them are named (one of them took the range). A waiter's are
+ * its descriptors of the file (a request is listed in no fdinfo), but
+ * the shim's. ANCHOR-FD is the anchor's number.
  */
 static void holder_fds(struct row *r)
 {
@@ -633,8 +659,6 @@ static void holder_fds(struct row *r)
 	int anchor = !strcmp(r->via, "anchor");
 
 	r->fds[0] = 0;
-	if (r->waiting)
-		return;
 	for (size_t i = 0; i < nrefs; i++) {
 		const struct fdref *f = &refs[i];
 		int listed = 0, ofd = 0, n;
@@ -650,7 +674,12 @@ static void holder_fds(struct row *r)
 			listed |= klock_same_nopid(&k->l, &r->l);
 			ofd |= !strcmp(k->l.kind, "OFDLCK");
 		}
-		if (anchor ? ofd : !listed)
+		/* A waiter: its descriptors of the file (a request is in no
+		 * fdinfo), but the shim's (in its band, or with its OFD
+		 * locks). */
+		if (anchor && (ofd || f->fd >= band_of(f->pid)))
+			continue;
+		if (!anchor && !r->waiting && !listed)
 			continue;
 		n = snprintf(r->fds + off, sizeof(r->fds) - off, "%s%d",
 			     off ? "," : "", f->fd);
@@ -1002,7 +1031,7 @@ static char *cell(const struct row *r, int id)
 		return r->blocker > 0 ? xasprintf("%d", r->blocker) : NULL;
 	case C_HOLDER_FD:
 		if (!r->fds[0])
-			return NULL;
+			return opt_json ? xasprintf("%s", "") : NULL;
 		if (opt_json) { /* an array: one number a line */
 			char *s = xasprintf("%s", r->fds);
 
@@ -1416,7 +1445,8 @@ static void usage(FILE *f)
 		"\n"
 		"Default columns: COMMAND PID TYPE SIZE MODE M START END HOLDER-FD\n"
 		"VIA BLOCKER WAITERS PATH. HOLDER-FD is the program's own\n"
-		"descriptors, VIA says what carries the lock (anchor: the shim's).\n"
+		"descriptors (a waiter's: those it waits through), VIA says what\n"
+		"carries the lock (anchor: the shim's).\n"
 		"MODE ends in '*' for a waiter; END is 0 for a lock to EOF, as in\n"
 		"lslocks.\n");
 }
