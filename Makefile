@@ -105,7 +105,7 @@ UNIT_TESTS := $(B)/shim-unit-tests
 TORTURE   := $(B)/torture/torture
 
 .PHONY: all deps check-deps check demo bench install uninstall clean \
-	asan ubsan tsan fuzz torture valgrind check-cluster
+	asan ubsan tsan fuzz torture valgrind check-cluster screenshot
 .DEFAULT_GOAL := all
 
 all: $(LIB_A) $(LIB_SO) $(SHIM_SO) $(EXAMPLES) $(TOOLS)
@@ -312,6 +312,14 @@ fuzz: $(B)/fuzz/fuzz_config $(B)/fuzz/fuzz_handoff $(B)/fuzz/fuzz_import
 	$(B)/fuzz/fuzz_import -max_total_time=$(FUZZTIME) -max_len=2048 \
 		-artifact_prefix=$(B)/fuzz/import- -dict=tests/fuzz/import.dict \
 		$(B)/fuzz/corpus_import tests/fuzz/corpus_import
+
+# ---- the README's picture of a trace (docs/trace-demo.png): the demo
+# under lockspace-run --trace-html, drawn by headless Chromium. Not part of
+# check: Chromium is needed for nothing else.
+DEB_SCREENSHOT := chromium
+screenshot: all
+	$(call need_debs,$(DEB_SCREENSHOT))
+	$(Q)sh examples/trace-demo.sh $(B) docs/trace-demo.png
 
 # valgrind memcheck over the unit suites (tests/valgrind.sh says how).
 valgrind: $(TESTS)
