@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # lockspace-preload: plain GNU make, outputs in $(B)/ (build/ by default).
 #
 #   make            the libraries, the wrapper and the examples
@@ -10,13 +11,19 @@
 #   RELEASE=1       builds without the debug assertions
 
 VERSION    := 0.1.0
+# prefix and PREFIX both work (prefix wins when both are given). The
+# paths are compiled in (the shim's configuration file): a make install
+# with other paths than the build's rebuilds what uses them.
 PREFIX     ?= /usr/local
+prefix     ?= $(PREFIX)
 DESTDIR    ?=
-bindir     ?= $(PREFIX)/bin
-libdir     ?= $(PREFIX)/lib
-includedir ?= $(PREFIX)/include
-sysconfdir ?= $(PREFIX)/etc
-mandir     ?= $(PREFIX)/share/man
+bindir     ?= $(prefix)/bin
+libdir     ?= $(prefix)/lib
+includedir ?= $(prefix)/include
+# the FHS: /usr's configuration is in /etc, the others' in PREFIX/etc
+sysconfdir ?= $(if $(filter /usr /usr/,$(prefix)),/etc,$(prefix)/etc)
+datadir    ?= $(prefix)/share
+mandir     ?= $(datadir)/man
 pkgconfigdir ?= $(libdir)/pkgconfig
 
 B          ?= build
@@ -48,6 +55,9 @@ DEB_BUILD := gcc make libc6-dev uthash-dev libdw-dev libsmartcols-dev
 DEB_CHECK := libcriterion-dev pkg-config strace sqlite3 python3 perl \
 	     stress-ng tdb-tools
 DEB_ALL   := $(DEB_BUILD) $(DEB_CHECK)
+# tests/run/: a musl and a 32-bit program for lockspace-run to refuse
+DEB_RUN_CHECK := $(if $(filter x86_64,$(shell uname -m)),musl-tools gcc-multilib)
+DEB_ALL   += $(DEB_RUN_CHECK)
 
 # Installs what is missing when run as root, else prints the line to run.
 define need_debs
@@ -105,7 +115,7 @@ UNIT_TESTS := $(B)/shim-unit-tests
 TORTURE   := $(B)/torture/torture
 
 .PHONY: all deps check-deps check demo bench install uninstall clean \
-	asan ubsan tsan fuzz torture valgrind check-cluster screenshot
+	asan ubsan tsan fuzz torture valgrind check-cluster deb screenshot
 .DEFAULT_GOAL := all
 
 all: $(LIB_A) $(LIB_SO) $(SHIM_SO) $(EXAMPLES) $(TOOLS)
@@ -325,48 +335,192 @@ screenshot: all
 valgrind: $(TESTS)
 	$(Q)sh tests/valgrind.sh $(B)
 
+# ---- paths, the soname link, the exported API ------------------------------
+# The paths compiled into the objects (the shim's configuration file): a
+# make install with other paths than the build's (make, then make install
+# PREFIX=/usr) rebuilds what uses them first.
+PATHS_STAMP := $(B)/paths
+$(PATHS_STAMP): FORCE
+	@mkdir -p $(@D)
+	@p='sysconfdir=$(sysconfdir)'; \
+	[ "$$(cat $@ 2>/dev/null)" = "$$p" ] || printf '%s\n' "$$p" > $@
+$(SHIM_OBJ) $(TOOLS): $(PATHS_STAMP)
+.PHONY: FORCE
+FORCE:
+
+# The soname link, so that a program linked against build/ runs with
+# LD_LIBRARY_PATH=build.
+LIB_SO0 := $(B)/liblockspace.so.0
+all: $(LIB_SO0)
+$(LIB_SO0): $(LIB_SO)
+	$(Q)ln -sf liblockspace.so $@
+
+# liblockspace exports the API of lockspace.h and nothing else, as version
+# LOCKSPACE_0 (debian/liblockspace0.symbols lists it); the map is a linker
+# script, one of the link's inputs (tests/run/exports.sh checks; the
+# shim's exports, its interposers, are tests/test_build.c's).
+$(LIB_SO): core/liblockspace.map
+
 # ---- install ------------------------------------------------------------
+# The shim goes into a directory of its own per class of program, named
+# like ld.so's $LIB token, which expands to the library directory of the
+# class of the program being loaded (Debian: lib/x86_64-linux-gnu, and
+# lib/i386-linux-gnu or, with gcc-multilib's libc6-i386, lib32). So one
+# LD_PRELOAD value, $(prefix)/$LIB/lockspace-preload/liblockspace-preload.so,
+# reaches the 64-bit library in 64-bit programs and the 32-bit one
+# (build/i386/, when built) in 32-bit programs, also when a 64-bit shell
+# runs a 32-bit program. ld.so says what $LIB becomes: LD_DEBUG=libs shows
+# the search path that LD_LIBRARY_PATH=/nonexistent/$LIB turned into.
+ldso_probe = $(shell [ -n "$(1)" ] && LD_DEBUG=libs \
+	LD_LIBRARY_PATH='/nonexistent/$$LIB' $(1) 2>&1 </dev/null | sed -n \
+	's|.*[=:]/nonexistent/\([^:[:space:]]*\)[[:space:]]*(LD_LIBRARY_PATH).*|\1|p' \
+	| head -n 1)
+LDSO_PROBE32 = $(shell mkdir -p $(B) && printf 'int main(void){return 0;}\n' \
+	| $(CC) -m32 -x c -o $(B)/ldso-probe32 - 2>/dev/null && \
+	echo $(B)/ldso-probe32)
+# (each is asked once, and only by the targets that use it)
+LDSO_LIB ?= $(eval LDSO_LIB := $(or $(call ldso_probe,/bin/sh -c :),lib))$(LDSO_LIB)
+LDSO_LIB32 ?= $(eval LDSO_LIB32 := $(or $(call ldso_probe,$(LDSO_PROBE32)),lib/i386-linux-gnu))$(LDSO_LIB32)
+preloaddir   ?= $(prefix)/$(LDSO_LIB)/lockspace-preload
+preloaddir32 ?= $(prefix)/$(LDSO_LIB32)/lockspace-preload
+# what lockspace-run puts in LD_PRELOAD: $LIB while the two directories
+# are where it leads, else the 64-bit library
+PRELOAD_PATH = $(if $(and \
+	$(filter $(prefix)/$(LDSO_LIB)/lockspace-preload,$(preloaddir)), \
+	$(filter $(prefix)/$(LDSO_LIB32)/lockspace-preload,$(preloaddir32))), \
+	$(prefix)/$$LIB/lockspace-preload/liblockspace-preload.so, \
+	$(preloaddir)/liblockspace-preload.so)
+SHIM32_SO := $(B)/i386/liblockspace-preload.so
+# The 32-bit loader of amd64 Debian is gcc-multilib's (libc6-i386: $LIB is
+# lib32) until libc6:i386 is installed (lib/i386-linux-gnu): the 32-bit
+# library is reached from both, a link in the other.
+LDSO_LIB32_ALSO ?= $(if $(filter lib/x86_64-linux-gnu,$(LDSO_LIB)), \
+	$(filter-out $(LDSO_LIB32),lib32 lib/i386-linux-gnu))
+PRELOAD32_ALSO = $(foreach d,$(LDSO_LIB32_ALSO),$(prefix)/$(d)/lockspace-preload)
+
+SUBST = sed -e 's|@libdir@|$(libdir)|g' -e 's|@sysconfdir@|$(sysconfdir)|g' \
+	-e 's|@VERSION@|$(VERSION)|g' -e 's|@PREFIX@|$(prefix)|g' \
+	-e 's|@includedir@|$(includedir)|g' \
+	-e 's|@preload@|$(strip $(PRELOAD_PATH))|g' \
+	-e 's|@preloadlib@|$(preloaddir)/liblockspace-preload.so|g' \
+	-e 's|@preloadlib32@|$(preloaddir32)/liblockspace-preload.so|g'
+MANS := man1/lockspace-run.1 man1/lockspace-locks.1 man3/lockspace.3 \
+	man5/lockspace-preload.conf.5 man8/lockspace-preload.8
+# lockspace(3) documents every function of lockspace.h
+MAN3_LINKS := lockspace_new lockspace_free lockspace_dir \
+	lockspace_create_resource lockspace_delete_resource lockspace_acquire \
+	lockspace_release lockspace_release_owner lockspace_export \
+	lockspace_import
+CONF := $(sysconfdir)/lockspace-preload.conf
+# run after installing to the system (no DESTDIR) as root
+LDCONFIG ?= ldconfig
+# What make install made, for make uninstall: the directories it created
+# and the checksum of the configuration file it installed (an edited one
+# stays).
+PKGDATA := $(datadir)/lockspace-preload
+INSTALL_DIRS = $(bindir) $(libdir) $(includedir) $(sysconfdir) \
+	$(pkgconfigdir) $(preloaddir) $(PKGDATA) \
+	$(addprefix $(mandir)/,man1 man3 man5 man8) \
+	$(if $(wildcard $(SHIM32_SO)),$(preloaddir32) $(PRELOAD32_ALSO))
+
 install: all
-	install -d $(DESTDIR)$(libdir) $(DESTDIR)$(includedir) \
-		$(DESTDIR)$(bindir) $(DESTDIR)$(sysconfdir) \
-		$(DESTDIR)$(pkgconfigdir) $(DESTDIR)$(mandir)/man1 \
-		$(DESTDIR)$(mandir)/man5 $(DESTDIR)$(mandir)/man8
-	sed -e 's|@libdir@|$(libdir)|g' -e 's|@VERSION@|$(VERSION)|g' \
-		shim/lockspace-run > $(DESTDIR)$(bindir)/lockspace-run
+	@set -e; made=; mkdir -p '$(DESTDIR)/'; \
+	for dir in $(INSTALL_DIRS); do \
+		sub=; for c in $$(echo "$$dir" | tr / ' '); do \
+			sub=$$sub/$$c; [ -d "$(DESTDIR)$$sub" ] && continue; \
+			mkdir "$(DESTDIR)$$sub"; made="$$made $$sub"; \
+		done; \
+	done; \
+	{ cat '$(DESTDIR)$(PKGDATA)/dirs' 2>/dev/null || :; \
+	  for m in $$made; do echo "$$m"; done; } | sort -u \
+		> '$(DESTDIR)$(PKGDATA)/dirs.new'; \
+	mv '$(DESTDIR)$(PKGDATA)/dirs.new' '$(DESTDIR)$(PKGDATA)/dirs'
+	$(SUBST) shim/lockspace-run > $(DESTDIR)$(bindir)/lockspace-run
 	chmod 0755 $(DESTDIR)$(bindir)/lockspace-run
 	$(if $(TOOLS),install -m 0755 $(TOOLS) $(DESTDIR)$(bindir)/)
-	for m in lockspace-run.1:1 lockspace-locks.1:1 lockspace-preload.conf.5:5 \
-		 lockspace-preload.8:8; do \
-		sed -e 's|@libdir@|$(libdir)|g' \
-		    -e 's|@sysconfdir@|$(sysconfdir)|g' \
-		    -e 's|@VERSION@|$(VERSION)|g' man/$${m%:*} \
-		    > $(DESTDIR)$(mandir)/man$${m#*:}/$${m%:*} || exit 1; \
+	for m in $(MANS); do \
+		$(SUBST) man/$${m#*/} > $(DESTDIR)$(mandir)/$$m || exit 1; \
+	done
+	for f in $(MAN3_LINKS); do \
+		ln -sf lockspace.3 $(DESTDIR)$(mandir)/man3/$$f.3 || exit 1; \
 	done
 	install -m 0644 $(LIB_A) $(DESTDIR)$(libdir)/liblockspace.a
-	install -m 0755 $(LIB_SO) $(DESTDIR)$(libdir)/liblockspace.so.0
+	install -m 0644 $(LIB_SO) $(DESTDIR)$(libdir)/liblockspace.so.$(VERSION)
+	ln -sf liblockspace.so.$(VERSION) $(DESTDIR)$(libdir)/liblockspace.so.0
 	ln -sf liblockspace.so.0 $(DESTDIR)$(libdir)/liblockspace.so
-	install -m 0755 $(SHIM_SO) $(DESTDIR)$(libdir)/liblockspace-preload.so
+	install -m 0644 $(SHIM_SO) $(DESTDIR)$(preloaddir)/liblockspace-preload.so
+	$(if $(wildcard $(SHIM32_SO)),install -m 0644 $(SHIM32_SO) \
+		$(DESTDIR)$(preloaddir32)/liblockspace-preload.so)
+	$(if $(wildcard $(SHIM32_SO)),for d in $(PRELOAD32_ALSO); do \
+		ln -sf $(preloaddir32)/liblockspace-preload.so \
+			$(DESTDIR)$$d/liblockspace-preload.so || exit 1; \
+	done)
 	install -m 0644 core/lockspace.h $(DESTDIR)$(includedir)/lockspace.h
-	install -m 0644 lockspace-preload.conf \
-		$(DESTDIR)$(sysconfdir)/lockspace-preload.conf
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@libdir@|$(libdir)|' \
-		-e 's|@includedir@|$(includedir)|' -e 's|@VERSION@|$(VERSION)|' \
-		core/lockspace.pc.in > $(DESTDIR)$(pkgconfigdir)/lockspace.pc
+	$(SUBST) core/lockspace.pc.in > $(DESTDIR)$(pkgconfigdir)/lockspace.pc
+	@c='$(DESTDIR)$(CONF)'; sum='$(DESTDIR)$(PKGDATA)/conf.cksum'; \
+	if [ -f "$$c" ] && ! cmp -s lockspace-preload.conf "$$c" && \
+	   ! { [ -f "$$sum" ] && cksum < "$$c" | cmp -s - "$$sum"; }; then \
+		echo "keeping the edited $$c (the new one is lockspace-preload.conf)"; \
+	else \
+		echo "install -m 0644 lockspace-preload.conf $$c"; \
+		install -m 0644 lockspace-preload.conf "$$c"; \
+		cksum < "$$c" > "$$sum"; \
+	fi
+	@if [ -z '$(DESTDIR)' ] && [ "$$(id -u)" = 0 ] && \
+	    command -v $(LDCONFIG) >/dev/null; then \
+		echo $(LDCONFIG); $(LDCONFIG); \
+	fi
 
 uninstall:
 	rm -f $(DESTDIR)$(libdir)/liblockspace.a \
 		$(DESTDIR)$(libdir)/liblockspace.so \
 		$(DESTDIR)$(libdir)/liblockspace.so.0 \
+		$(DESTDIR)$(libdir)/liblockspace.so.$(VERSION) \
 		$(DESTDIR)$(libdir)/liblockspace-preload.so \
+		$(DESTDIR)$(preloaddir)/liblockspace-preload.so \
+		$(DESTDIR)$(preloaddir32)/liblockspace-preload.so \
+		$(PRELOAD32_ALSO:%=$(DESTDIR)%/liblockspace-preload.so) \
 		$(DESTDIR)$(includedir)/lockspace.h \
-		$(DESTDIR)$(sysconfdir)/lockspace-preload.conf \
 		$(DESTDIR)$(pkgconfigdir)/lockspace.pc \
 		$(DESTDIR)$(bindir)/lockspace-run \
-		$(DESTDIR)$(mandir)/man1/lockspace-run.1 \
-		$(DESTDIR)$(mandir)/man1/lockspace-locks.1 \
-		$(DESTDIR)$(bindir)/lockspace-locks \
-		$(DESTDIR)$(mandir)/man5/lockspace-preload.conf.5 \
-		$(DESTDIR)$(mandir)/man8/lockspace-preload.8
+		$(TOOLS:$(B)/%=$(DESTDIR)$(bindir)/%) \
+		$(addprefix $(DESTDIR)$(mandir)/,$(MANS)) \
+		$(MAN3_LINKS:%=$(DESTDIR)$(mandir)/man3/%.3)
+	@c='$(DESTDIR)$(CONF)'; sum='$(DESTDIR)$(PKGDATA)/conf.cksum'; \
+	if [ -f "$$c" ]; then \
+		if cmp -s lockspace-preload.conf "$$c" || \
+		   { [ -f "$$sum" ] && cksum < "$$c" | cmp -s - "$$sum"; }; then \
+			echo "rm -f $$c"; rm -f "$$c"; \
+		else \
+			echo "keeping the edited $$c"; \
+		fi; \
+	fi; \
+	rm -f "$$sum"
+	@dirs='$(DESTDIR)$(PKGDATA)/dirs'; \
+	list=$$(cat "$$dirs" 2>/dev/null || \
+		echo '$(preloaddir) $(preloaddir32) $(PRELOAD32_ALSO) $(PKGDATA)'); \
+	rm -f "$$dirs"; \
+	for d in $$(for d in $$list; do echo "$$d"; done | sort -r); do \
+		rmdir "$(DESTDIR)$$d" 2>/dev/null && echo "rmdir $(DESTDIR)$$d"; \
+	done; :
+	@if [ -z '$(DESTDIR)' ] && [ "$$(id -u)" = 0 ] && \
+	    command -v $(LDCONFIG) >/dev/null; then \
+		echo $(LDCONFIG); $(LDCONFIG); \
+	fi
+
+# ---- Debian packages ------------------------------------------------------
+# make deb: the .debs of debian/ in $(B)/deb/, built from a copy of the
+# tree (dpkg-buildpackage writes next to the source), then lintian.
+# DEB_BUILD_OPTIONS=nocheck skips the test suite in the package build.
+DEB_PKG := debhelper devscripts lintian dpkg-dev fakeroot
+deb:
+	$(call need_debs,$(DEB_PKG) $(DEB_ALL))
+	rm -rf $(B)/deb && mkdir -p $(B)/deb/src
+	tar -cf - --exclude=./build --exclude=./.git . | \
+		tar -C $(B)/deb/src -xf -
+	cd $(B)/deb/src && dpkg-buildpackage -us -uc -b
+	lintian --fail-on error,warning $(B)/deb/*.changes
+	@ls -1 $(B)/deb/*.deb
 
 clean:
 	rm -rf build

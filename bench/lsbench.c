@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * bench/lsbench.c: what the shim costs (issue 7), as ratios measured side
  * by side.
@@ -22,6 +23,8 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <spawn.h>
+#include <sys/mman.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -104,24 +107,39 @@ static void setlk(int fd, int cmd, short type, off_t start, off_t len)
  * Every loop runs twice: a warm-up of a tenth of the iterations (at least
  * one), then the timed pass. The body sees the iteration count as n_.
  */
-#define TIMED(c, body)							\
+#define TIMED(c, ...)							\
 	do {								\
 		for (int pass_ = 0; pass_ < 2; pass_++) {		\
 			long n_ = pass_ ? (c)->iters :			\
 				  ((c)->iters + 9) / 10;		\
 			double t0_ = now_ns();				\
 			for (long i_ = 0; i_ < n_; i_++) {		\
-				body;					\
+				__VA_ARGS__;				\
 			}						\
 			(c)->total_ns = now_ns() - t0_;			\
 		}							\
 	} while (0)
+
+/* How many files row 2 may lock: each takes a descriptor and, under the
+ * shim, an anchor. Under systemd's soft RLIMIT_NOFILE of 1024 (the driver
+ * raises it to the hard limit first) that is fewer than NOTHER. */
+static int others_allowed(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 ||
+	    rl.rlim_cur >= (rlim_t)(2 * NOTHER + 64))
+		return NOTHER;
+	return rl.rlim_cur > 64 ? (int)(rl.rlim_cur - 64) / 2 : 0;
+}
 
 /* Rows 1 and 2: open+close of a file, nothing or NOTHER others locked. */
 static void w_openclose(struct child *c, int nlocked)
 {
 	char path[PATH_MAX], name[32];
 
+	if (nlocked > others_allowed())
+		nlocked = others_allowed();
 	for (int i = 0; i < nlocked; i++) {
 		snprintf(name, sizeof(name), "other.%d", i);
 		setlk(open_in(c->dir, name, O_RDWR | O_CREAT), F_SETLK,
@@ -353,6 +371,256 @@ static void w_close(struct child *c)
 	c->ns_op = c->total_ns / c->iters;
 }
 
+/* ---- rows 10-14: what users feel (issue 24) ------------------------------ */
+
+/* A forked holder of a write lock on byte 0 of path: under the shim it
+ * is a shimmed process (the fork keeps the library), its lock an OFD
+ * lock on an anchor. Returns its pid; kill it when done. */
+static pid_t start_holder(const char *path)
+{
+	int pfd[2];
+	pid_t pid;
+	char ch;
+
+	if (pipe(pfd) < 0)
+		die("pipe");
+	pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (pid == 0) {
+		int fd = open(path, O_RDWR);
+
+		if (fd < 0)
+			die("open %s", path);
+		setlk(fd, F_SETLK, F_WRLCK, 0, 1);
+		if (write(pfd[1], "x", 1) != 1)
+			_exit(2);
+		for (;;)
+			pause();
+	}
+	close(pfd[1]);
+	if (read(pfd[0], &ch, 1) != 1)
+		die("holder did not lock");
+	close(pfd[0]);
+	return pid;
+}
+
+static void stop_child(pid_t pid)
+{
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
+/* Row 10: F_GETLK meeting another process's write lock, asked again and
+ * again (SQLite's readers while a writer holds RESERVED). arg 0: the
+ * asker holds nothing; 1: it holds a read lock elsewhere in the file
+ * (the shim answers from its table and anchor). The answer must name
+ * the holder. */
+static void w_getlk(struct child *c)
+{
+	char path[PATH_MAX];
+	pid_t holder;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/gl", c->dir);
+	holder = start_holder(path);
+	fd = open(path, O_RDWR);
+	if (fd < 0)
+		die("open %s", path);
+	if (c->arg)
+		setlk(fd, F_SETLK, F_RDLCK, 100, 1);
+	TIMED(c, {
+		struct flock fl = {.l_type = F_RDLCK, .l_whence = SEEK_SET,
+				   .l_start = 0, .l_len = 1};
+
+		if (fcntl(fd, F_GETLK, &fl) < 0 || fl.l_pid != holder) {
+			stop_child(holder);
+			errno = 0;
+			die("F_GETLK named pid %d, the holder is %d",
+			    (int)fl.l_pid, (int)holder);
+		}
+	});
+	c->ns_op = c->total_ns / c->iters;
+	stop_child(holder);
+}
+
+/* How many of the files f.0 .. f.(n-1) the limit lets a child lock:
+ * each takes a descriptor and, under the shim, an anchor. */
+static long lockable(long n)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+	    (long)rl.rlim_cur < 2 * n + 64)
+		n = ((long)rl.rlim_cur - 64) / 2;
+	return n < 0 ? 0 : n;
+}
+
+/* Lock f.0 .. f.(n-1) of dir, whole files, descriptors that survive
+ * exec. */
+static void lock_files(const char *dir, long n)
+{
+	char name[32];
+
+	for (long i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "f.%ld", i);
+		setlk(open_in(dir, name, O_RDWR), F_SETLK, F_WRLCK, 0, 0);
+	}
+}
+
+/* Row 11: fork (and the child's exit, and the wait) while holding arg
+ * locked files. */
+static void w_fork(struct child *c)
+{
+	lock_files(c->dir, lockable(c->arg));
+	TIMED(c, {
+		pid_t pid = fork();
+
+		if (pid < 0)
+			die("fork");
+		if (pid == 0)
+			_exit(0);
+		waitpid(pid, NULL, 0);
+	});
+	c->ns_op = c->total_ns / c->iters;
+}
+
+/* Row 12: start a program that takes no lock (/bin/true), and wait. The
+ * shim side runs it with LD_PRELOAD inherited. */
+static void w_start(struct child *c)
+{
+	extern char **environ;
+	char *argv[] = {"/bin/true", NULL};
+
+	TIMED(c, {
+		pid_t pid;
+		int st;
+
+		errno = posix_spawn(&pid, "/bin/true", NULL, NULL, argv,
+				    environ);
+		if (errno)
+			die("posix_spawn /bin/true");
+		waitpid(pid, &st, 0);
+	});
+	c->ns_op = c->total_ns / c->iters;
+}
+
+/* Row 13: exec of the same program while holding arg locked files (they
+ * survive it, and under the shim the hand-over carries them): the child
+ * locks, then execs itself iters + iters / 10 times (the tenth first, as
+ * the warm-up); the last image prints the line. */
+static const char *self_exe = "/proc/self/exe";
+
+static void exec_next(long left, long warm, double t0, const char *dir,
+		      long nfiles)
+{
+	char a[5][32], *argv[16];
+	int n = 0;
+
+	snprintf(a[0], 32, "%ld", left);
+	snprintf(a[1], 32, "%ld", warm);
+	snprintf(a[2], 32, "%.0f", t0);
+	snprintf(a[3], 32, "%ld", nfiles);
+	argv[n++] = "lsbench";
+	argv[n++] = "--exec-chain";
+	argv[n++] = a[0];
+	argv[n++] = a[1];
+	argv[n++] = a[2];
+	argv[n++] = a[3];
+	argv[n++] = (char *)dir;
+	argv[n] = NULL;
+	execv(self_exe, argv);
+	die("exec %s", self_exe);
+}
+
+static void w_exec(struct child *c)
+{
+	long n = lockable(c->arg), warm = (c->iters + 9) / 10;
+
+	lock_files(c->dir, n);
+	fflush(stdout);
+	exec_next(c->iters + warm, c->iters, 0, c->dir, n);
+}
+
+/* One step of the chain: "--exec-chain LEFT ITERS T0 NFILES DIR". */
+static int exec_chain(char **argv)
+{
+	long left = atol(argv[0]), iters = atol(argv[1]), n = atol(argv[3]);
+	double t0 = atof(argv[2]);
+
+	if (left == iters)
+		t0 = now_ns(); /* the warm-up is over */
+	if (--left > 0)
+		exec_next(left, iters, t0, argv[4], n);
+	printf("%.3f %.0f %.3f\n", (now_ns() - t0) / iters, now_ns() - t0,
+	       (double)n);
+	return 0;
+}
+
+/* Row 14: F_SETLKW granted when another process lets go: the time from
+ * the holder's unlock to the waiter's grant, averaged (ns_op; the loop
+ * itself is paced by the holder, 200 us a round). */
+static void w_grant(struct child *c)
+{
+	char path[PATH_MAX];
+	volatile double *released;
+	double sum = 0;
+	int go[2], ack[2];
+	pid_t pid;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/gr", c->dir);
+	released = mmap(NULL, sizeof(*released), PROT_READ | PROT_WRITE,
+			MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (released == MAP_FAILED || pipe(go) < 0 || pipe(ack) < 0)
+		die("mmap/pipe");
+	pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (pid == 0) {
+		int hfd = open(path, O_RDWR);
+		char ch;
+
+		/* "g": let go in 200 us (the waiter blocks meanwhile);
+		 * "d": the waiter is done, lock again; each answered "l". */
+		setlk(hfd, F_SETLK, F_WRLCK, 0, 1);
+		if (write(ack[1], "l", 1) != 1)
+			_exit(2);
+		while (read(go[0], &ch, 1) == 1) {
+			struct timespec d = {0, 200000};
+
+			if (ch == 'g') {
+				nanosleep(&d, NULL);
+				*released = now_ns();
+				setlk(hfd, F_SETLK, F_UNLCK, 0, 1);
+				continue;
+			}
+			setlk(hfd, F_SETLK, F_WRLCK, 0, 1);
+			if (write(ack[1], "l", 1) != 1)
+				_exit(2);
+		}
+		_exit(0);
+	}
+	fd = open(path, O_RDWR);
+	if (fd < 0)
+		die("open %s", path);
+	TIMED(c, {
+		char ch;
+
+		if (read(ack[0], &ch, 1) != 1 || write(go[1], "g", 1) != 1)
+			die("holder");
+		setlk(fd, F_SETLKW, F_WRLCK, 0, 1);
+		if (pass_)
+			sum += now_ns() - *released;
+		setlk(fd, F_SETLK, F_UNLCK, 0, 1);
+		if (write(go[1], "d", 1) != 1)
+			die("holder");
+	});
+	c->ns_op = sum / c->iters;
+	close(go[1]);
+	stop_child(pid);
+}
+
 /* ---- the workloads, as the driver sees them ------------------------------ */
 
 enum kind { K_RATIO, K_OFD, K_SCALE, K_THREADS, K_PERF };
@@ -398,6 +666,26 @@ static const struct work works[] = {
 	  4, 1, 0, "report (conflicts=process)" },
 	{ 9, "close() of an unlocked fd (raw dup)", w_close, K_PERF,
 	  0, 0, 0, "report" },
+	{ 10, "F_GETLK names a shimmed holder, again", w_getlk, K_RATIO,
+	  0, 0, 0, "report" },
+	{ 10, "  the same, asker holds a lock there", w_getlk, K_RATIO,
+	  1, 0, 0, "report" },
+	{ 11, "fork+exit+wait, no lock held", w_fork, K_RATIO,
+	  0, 0, 1.05, "<=1.05" },
+	{ 11, "fork+exit+wait, 1 file locked", w_fork, K_RATIO,
+	  1, 0, 1.1, "<=1.1" },
+	{ 11, "fork+exit+wait, 100 files locked", w_fork, K_RATIO,
+	  100, 0, 1.1, "<=1.1" },
+	{ 11, "fork+exit+wait, 5000 files locked", w_fork, K_RATIO,
+	  5000, 0, 1.3, "<=1.3" },
+	{ 12, "start /bin/true (posix_spawn+wait)", w_start, K_RATIO,
+	  0, 0, 1.1, "<=1.1" },
+	{ 13, "exec holding 100 locked files", w_exec, K_RATIO,
+	  100, 0, 1.5, "<=1.5" },
+	{ 13, "exec holding 5000 locked files", w_exec, K_RATIO,
+	  5000, 0, 0, "report" },
+	{ 14, "F_SETLKW: unlock to grant, ns", w_grant, K_RATIO,
+	  0, 0, 0, "report (<=20 us)" },
 };
 #define NWORKS ((int)(sizeof(works) / sizeof(works[0])))
 
@@ -869,6 +1157,7 @@ static void on_signal(int sig)
 static void print_machine(void)
 {
 	struct utsname u;
+	struct rlimit rl = { 0, 0 };
 	char line[256], model[128] = "unknown";
 	FILE *f = fopen("/proc/cpuinfo", "r");
 
@@ -888,6 +1177,11 @@ static void print_machine(void)
 	       sysconf(_SC_NPROCESSORS_ONLN), u.sysname, u.release,
 	       u.machine, model);
 	printf("lsbench: shim %s\n", shim);
+	getrlimit(RLIMIT_NOFILE, &rl);
+	if (others_allowed() < NOTHER)
+		printf("lsbench: RLIMIT_NOFILE %ld: row 2 locks %d other "
+		       "files, not %d\n", (long)rl.rlim_cur, others_allowed(),
+		       NOTHER);
 	printf("lsbench: %d rounds of >= %.2f s per side, plain and shim "
 	       "alternating; files in %s%s\n", rounds, round_ns / 1e9, dir,
 	       quick ? " (--quick)" : "");
@@ -937,8 +1231,14 @@ static int driver(void)
 	create("lk");
 	create("first");
 	create("churn");
+	create("gl");
+	create("gr");
 	for (int i = 0; i < 8; i++) {
 		snprintf(name, sizeof(name), "t.%d", i);
+		create(name);
+	}
+	for (int i = 0; i < (quick ? 100 : 5000); i++) {
+		snprintf(name, sizeof(name), "f.%d", i);
 		create(name);
 	}
 	perf_ok = perf_probe();
@@ -951,6 +1251,8 @@ static int driver(void)
 
 		if (only && k->row != only)
 			continue;
+		if (quick && k->arg >= 5000)
+			continue; /* minutes of forks and execs */
 		fflush(stdout);
 		switch (k->kind) {
 		case K_RATIO:
@@ -1050,6 +1352,8 @@ int main(int argc, char **argv)
 	int w = -1;
 
 	memset(&c, 0, sizeof(c));
+	if (argc == 7 && !strcmp(argv[1], "--exec-chain"))
+		return exec_chain(argv + 2);
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 
@@ -1090,5 +1394,16 @@ int main(int argc, char **argv)
 	rounds = quick ? 3 : 7;
 	round_ns = quick ? 0.02e9 : 0.2e9;
 	timeout = quick ? 15 : 90;
+	/* the children inherit it: up to the hard limit (systemd's soft
+	 * limit is 1024) */
+	{
+		struct rlimit rl;
+
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+		    rl.rlim_cur < rl.rlim_max) {
+			rl.rlim_cur = rl.rlim_max;
+			setrlimit(RLIMIT_NOFILE, &rl);
+		}
+	}
 	return driver();
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * core/lockspace.c: named lock resources, libvirt's virLockSpace made
  * exact (see lockspace.h for the API).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * lockspace.h: named lock resources (the lockspace of libvirt's
  * virLockSpace), public API of liblockspace.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * core/range.c: POSIX range algebra on a treap (see range.h for the rules).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * core/range.h: the byte-range algebra of POSIX record locks over one set
  * of disjoint ranges, as Linux fs/locks.c posix_lock_inode() applies it for

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * core/table.c: the lock table (see table.h for its model and invariant).
  */

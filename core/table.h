@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * core/table.h: the process-wide lock table: per file, which byte ranges
  * are locked, with which type, and which holders took them.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # examples/demo.sh BUILD_DIR: the lock-loss example, plain and under the shim.
 B=${1:-build}
 shim=$(cd "$B" && pwd)/liblockspace-preload.so

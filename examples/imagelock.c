@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * examples/imagelock.c: lock a disk image the way libvirt's virtlockd
  * does, by the SHA-256 of its canonical path, in a lockspace directory.

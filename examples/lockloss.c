@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * examples/lockloss.c: the lock loss of DESIGN.md, as an unmodified
  * program meets it.

@@ -66,6 +66,37 @@ static int claimed_step(void *arg, const struct pf_lock *l)
 	return 0;
 }
 
+/*
+ * Where the kernel does not list the locks (a FUSE filesystem that handles
+ * locks itself, GlusterFS: /proc/self/fdinfo and /proc/locks have no line
+ * for them), the claim is checked range by range with the lock calls
+ * instead: the process's own F_GETLK (which sees every lock but its own
+ * POSIX ones) finds a lock of the claimed type over exactly the claimed
+ * range, and F_OFD_GETLK through the anchor finds nothing in the way
+ * there, so the lock is the anchor's description's (a lock of any other
+ * would be in its way). Trusted beyond that: that the anchor holds
+ * nothing but the claimed ranges (what fdinfo would have shown), and for
+ * a read range, which reader holds it, when another process holds a read
+ * lock on exactly the same bytes (read locks are not in each other's
+ * way). Each is a hand-over the program's own environment would have to
+ * forge.
+ */
+static int holds_by_getlk(int anchor, const struct hf_range *m)
+{
+	struct flock fl;
+
+	range_to_flock(&fl, LSR_WRLCK, m->start, m->end);
+	if (real_fcntl(anchor, F_GETLK, &fl) < 0 ||
+	    fl.l_type != (m->type == LSR_WRLCK ? F_WRLCK : F_RDLCK) ||
+	    fl.l_start != m->start ||
+	    fl.l_len != (m->end == LSR_OFF_MAX ? 0 : m->end - m->start + 1))
+		return 0;
+	range_to_flock(&fl, m->type == LSR_WRLCK ? LSR_WRLCK : LSR_RDLCK,
+		       m->start, m->end);
+	return real_fcntl(anchor, F_OFD_GETLK, &fl) == 0 &&
+	       fl.l_type == F_UNLCK;
+}
+
 /* The anchor really holds exactly the claimed ranges, as OFD locks: NULL,
  * or why not. */
 static const char *anchor_holds(const struct hf_file *f)
@@ -79,6 +110,14 @@ static const char *anchor_holds(const struct hf_file *f)
 	r = pf_locks_each(path, claimed_step, &c);
 	if (r < 0 && errno == ENOMEM)
 		return HANDOFF_NOMEM;
+	if (!r && !c.seen && f->nmap) {
+		/* no lock line at all: the kernel does not list them */
+		for (size_t i = 0; i < f->nmap; i++)
+			if (!holds_by_getlk(f->anchor, &f->map[i]))
+				return "an anchor does not hold the claimed "
+				       "locks";
+		return NULL;
+	}
 	if (r || !f->nmap || c.seen != f->nmap)
 		return "an anchor does not hold the claimed locks";
 	return NULL;

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 void range_to_flock(struct flock *fl, int type, int64_t start, int64_t end)
@@ -32,11 +33,38 @@ int klock(int fd, int cmd, int type, int64_t start, int64_t end)
 	return real_fcntl(fd, cmd, &fl);
 }
 
-/* F_OFD_GETLK from fd's own description sees every other owner's lock;
- * ours carry our pid. Walk past the conflicts of other owners. */
+/*
+ * Is fl, a lock F_OFD_GETLK through fd reported, the process's own POSIX
+ * lock? Where the kernel keeps the locks it names our pid. A FUSE
+ * filesystem that handles locks itself (GlusterFS) names -1 for every
+ * lock; there the process's own F_GETLK tells: it sees every lock but the
+ * process's own POSIX ones, so where it finds nothing over fl's range,
+ * the lock is ours. Only there: elsewhere -1 is an OFD lock, and one
+ * released between the two calls would look like ours. (Where F_GETLK
+ * finds another owner's lock over the same bytes, ours is not told
+ * apart: the call is not refused for it.)
+ */
+#define FUSE_MAGIC 0x65735546
+
+int anchor_lock_is_own_posix(int fd, const struct flock *fl)
+{
+	struct statfs sf;
+	struct flock q;
+
+	if (fl->l_pid == table_owner)
+		return 1;
+	if (fl->l_pid != -1 || fstatfs(fd, &sf) < 0 ||
+	    sf.f_type != FUSE_MAGIC)
+		return 0;
+	q = *fl;
+	q.l_type = F_WRLCK;
+	return real_fcntl(fd, F_GETLK, &q) == 0 && q.l_type == F_UNLCK;
+}
+
+/* F_OFD_GETLK from fd's own description sees every other owner's lock.
+ * Walk past the conflicts of other owners. */
 int anchor_own_posix(int fd)
 {
-	pid_t self = table_owner;
 	int64_t start = 0;
 
 	for (int i = 0; i < 64; i++) {
@@ -47,7 +75,7 @@ int anchor_own_posix(int fd)
 			return 0;
 		if (fl.l_type == F_UNLCK)
 			return 0;
-		if (fl.l_pid == self)
+		if (anchor_lock_is_own_posix(fd, &fl))
 			return 1;
 		if (fl.l_len == 0)
 			return 0;

@@ -42,6 +42,9 @@ int anchor_upgrade(int *home, const struct lsr_set *map, int fd);
 void anchor_close(int *home);
 /* Does the process hold a classic POSIX lock on fd's file? */
 int anchor_own_posix(int fd);
+/* Is fl, as F_OFD_GETLK through fd reported it, the process's own POSIX
+ * lock (a lock taken past the shim)? */
+int anchor_lock_is_own_posix(int fd, const struct flock *fl);
 
 /* A private duplicate of the anchor afd in the band (an F_SETLKW waiter
  * waits on it), FD_OURS with its number at *home: 0 or -errno.

@@ -143,9 +143,9 @@ static int refused_by_self(int afd, const struct req *r)
 	struct flock fl;
 
 	range_to_flock(&fl, r->type, r->start, r->end);
-	if (real_fcntl(afd, F_OFD_GETLK, &fl) < 0)
+	if (real_fcntl(afd, F_OFD_GETLK, &fl) < 0 || fl.l_type == F_UNLCK)
 		return 0;
-	return fl.l_type != F_UNLCK && fl.l_pid == getpid();
+	return anchor_lock_is_own_posix(afd, &fl);
 }
 
 /* ---- F_SETLK and F_SETLKW -------------------------------------------------- */

@@ -2,11 +2,16 @@
 /*
  * shim/real.c: the real libc functions behind the interposed names.
  *
- * Resolved once with dlsym(RTLD_NEXT) in the constructor. A call may arrive
- * before it ran (another library's constructor closing a descriptor) or
- * while dlsym itself runs: until a pointer is set, the descriptor calls go
- * to the kernel directly, which is what libc would do, and the stdio,
- * dirent and exec calls resolve on demand (dlsym does not call them).
+ * The calls a signal handler or a fork child may make (close, dup*, fcntl,
+ * close_range, closefrom, the exec family: dlsym there could wait for
+ * the loader's lock forever) are resolved with dlsym(RTLD_NEXT) in the
+ * constructor: a call may arrive before it ran (another library's
+ * constructor closing a descriptor) or while dlsym itself runs, and until
+ * a pointer is set the descriptor calls go to the kernel directly, which
+ * is what libc would do. The stdio and dirent calls, which are not
+ * async-signal-safe anyway, are resolved at their first call: a dlsym
+ * each costs startup time a program that never calls them should not
+ * pay (issue 24), and dlsym does not call them.
  */
 #include "real.h"
 #include "defs.h"
@@ -44,10 +49,6 @@ static struct {
 void real_init(void)
 {
 	RESOLVE(close);
-	RESOLVE(fclose);
-	RESOLVE(fcloseall);
-	RESOLVE(freopen);
-	RESOLVE(closedir);
 	RESOLVE(dup);
 	RESOLVE(dup2);
 	RESOLVE(dup3);
@@ -99,6 +100,13 @@ int real_dup3(int fd, int fd2, int flags)
 	return (int)syscall(SYS_dup3, fd, fd2, flags);
 }
 
+/* The calls dlsym does not make are resolved when first needed. */
+#define ON_DEMAND(name)                 \
+	do {                            \
+		if (unlikely(!LOAD(name))) \
+			RESOLVE(name);  \
+	} while (0)
+
 int real_close_range(unsigned first, unsigned last, int flags)
 {
 	if (likely(real.close_range != NULL))
@@ -114,13 +122,6 @@ void real_closefrom(int lowfd)
 	}
 	syscall(SYS_close_range, (unsigned)lowfd, ~0U, 0);
 }
-
-/* The calls dlsym does not make can be resolved when first needed. */
-#define ON_DEMAND(name)              \
-	do {                         \
-		if (!LOAD(name))     \
-			real_init(); \
-	} while (0)
 
 int real_fclose(FILE *f)
 {
@@ -148,27 +149,28 @@ int real_closedir(DIR *d)
 
 int real_execve(const char *path, char *const argv[], char *const envp[])
 {
-	ON_DEMAND(execve);
-	return real.execve(path, argv, envp);
+	if (likely(real.execve != NULL))
+		return real.execve(path, argv, envp);
+	return (int)syscall(SYS_execve, path, argv, envp);
 }
 
 int real_execvpe(const char *file, char *const argv[], char *const envp[])
 {
-	ON_DEMAND(execvpe);
+	ON_DEMAND(execvpe); /* no system call searches PATH */
 	return real.execvpe(file, argv, envp);
 }
 
 int real_fexecve(int fd, char *const argv[], char *const envp[])
 {
-	ON_DEMAND(fexecve);
-	return real.fexecve(fd, argv, envp);
+	if (likely(real.fexecve != NULL))
+		return real.fexecve(fd, argv, envp);
+	return (int)syscall(SYS_execveat, fd, "", argv, envp, AT_EMPTY_PATH);
 }
 
 int real_execveat(int dirfd, const char *path, char *const argv[],
 		  char *const envp[], int flags)
 {
-	ON_DEMAND(execveat);
-	if (real.execveat)
+	if (likely(real.execveat != NULL))
 		return real.execveat(dirfd, path, argv, envp, flags);
 	return (int)syscall(SYS_execveat, dirfd, path, argv, envp, flags);
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/test_apps.c: programs nobody here wrote (issue 8, part 1).
  *
  * Each client in tests/real/ runs three times: plain, under the shim in

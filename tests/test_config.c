@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/test_config.c: the lockspace-preload.conf parser (shim/config_parse.c,
  * compiled in here: it is pure, and the test binary links the core only). */
 #include <criterion/criterion.h>

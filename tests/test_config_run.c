@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/test_config_run.c: lockspace-preload.conf, the environment, the log
  * and lockspace-run, seen from an unmodified program (tests/progs/cfgprog)
  * run under the shim. cfgprog prints "ok" and exits 7 whatever happens:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/test_contract.c: the shim against a model of the contract, in
  * one process (tests/progs/contract.c), for several seeds; among what it
  * covers: dups made before the first lock keep the lock alive until the

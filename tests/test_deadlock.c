@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/test_deadlock.c: EDEADLK between shimmed processes (issue 11).
  *
  * Plain Linux fails one F_SETLKW of a lock-order cycle with EDEADLK. The

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/test_exec.c: locks across exec under the shim (issue 4, part 1).
  *
  * lockprog's "reexec" step execs lockprog again with the steps after it,
@@ -553,9 +554,23 @@ Test(exec, nine_thousand_files_across_exec, .timeout = 120)
  * them across any number of execs. */
 Test(exec, second_exec_with_memfd_sized_handoff_succeeds, .timeout = 60)
 {
-	struct many m = { mkdir_tmp(), 2000 };
-	char many[96], *path = tu_mkfile(FILE_SIZE);
+	struct many m = { NULL, 2000 };
+	char many[96], *path;
+	struct rlimit rl;
 
+	/* the program's 2000 descriptors and the shim's 2000 anchors */
+	cr_assert(getrlimit(RLIMIT_NOFILE, &rl) == 0);
+	if (rl.rlim_cur < (rlim_t)(2 * m.n + 64) &&
+	    rl.rlim_max >= (rlim_t)(2 * m.n + 64)) {
+		rl.rlim_cur = (rlim_t)(2 * m.n + 64);
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur < (rlim_t)(2 * m.n + 64))
+		cr_skip_test("RLIMIT_NOFILE %llu: 2000 files need %d "
+			     "descriptors", (unsigned long long)rl.rlim_cur,
+			     2 * m.n + 64);
+	m.dir = mkdir_tmp();
+	path = tu_mkfile(FILE_SIZE);
 	snprintf(many, sizeof(many), "many:%s:%d", m.dir, m.n);
 	script(path,
 	       STEPS(many, "reexec", "ready", "reexec", "ready"),

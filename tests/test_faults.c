@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/test_faults.c: faults (issue 8, section 4), end to end.
  *
  * Most tests run tests/progs/faultprog (an unmodified program) without and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/test_fdconflicts.c: conflicts = fd, the seed's "busy" between
  * holders of one process (issue 4, part 2).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/test_fuzz_regress.c: every input of the fuzz corpora and crash
  * directories (tests/fuzz/{corpus,crash}_{handoff,import}/), fed again to
  * the parsers with the fuzz targets' own checks, so that a crasher found

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/test_kernel.c: the table against the kernel. Random requests go
  * both to the table and, through one fd, to a real file with F_SETLK; after
  * each one the locked bytes and their types must be what /proc/locks shows

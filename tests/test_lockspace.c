@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/test_lockspace.c: the named-resource API of core/lockspace.c:
  * lifecycle, exclusive and shared holds, owners, busy in and out of the
  * process, autocreate, name checks, symlinks and FIFOs planted in the

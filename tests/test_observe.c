@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/test_observe.c: mode = observe and the shim's events (issue 5).
  *
  * lockprog (tests/progs/) runs with LOCKSPACE_PRELOAD_LOG pointing at a

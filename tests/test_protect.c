@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/test_protect.c: the shim in mode = protect, end to end (issue 10).
  *
  * Each test runs an unmodified program (tests/progs/) twice, without and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/test_range.c: the POSIX range algebra of core/range.c. */
 #include <criterion/criterion.h>
 #include <errno.h>

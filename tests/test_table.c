@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/test_table.c: the lock table of core/table.c: holders, releases,
  * process-wide unlock, conflicts, and a random run against a byte model. */
 #include <criterion/criterion.h>

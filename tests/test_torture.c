@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/test_torture.c: a short run of tests/torture/torture (issue 8,
  * part 2): under the shim in protect the kernel must agree with the
  * contract's model at every check (no lost lock, no phantom, no leak, no

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/test_viewer.c: lockspace-locks, the lslocks of the shim (issue 11).
  *
  * lslocks before util-linux 2.40 shows a lock that a shimmed process holds

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # tests/valgrind.sh: the unit tests under valgrind memcheck, zero errors.
 #
 #   tests/valgrind.sh [BUILD_DIR [SUITE...]]

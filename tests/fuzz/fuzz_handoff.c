@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/fuzz/fuzz_handoff.c: libFuzzer target over the exec hand-over
  * (shim/handoff.c): the parser, and the round trip through the writer.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/progs/blockbench.c: the cost of one F_SETLKW that blocks, as an
  * unmodified program sees it. No header or library of ours.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/progs/cfgprog.c: an "unmodified program" for the configuration
  * and logging tests. No header or library of ours: it only calls libc.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/progs/closerace.c: two threads close two descriptors of one open
  * file description at once, an "unmodified program" for the integration
  * tests.

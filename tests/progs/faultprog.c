@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/progs/faultprog.c: an "unmodified program" for the fault tests
  * (tests/test_faults.c). No header or library of ours: it only calls libc.
  *

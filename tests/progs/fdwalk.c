@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/progs/fdwalk.c: a daemon-style descriptor walker, an "unmodified
  * program" for the integration tests.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/progs/forkdup.c: a fork child locks through a descriptor whose
  * description has another descriptor, an "unmodified program" for the
  * integration tests.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/progs/lockprog.c: a scriptable "unmodified program" for the
  * integration tests. No header or library of ours: it only calls libc.
  *

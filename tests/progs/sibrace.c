@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/progs/sibrace.c: a dup made before the first lock keeps moving
  * (dup2 to another number, close the old one) while another thread
  * closes the descriptor that locked: an "unmodified program" for the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/progs/sigprog.c: close() and fcntl() from a signal handler, an
  * "unmodified program" for the integration tests.
  *

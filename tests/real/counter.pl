@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # tests/real/counter.pl [PROCS ITERS]: PROCS processes add 1 to a counter
 # ITERS times each, under a write lock taken with fcntl(F_SETLKW) over its
 # bytes; the final value must be exact.

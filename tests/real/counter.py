@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """tests/real/counter.py lockf|fcntl [PROCS ITERS]: PROCS processes add 1
 to counters in one file ITERS times each, each increment under a record
 lock; the final values must be exact.

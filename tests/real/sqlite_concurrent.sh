@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # tests/real/sqlite_concurrent.sh JOURNAL [PROCS ROWS BATCH]: PROCS sqlite3
 # processes insert ROWS rows each into one database at the same time,
 # BATCH rows per transaction (BEGIN IMMEDIATE, .timeout 5000); the row

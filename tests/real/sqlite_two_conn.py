@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """tests/real/sqlite_two_conn.py JOURNAL: one process, two connections to
 the same database (SQLite counts its locks per inode inside the process and
 relies on POSIX locks being process-wide), checked from another process.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # tests/real/stress.sh STRESSOR [SECONDS]: stress-ng's lock stressor
 # (fcntl, lockf, lockofd, locka) with two workers for a bounded time; exit
 # status 0 and no error or failure line. Exit 77 when stress-ng or the

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # tests/real/tdb_writers.sh [PROCS KEYS]: PROCS tdbtool processes store
 # KEYS records each into one tdb file at the same time (tdb locks its hash
 # chains and free list with fcntl byte-range locks, F_SETLKW), half of them

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/torture/torture.c: randomized lock torture with the kernel as
  * judge (issue 8, part 2). A standalone program ("an unmodified program":
  * no header of ours), run plain or under the shim.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * tests/progs/lib/failalloc.c: a test hook that makes the shim's memory
  * allocations fail (issue 8, part 4: ENOMEM in the table), from outside
