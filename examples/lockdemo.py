@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """examples/lockdemo.py PATH holder|waiter: the lock loss, with a witness.
 
 The holder takes a write lock on PATH, and 0.3 s later reads the file

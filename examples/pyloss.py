@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """examples/pyloss.py [PATH]: a Python program that loses its lock.
 
 save() locks the file, then check_size() reads it through a second

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # examples/trace-demo.sh BUILD_DIR [PNG]: the lock loss with a witness
 # (examples/lockdemo.py: a holder that loses its lock at a close, and a
 # waiter that gets it then) under lockspace-run --trace-html, once under

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/test_symbolize.c: the call sites of the log, named (issue 19).
  *
  * The shim writes a frame as "/full/path+0xOFF (BuildId: HEX)" (log.h);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/test_testlog.c: make check's output is the runner's (issue 19,
  * item 6): what the programs under test write to stderr goes to
  * $LOCKSPACE_TEST_LOG, and so do the tests' notes (tests/util.c). */

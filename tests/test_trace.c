@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/test_trace.c: the timeline (shim/trace.h, lockspace-run --trace).
  *
  * A known program runs under lockspace-run --trace FILE; Python's json
