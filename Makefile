@@ -405,7 +405,9 @@ SUBST = sed -e 's|@libdir@|$(libdir)|g' -e 's|@sysconfdir@|$(sysconfdir)|g' \
 	-e 's|@preloadlib@|$(preloaddir)/liblockspace-preload.so|g' \
 	-e 's|@preloadlib32@|$(preloaddir32)/liblockspace-preload.so|g'
 MANS := man1/lockspace-run.1 man1/lockspace-locks.1 man3/lockspace.3 \
-	man5/lockspace-preload.conf.5 man8/lockspace-preload.8
+	man5/lockspace-preload.conf.5 man8/lockspace-preload.8 \
+	man1/lockspace-symbolize.1 man1/lockspace-check-config.1 \
+	man1/lockspace-trace.1
 # lockspace(3) documents every function of lockspace.h
 MAN3_LINKS := lockspace_new lockspace_free lockspace_dir \
 	lockspace_create_resource lockspace_delete_resource lockspace_acquire \
