@@ -88,17 +88,24 @@ static inline int dup_direct(int fd)
 #endif
 }
 
+/* A lock command: to the trace first when it is on. Out of line, so that
+ * fcntl's other commands keep the code they had without a trace. */
+static __attribute__((noinline)) int lock_call(int fd, int cmd,
+					       struct flock *fl)
+{
+	if (unlikely(trace_active()))
+		return trace_lockcmd(fd, cmd, fl);
+	return lockcmd(fd, cmd, fl);
+}
+
 /* fcntl reads its variadic argument once, as an unsigned long, and passes
  * it on as a pointer or an integer depending on the command. */
 static int shim_fcntl(int fd, int cmd, unsigned long arg)
 {
 	int st;
 
-	if (is_lock_cmd(cmd)) {
-		if (unlikely(trace_active()))
-			return trace_lockcmd(fd, cmd, (struct flock *)arg);
-		return lockcmd(fd, cmd, (struct flock *)arg);
-	}
+	if (is_lock_cmd(cmd))
+		return lock_call(fd, cmd, (struct flock *)arg);
 	st = fdstate_get(fd);
 	if (likely(st == FD_NONE || st == FD_DUP)) {
 		int r = fcntl_direct(fd, cmd, arg);
