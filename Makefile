@@ -51,7 +51,7 @@ Q := @
 endif
 
 # ---- Debian packages the build and the tests need -----------------------
-DEB_BUILD := gcc make libc6-dev uthash-dev
+DEB_BUILD := gcc make libc6-dev uthash-dev libdw-dev libsmartcols-dev
 DEB_CHECK := libcriterion-dev pkg-config strace sqlite3 python3 perl \
 	     stress-ng tdb-tools musl-tools
 DEB_ALL   := $(DEB_BUILD) $(DEB_CHECK)
@@ -115,7 +115,7 @@ UNIT_TESTS := $(B)/shim-unit-tests
 TORTURE   := $(B)/torture/torture
 
 .PHONY: all deps check-deps check demo bench install uninstall clean \
-	asan ubsan tsan fuzz torture valgrind check-cluster deb
+	asan ubsan tsan fuzz torture valgrind check-cluster deb screenshot
 .DEFAULT_GOAL := all
 
 all: $(LIB_A) $(LIB_SO) $(SHIM_SO) $(EXAMPLES) $(TOOLS)
@@ -178,12 +178,18 @@ $(FAILALLOC): tests/progs/lib/failalloc.c | deps
 		-D_GNU_SOURCE -fno-tree-loop-distribute-patterns \
 		-fno-omit-frame-pointer -fPIC -shared -o $@ $< -ldl
 
-# Command-line tools (lockspace-locks): the /proc readers from common/.
+# Command-line tools (lockspace-locks): the /proc readers from common/;
+# TOOL_OBJ and TOOL_LIBS: what one tool needs beyond them.
+$(B)/lockspace-check-config: TOOL_OBJ := $(B)/shim/config_parse.o
+$(B)/lockspace-check-config: $(B)/shim/config_parse.o
+$(B)/lockspace-symbolize: TOOL_LIBS := -ldw -lelf
+$(B)/lockspace-locks: TOOL_LIBS := -lsmartcols
+$(B)/lockspace-trace: tools/trace-view.html
 $(B)/%: tools/%.c $(COMMON_OBJ) | deps
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(CPPFLAGS) -Icommon $(CFLAGS) -fPIE -pie $(LDFLAGS) -o $@ \
-		$< $(COMMON_OBJ)
+	$(Q)$(CC) $(CPPFLAGS) -Icommon -Ishim $(CFLAGS) -fPIE -pie $(LDFLAGS) \
+		-o $@ $< $(COMMON_OBJ) $(TOOL_OBJ) $(TOOL_LIBS)
 
 # The benchmark plays an unmodified program too; it runs itself plain and
 # under the shim, round after round.
@@ -224,12 +230,17 @@ SAN_LIB = $(if $(filter address,$(SAN)),asan,$(if $(filter thread,$(SAN)),tsan,u
 TEST_PRELOAD = $(strip $(SAN_RT) $(abspath $(SHIM_SO)))
 CRITERION_FLAGS ?= --jobs=2
 
+# The programs' stderr and the tests' notes go to TEST_LOG (tests/util.c):
+# a passing run prints the runner's lines only.
+TEST_LOG = $(abspath $(B))/test.log
 check: check-deps all $(TESTS) $(UNIT_TESTS) $(PROGS) $(PLAINIMG) \
 		$(FAILALLOC) $(BENCHES) $(TORTURE)
-	$(Q)$(UNIT_TESTS) $(CRITERION_FLAGS)
+	@: > $(TEST_LOG)
+	@echo "  TEST    output of the programs under test: $(TEST_LOG)"
+	$(Q)LOCKSPACE_TEST_LOG=$(TEST_LOG) $(UNIT_TESTS) $(CRITERION_FLAGS)
 	$(Q)LOCKSPACE_TEST_PRELOAD="$(TEST_PRELOAD)" \
 		LOCKSPACE_TEST_PROGS="$(abspath $(B))/progs" \
-		$(TESTS) $(CRITERION_FLAGS)
+		LOCKSPACE_TEST_LOG=$(TEST_LOG) $(TESTS) $(CRITERION_FLAGS)
 ifeq ($(SAN),)
 	@echo "  BENCH   quick run (no thresholds: make bench measures)"
 	$(Q)$(MAKE) --no-print-directory bench QUICK=1 >/dev/null
@@ -329,6 +340,14 @@ fuzz: $(B)/fuzz/fuzz_config $(B)/fuzz/fuzz_handoff $(B)/fuzz/fuzz_import
 		-artifact_prefix=$(B)/fuzz/import- -dict=tests/fuzz/import.dict \
 		$(B)/fuzz/corpus_import tests/fuzz/corpus_import
 
+# ---- the README's picture of a trace (docs/trace-demo.png): the demo
+# under lockspace-run --trace-html, drawn by headless Chromium. Not part of
+# check: Chromium is needed for nothing else.
+DEB_SCREENSHOT := chromium
+screenshot: all
+	$(call need_debs,$(DEB_SCREENSHOT))
+	$(Q)sh examples/trace-demo.sh $(B) docs/trace-demo.png
+
 # valgrind memcheck over the unit suites (tests/valgrind.sh says how).
 valgrind: $(TESTS)
 	$(Q)sh tests/valgrind.sh $(B)
@@ -403,7 +422,9 @@ SUBST = sed -e 's|@libdir@|$(libdir)|g' -e 's|@sysconfdir@|$(sysconfdir)|g' \
 	-e 's|@preloadlib@|$(preloaddir)/liblockspace-preload.so|g' \
 	-e 's|@preloadlib32@|$(preloaddir32)/liblockspace-preload.so|g'
 MANS := man1/lockspace-run.1 man1/lockspace-locks.1 man3/lockspace.3 \
-	man5/lockspace-preload.conf.5 man8/lockspace-preload.8
+	man5/lockspace-preload.conf.5 man8/lockspace-preload.8 \
+	man1/lockspace-symbolize.1 man1/lockspace-check-config.1 \
+	man1/lockspace-trace.1
 # lockspace(3) documents every function of lockspace.h
 MAN3_LINKS := lockspace_new lockspace_free lockspace_dir \
 	lockspace_create_resource lockspace_delete_resource lockspace_acquire \
@@ -481,7 +502,7 @@ uninstall:
 		$(DESTDIR)$(includedir)/lockspace.h \
 		$(DESTDIR)$(pkgconfigdir)/lockspace.pc \
 		$(DESTDIR)$(bindir)/lockspace-run \
-		$(DESTDIR)$(bindir)/lockspace-locks \
+		$(TOOLS:$(B)/%=$(DESTDIR)$(bindir)/%) \
 		$(addprefix $(DESTDIR)$(mandir)/,$(MANS)) \
 		$(MAN3_LINKS:%=$(DESTDIR)$(mandir)/man3/%.3)
 	@c='$(DESTDIR)$(CONF)'; sum='$(DESTDIR)$(PKGDATA)/conf.cksum'; \

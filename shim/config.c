@@ -123,23 +123,34 @@ out:
 	return rc;
 }
 
-/* The file's configuration into cfg; on any error the defaults, and the
- * error reported (after the log is set up, so it goes where the
- * environment says). */
-static int load_file(const char *path, int named, struct config_err *e)
+/* The file's configuration into cfg. Its errors go to errs, reported
+ * once the log is set up (so they go where the environment says): a bad
+ * line is skipped, a file that cannot be used gives config_fallback(). */
+static int load_file(const char *path, int named, struct config_errs *errs)
 {
+	struct config_err e = {0, ""};
+	struct stat st;
 	char *buf;
 	size_t len;
 	int rc;
 
-	e->line = 0;
-	e->reason[0] = 0;
-	rc = read_file(path, &buf, &len, e);
-	if (rc == -ENOENT && !named)
-		rc = 0; /* no system file: the defaults, silently */
-	if (rc || !buf)
+	errs->n = errs->more = 0;
+	rc = read_file(path, &buf, &len, &e);
+	/* No system file: the defaults, silently. One that cannot be
+	 * opened now (EMFILE) may not exist either: stat needs no
+	 * descriptor. */
+	if (rc && !named &&
+	    (rc == -ENOENT || (stat(path, &st) < 0 && errno == ENOENT)))
+		rc = 0;
+	if (rc) {
+		config_fallback(&cfg);
+		config_err_add(errs, 0, "%s: the defaults with mode = observe",
+			       e.reason);
 		return rc;
-	rc = config_parse(buf, len, &cfg, e);
+	}
+	if (!buf)
+		return 0;
+	rc = config_parse(buf, len, &cfg, errs);
 	munmap(buf, CONFIG_SIZE_MAX + 1);
 	return rc;
 }
@@ -154,6 +165,7 @@ static const struct {
 	{"LOCKSPACE_PRELOAD_LOG", "log", 0},
 	{"LOCKSPACE_PRELOAD_LOG_LEVEL", "log-level", 0},
 	{"LOCKSPACE_PRELOAD_BACKTRACE", "backtrace", 0},
+	{"LOCKSPACE_PRELOAD_TRACE", "trace", 0},
 };
 #define N_ENV (sizeof(env_keys) / sizeof(env_keys[0]))
 
@@ -162,7 +174,7 @@ static void config_read(void)
 	const char *path = secure_getenv("LOCKSPACE_PRELOAD_CONF");
 	const char *bad_var[N_ENV];
 	char bad_why[N_ENV][160];
-	struct config_err e;
+	static struct config_errs e; /* read once, under cfg_state */
 	int named = path && *path, rc, report;
 	size_t nbad = 0;
 
@@ -180,7 +192,9 @@ static void config_read(void)
 		if (config_set(&cfg, env_keys[i].key, v, bad_why[nbad],
 			       sizeof(bad_why[nbad])) < 0) {
 			bad_var[nbad++] = env_keys[i].var;
-			continue;
+			/* A bad mode is observe, as in the file. */
+			if (env_keys[i].forces != CFG_MODE)
+				continue;
 		}
 		cfg.forced |= env_keys[i].forces;
 	}
@@ -199,13 +213,19 @@ static void config_read(void)
 	}
 	log_setup(&cfg, report, cfg_mode);
 	if (rc) {
-		char qf[PATH_MAX + 16], qr[sizeof(e.reason) * 2 + 4];
+		char qf[PATH_MAX + 16], qr[sizeof(e.e[0].reason) * 2 + 4];
 
 		log_quote(qf, sizeof(qf), path);
-		log_quote(qr, sizeof(qr), e.reason);
-		log_event(LOGL_ERROR, "config-error",
-			  "file=%s line=%u reason=%s defaults=1", qf, e.line,
-			  qr);
+		for (size_t i = 0; i < e.n; i++) {
+			log_quote(qr, sizeof(qr), e.e[i].reason);
+			log_event(LOGL_ERROR, "config-error",
+				  "file=%s line=%u reason=%s", qf, e.e[i].line,
+				  qr);
+		}
+		if (e.more)
+			log_event(LOGL_ERROR, "config-error",
+				  "file=%s line=0 reason=\"%zu more errors\"", qf,
+				  e.more);
 	}
 	for (size_t i = 0; i < nbad; i++) {
 		char qr[sizeof(bad_why[0]) * 2 + 4];

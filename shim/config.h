@@ -10,8 +10,9 @@
  * $LOCKSPACE_PRELOAD_CONF, else LOCKSPACE_SYSCONFDIR/lockspace-preload.conf,
  * else the built-in defaults; then the LOCKSPACE_PRELOAD_* environment
  * overrides. In a secure-execution process every variable is ignored.
- * A broken file is reported once (file, line, reason) and the built-in
- * defaults are used for all of it. The format is config_parse.h's.
+ * Each bad line of the file is reported (file, line, reason) and skipped,
+ * the rest applies, and a bad mode is observe; config_parse.c states
+ * the rule. The format is config_parse.h's.
  */
 #ifndef LOCKSPACE_CONFIG_H
 #define LOCKSPACE_CONFIG_H

@@ -8,10 +8,29 @@
  *     conflicts = fd
  *
  * '#' starts a comment anywhere on a line; blank lines and the spaces
- * around keys, values and patterns are ignored. Anything else is an
- * error, and an error refuses the whole text: a half-applied policy is
- * worse than the defaults, so the caller gets either everything or the
- * defaults and one reason with its line.
+ * around keys, values and patterns are ignored.
+ *
+ * A line that cannot be applied is an error: it is reported (file, line,
+ * reason) and skipped, every one of them, and the rest of the file
+ * applies. Refusing the whole file for one typo would replace what the
+ * user asked for with the defaults, and the default mode, protect,
+ * changes what a program sees of its locks. So the rule for the mode
+ * of a scope (the global keys, or one [section]) is: the mode that
+ * changes least, observe (it changes nothing the program sees, and
+ * still reports the losses protect would prevent), wherever a bad line
+ * may have been meant to set it:
+ *   - a mode line with a bad value sets mode = observe in its place (a
+ *     later mode line still wins, as always);
+ *   - a line that may have been a mode line (an unknown key, a line
+ *     that is not "key = value", a line with NUL or control bytes, an
+ *     overlong line) makes the scope's mode observe, unless a mode line
+ *     of that scope says otherwise;
+ *   - a malformed section header is skipped with the keys under it (they
+ *     were meant for the files it names, not for the scope before), and
+ *     counts as such a line for the global scope;
+ *   - a file that cannot be used at all (unreadable, larger than
+ *     CONFIG_SIZE_MAX) gives the defaults with mode = observe.
+ * A bad value of another key keeps that key's default.
  *
  * No dependency on the rest of the shim: it runs in the constructor, in
  * the unit tests and under the fuzzer. It allocates only the rules (with
@@ -35,12 +54,13 @@ static const char *const bool_names[] = {"off", "on", NULL};
 
 enum key {
 	K_MODE, K_CONFLICTS, K_BACKEND, K_LOG, K_LOG_LEVEL, K_BACKTRACE,
+	K_TRACE,
 };
 
 static const struct key_def {
 	const char *name;
 	int global_only;
-	const char *const *values; /* NULL: log, checked by hand */
+	const char *const *values; /* NULL: log, trace, checked by hand */
 	const char *expect;
 } keys[] = {
 	[K_MODE] = {"mode", 0, mode_names, "off, observe or protect"},
@@ -50,6 +70,7 @@ static const struct key_def {
 	[K_LOG_LEVEL] = {"log-level", 1, level_names,
 			 "error, warning, notice, info or debug"},
 	[K_BACKTRACE] = {"backtrace", 1, bool_names, "on or off"},
+	[K_TRACE] = {"trace", 1, NULL, "off or an absolute path"},
 };
 
 const char *config_mode_name(int mode)
@@ -71,6 +92,29 @@ void config_defaults(struct config *c)
 	c->global.backend = BACKEND_ANCHOR;
 	c->log_dest = LOGD_STDERR;
 	c->log_level = LOGL_NOTICE;
+}
+
+void config_fallback(struct config *c)
+{
+	config_defaults(c);
+	c->global.mode = MODE_OBSERVE;
+}
+
+void config_err_add(struct config_errs *errs, unsigned line,
+		    const char *fmt, ...)
+{
+	struct config_err e = {.line = line};
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(e.reason, sizeof(e.reason), fmt, ap);
+	va_end(ap);
+	if (errs->fn)
+		errs->fn(errs->arg, &e);
+	if (errs->n < CONFIG_ERRS_MAX)
+		errs->e[errs->n++] = e;
+	else
+		errs->more++;
 }
 
 void config_free(struct config *c)
@@ -147,11 +191,29 @@ static int set_key(struct config *c, struct config_rule *rule,
 		return why(msg, msglen,
 			   "key \"%s\" is global: it must come before the "
 			   "first [section]", d->name);
+	if (!vn && i == K_MODE) {
+		pol->mode = MODE_OBSERVE;
+		if (rule)
+			rule->set |= CFG_MODE;
+		return why(msg, msglen, "missing value for key \"mode\" "
+			   "(expected %s): mode = observe, which changes "
+			   "nothing", d->expect);
+	}
 	if (!vn)
 		return why(msg, msglen, "missing value for key \"%s\" "
 			   "(expected %s)", d->name, d->expect);
 	if (d->values) {
 		val = find_value(d->values, v, vn);
+		if (val < 0 && i == K_MODE) {
+			/* The mode that changes least (see above). */
+			pol->mode = MODE_OBSERVE;
+			if (rule)
+				rule->set |= CFG_MODE;
+			return why(msg, msglen, "bad value \"%.*s\" for key "
+				   "\"mode\" (expected %s): mode = observe, "
+				   "which changes nothing", SHOW(v, vn),
+				   d->expect);
+		}
 		if (val < 0)
 			return why(msg, msglen, "bad value \"%.*s\" for key "
 				   "\"%s\" (expected %s)", SHOW(v, vn),
@@ -194,6 +256,18 @@ static int set_key(struct config *c, struct config_rule *rule,
 	case K_BACKTRACE:
 		c->backtrace = val;
 		break;
+	case K_TRACE:
+		if (eq(v, vn, "off")) {
+			c->trace_path[0] = 0;
+		} else if (v[0] == '/' && vn < sizeof(c->trace_path)) {
+			memcpy(c->trace_path, v, vn);
+			c->trace_path[vn] = 0;
+		} else {
+			return why(msg, msglen, "bad value \"%.*s\" for key "
+				   "\"trace\" (expected %s)", SHOW(v, vn),
+				   d->expect);
+		}
+		break;
 	}
 	return 0;
 }
@@ -231,100 +305,203 @@ static int add_rule(struct config *c, const char *pat, size_t n)
 	return 0;
 }
 
-/* One line, without its '\n'. */
+/* What a line did, beyond its error. */
+enum {
+	L_OK,      /* applied, or nothing to apply */
+	L_MODE,    /* a mode line (applied, or observe in its place) */
+	L_DOUBT,   /* bad, and it may have been meant to set the mode */
+	L_BAD,     /* bad, and it was not about the mode */
+	L_SECTION, /* a section header, applied */
+	L_BADSEC,  /* a malformed section header */
+	L_NOMEM,
+};
+
+static int key_is(const char *k, size_t kn, const char *name)
+{
+	return eq(k, kn, name);
+}
+
+/* One line, without its '\n': one of L_*, the reason in msg when bad. */
 static int parse_line(struct config *c, const char *s, size_t n, char *msg,
 		      size_t msglen)
 {
 	const char *hash, *k, *v, *eqs;
 	size_t kn, vn;
+	int rc;
 
 	for (size_t i = 0; i < n; i++) {
 		unsigned char ch = (unsigned char)s[i];
 
-		if (!ch)
-			return why(msg, msglen, "NUL byte at column %zu "
-				   "(not a text file?)", i + 1);
-		if ((ch < 0x20 && ch != '\t' && ch != '\r') || ch == 0x7f)
-			return why(msg, msglen, "control character 0x%02x at "
-				   "column %zu (not a text file?)", ch, i + 1);
+		if (!ch) {
+			why(msg, msglen, "NUL byte at column %zu (not a text "
+			    "file?)", i + 1);
+			return L_DOUBT;
+		}
+		if ((ch < 0x20 && ch != '\t' && ch != '\r') || ch == 0x7f) {
+			why(msg, msglen, "control character 0x%02x at column "
+			    "%zu (not a text file?)", ch, i + 1);
+			return L_DOUBT;
+		}
 	}
 	hash = memchr(s, '#', n);
 	if (hash)
 		n = (size_t)(hash - s);
 	trim(&s, &n);
 	if (!n)
-		return 0;
+		return L_OK;
 	if (s[0] == '[') {
-		if (s[n - 1] != ']' || n < 2)
-			return why(msg, msglen, "unterminated section \"%.*s\""
-				   " (expected \"[pattern]\")", SHOW(s, n));
+		if (s[n - 1] != ']' || n < 2) {
+			why(msg, msglen, "unterminated section \"%.*s\" "
+			    "(expected \"[pattern]\"): skipped with its keys",
+			    SHOW(s, n));
+			return L_BADSEC;
+		}
 		s++;
 		n -= 2;
 		trim(&s, &n);
-		if (!n)
-			return why(msg, msglen, "empty section pattern");
-		if (add_rule(c, s, n) < 0)
-			return -ENOMEM;
-		return 0;
+		if (!n) {
+			why(msg, msglen, "empty section pattern: skipped with "
+			    "its keys");
+			return L_BADSEC;
+		}
+		if (add_rule(c, s, n) < 0) {
+			why(msg, msglen, "out of memory: section skipped with "
+			    "its keys");
+			return L_NOMEM;
+		}
+		return L_SECTION;
 	}
 	eqs = memchr(s, '=', n);
-	if (!eqs)
-		return why(msg, msglen, "expected \"key = value\" or "
-			   "\"[pattern]\", not \"%.*s\"", SHOW(s, n));
+	if (!eqs) {
+		why(msg, msglen, "expected \"key = value\" or \"[pattern]\", "
+		    "not \"%.*s\"", SHOW(s, n));
+		return L_DOUBT;
+	}
 	k = s;
 	kn = (size_t)(eqs - s);
 	v = eqs + 1;
 	vn = n - kn - 1;
 	trim(&k, &kn);
 	trim(&v, &vn);
-	if (!kn)
-		return why(msg, msglen, "missing key before '='");
-	return set_key(c, c->nrules ? &c->rules[c->nrules - 1] : NULL, k, kn,
-		       v, vn, msg, msglen);
+	if (!kn) {
+		why(msg, msglen, "missing key before '='");
+		return L_DOUBT;
+	}
+	rc = set_key(c, c->nrules ? &c->rules[c->nrules - 1] : NULL, k, kn,
+		     v, vn, msg, msglen);
+	if (key_is(k, kn, "mode"))
+		return L_MODE;
+	if (rc == 0)
+		return L_OK;
+	/* A known key with a bad value was not meant as the mode. */
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (key_is(k, kn, keys[i].name))
+			return L_BAD;
+	return L_DOUBT;
+}
+
+/* A scope's mode after its lines: observe where a bad line may have
+ * been its mode line and no mode line says otherwise. */
+struct scope {
+	int mode_set;       /* a mode line (good or bad) */
+	int doubt;          /* errs index + 1 of the first doubtful line */
+};
+
+static void settle(struct config *c, struct config_rule *r,
+		   const struct scope *sc, struct config_errs *errs)
+{
+	struct config_err *e;
+	size_t n;
+
+	if (!sc->doubt || sc->mode_set)
+		return;
+	if (r) {
+		r->pol.mode = MODE_OBSERVE;
+		r->set |= CFG_MODE;
+	} else {
+		c->global.mode = MODE_OBSERVE;
+	}
+	if ((size_t)sc->doubt > errs->n)
+		return;
+	e = &errs->e[sc->doubt - 1];
+	n = strlen(e->reason);
+	snprintf(e->reason + n, sizeof(e->reason) - n,
+		 "; no valid mode line %s: mode = observe, which changes "
+		 "nothing", r ? "in its section" : "among the global keys");
+}
+
+static int is_header(const char *s, size_t n)
+{
+	trim(&s, &n);
+	return n && s[0] == '[';
 }
 
 int config_parse(const char *text, size_t len, struct config *out,
-		 struct config_err *e)
+		 struct config_errs *errs)
 {
+	struct scope global = {0, 0}, sec = {0, 0};
 	size_t off = 0;
 	unsigned line = 0;
-	int rc = 0;
+	/* The scope of the lines: -1 the global keys, >= 0 rules[cur], -2
+	 * a section skipped with its keys. */
+	int bad = 0, cur = -1;
 
 	config_defaults(out);
-	e->line = 0;
-	e->reason[0] = 0;
+	errs->n = errs->more = 0;
 	if (len > CONFIG_SIZE_MAX) {
-		snprintf(e->reason, sizeof(e->reason),
-			 "larger than %d bytes", CONFIG_SIZE_MAX);
+		config_fallback(out);
+		config_err_add(errs, 0, "larger than %d bytes: the defaults "
+			       "with mode = observe", CONFIG_SIZE_MAX);
 		return -EFBIG;
 	}
 	while (off < len) {
 		const char *s = text + off, *nl;
+		char msg[sizeof(errs->e[0].reason)];
+		struct scope *sc;
 		size_t n;
+		int what;
 
 		nl = memchr(s, '\n', len - off);
 		n = nl ? (size_t)(nl - s) : len - off;
 		off += n + (nl ? 1 : 0);
 		line++;
+		msg[0] = 0;
 		if (n > CONFIG_LINE_MAX) {
-			snprintf(e->reason, sizeof(e->reason),
-				 "line longer than %d bytes", CONFIG_LINE_MAX);
-			rc = -EINVAL;
-			break;
+			if (cur == -2)
+				continue;
+			snprintf(msg, sizeof(msg), "line longer than %d bytes",
+				 CONFIG_LINE_MAX);
+			what = L_DOUBT;
+		} else if (cur == -2 && !is_header(s, n)) {
+			continue; /* a key of a skipped section */
+		} else {
+			what = parse_line(out, s, n, msg, sizeof(msg));
 		}
-		rc = parse_line(out, s, n, e->reason, sizeof(e->reason));
-		if (rc == -ENOMEM)
-			snprintf(e->reason, sizeof(e->reason),
-				 "out of memory");
-		if (rc)
-			break;
+		if (what == L_SECTION || what == L_BADSEC ||
+		    what == L_NOMEM) {
+			if (cur >= 0)
+				settle(out, &out->rules[cur], &sec, errs);
+			sec.mode_set = sec.doubt = 0;
+			cur = what == L_SECTION ? (int)out->nrules - 1 : -2;
+			if (what == L_SECTION)
+				continue;
+			sc = &global; /* it named files the global keys get */
+		} else {
+			sc = cur >= 0 ? &sec : &global;
+		}
+		if (what == L_MODE)
+			sc->mode_set = 1;
+		if (what == L_OK || (what == L_MODE && !msg[0]))
+			continue;
+		bad = 1;
+		config_err_add(errs, line, "%s", msg);
+		if (what != L_BAD && what != L_MODE && !sc->doubt)
+			sc->doubt = errs->more ? -1 : (int)errs->n;
 	}
-	if (rc) {
-		e->line = line;
-		config_free(out);
-		config_defaults(out);
-	}
-	return rc;
+	if (cur >= 0)
+		settle(out, &out->rules[cur], &sec, errs);
+	settle(out, NULL, &global, errs);
+	return bad ? -EINVAL : 0;
 }
 
 void config_lookup(const struct config *c, const char *path,

@@ -46,27 +46,48 @@ struct config {
 	char log_path[PATH_MAX];   /* LOGD_FILE: an absolute path */
 	int log_level;             /* LOGL_* */
 	int backtrace;
+	char trace_path[PATH_MAX]; /* trace = FILE (absolute), "" none */
 	struct config_rule *rules;
 	size_t nrules;
 	char *globs;
 	size_t globs_len;
 };
 
-/* Why a text was refused: line 0 is the file as a whole. */
+/* Why a line (line 0: the file as a whole) was refused. */
 struct config_err {
 	unsigned line;
-	char reason[192];
+	char reason[256];
+};
+
+/* Every error of a text: the first CONFIG_ERRS_MAX stored, the rest
+ * counted (a binary file is not worth ten thousand lines of log); fn,
+ * when set, is called for each of them. */
+#define CONFIG_ERRS_MAX 16
+struct config_errs {
+	size_t n, more;
+	struct config_err e[CONFIG_ERRS_MAX];
+	void (*fn)(void *arg, const struct config_err *e);
+	void *arg;
 };
 
 void config_defaults(struct config *c);
-/* Parse len bytes of text into out. 0, or -EINVAL (syntax, a bad key or
- * value, NUL bytes), -EFBIG (larger than CONFIG_SIZE_MAX), -ENOMEM; on
- * error out holds the defaults and e says where and why. Never reads
- * past text + len; text need not be NUL-terminated. */
+/* The configuration of a file that cannot be used at all (unreadable,
+ * too large): the defaults, with mode = observe (config_parse.c says
+ * why). */
+void config_fallback(struct config *c);
+/* Parse len bytes of text into out. 0; -EINVAL when some lines were bad
+ * (each is reported in errs and skipped, the rest applies: see
+ * config_parse.c for what a bad line means to the mode); -EFBIG (larger
+ * than CONFIG_SIZE_MAX: out is config_fallback's). errs is reset first.
+ * Never reads past text + len; text need not be NUL-terminated. */
 int config_parse(const char *text, size_t len, struct config *out,
-		 struct config_err *e);
+		 struct config_errs *errs);
+/* Add an error to errs (line, printf-style reason). */
+void config_err_add(struct config_errs *errs, unsigned line,
+		    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* One global key = value, as a line of the file would set it (the
- * environment overrides use it). 0 or -EINVAL with the reason in why. */
+ * environment overrides use it). 0 or -EINVAL with the reason in why;
+ * a bad mode value still sets mode = observe, as a bad line does. */
 int config_set(struct config *c, const char *key, const char *val,
 	       char *why, size_t whylen);
 /* The policy for path: global, then the first section that matches it

@@ -4,6 +4,7 @@
  * sibling scan (files.h states the invariants and the locks).
  */
 #include "files.h"
+#include "trace.h"
 #include "anchor.h"
 #include "fdstate.h"
 #include "log.h"
@@ -188,21 +189,65 @@ static void count_held(const struct ls_file *f, int had)
 		log_count(LOGC_HELD, has ? 1 : -1);
 }
 
-void file_lock(struct ls_file *f, uint64_t id, int64_t start, int64_t end,
-	       int type)
+/* The changes of the map, each through a struct change, so that a trace
+ * (trace.h) can see the map before and after it. */
+struct change {
+	uint64_t id;
+	int64_t start, end;
+	int type, res;
+};
+
+static void do_lock(struct ls_file *f, void *arg)
+{
+	struct change *c = arg;
+
+	lst_lock(&f->t, files_pool(), c->id, c->start, c->end, c->type);
+}
+
+static void do_unlock(struct ls_file *f, void *arg)
+{
+	struct change *c = arg;
+
+	lst_unlock(&f->t, files_pool(), c->start, c->end);
+}
+
+static void do_release(struct ls_file *f, void *arg)
+{
+	struct change *c = arg;
+
+	c->res = lst_release(&f->t, files_pool(), c->id, file_unlock_freed, f);
+}
+
+static void do_clear(struct ls_file *f, void *arg)
+{
+	(void)arg;
+	lst_file_clear(&f->t, files_pool());
+}
+
+static void change(struct ls_file *f, trace_apply_fn fn, struct change *c)
 {
 	int had = f->t.map.root != NULL;
 
-	lst_lock(&f->t, files_pool(), id, start, end, type);
+	if (unlikely(trace_active()))
+		trace_change(f, c->start, c->end, fn, c);
+	else
+		fn(f, c);
 	count_held(f, had);
+}
+
+void file_lock(struct ls_file *f, uint64_t id, int64_t start, int64_t end,
+	       int type)
+{
+	struct change c = {id, start, end, type, 0};
+
+	change(f, do_lock, &c);
 }
 
 void file_unlock(struct ls_file *f, int64_t start, int64_t end)
 {
-	int had = f->t.map.root != NULL;
+	struct change c = {0, start, end, 0, 0};
 
-	lst_unlock(&f->t, files_pool(), start, end);
-	count_held(f, had);
+	change(f, do_unlock, &c);
 }
 
 void file_unlock_freed(void *arg, int64_t start, int64_t end)
@@ -215,19 +260,17 @@ void file_unlock_freed(void *arg, int64_t start, int64_t end)
 
 int file_release(struct ls_file *f, uint64_t id)
 {
-	int had = f->t.map.root != NULL, r;
+	struct change c = {id, 0, LSR_OFF_MAX, 0, 0};
 
-	r = lst_release(&f->t, files_pool(), id, file_unlock_freed, f);
-	count_held(f, had);
-	return r;
+	change(f, do_release, &c);
+	return c.res;
 }
 
 void file_clear(struct ls_file *f)
 {
-	int had = f->t.map.root != NULL;
+	struct change c = {0, 0, LSR_OFF_MAX, 0, 0};
 
-	lst_file_clear(&f->t, files_pool());
-	count_held(f, had);
+	change(f, do_clear, &c);
 }
 
 static int hc_step(void *arg, int64_t s, int64_t e, int type)

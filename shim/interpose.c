@@ -18,6 +18,7 @@
 #include "log.h"
 #include "observe.h"
 #include "real.h"
+#include "trace.h"
 #include "uaccess.h"
 
 #include <errno.h>
@@ -48,13 +49,16 @@ static int is_lock_cmd(int cmd)
 	return cmd == F_SETLK || cmd == F_SETLKW || cmd == F_GETLK;
 }
 
-/* The lock commands, and F_OFD_GETLK (whose answer names the anchor's
- * locks): out of line, so that the other commands' path stays short. */
+/* The lock commands (to the trace first when it is on), and F_OFD_GETLK
+ * (whose answer names the anchor's locks): out of line, so that the other
+ * commands' path stays short and keeps no value across a call. */
 static __attribute__((noinline)) int lock_command(int fd, int cmd,
 						  unsigned long arg)
 {
 	if (cmd == F_OFD_GETLK)
 		return lockcmd_ofd_getlk(fd, (struct flock *)arg);
+	if (unlikely(trace_active()))
+		return trace_lockcmd(fd, cmd, (struct flock *)arg);
 	return lockcmd(fd, cmd, (struct flock *)arg);
 }
 
@@ -302,11 +306,19 @@ SHIM_EXPORT int fcloseall(void)
  * libc, past any interposer); those that use environ become the variant
  * that takes an environment. */
 
+/* The trace's records go out first: the new image starts with none. */
+static int run_exec(struct exec_call *c, char *const envp[])
+{
+	if (unlikely(trace_active()))
+		trace_flush();
+	return exec_run(c, envp);
+}
+
 static int do_execve(const char *path, char *const argv[], char *const envp[])
 {
 	struct exec_call c = {.kind = X_EXECVE, .path = path, .argv = argv};
 
-	return exec_run(&c, envp);
+	return run_exec(&c, envp);
 }
 
 static int do_execvpe(const char *file, char *const argv[],
@@ -314,7 +326,7 @@ static int do_execvpe(const char *file, char *const argv[],
 {
 	struct exec_call c = {.kind = X_EXECVPE, .path = file, .argv = argv};
 
-	return exec_run(&c, envp);
+	return run_exec(&c, envp);
 }
 
 SHIM_EXPORT int execve(const char *path, char *const argv[],
@@ -343,7 +355,7 @@ SHIM_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
 	struct exec_call c = {.kind = X_FEXECVE, .dirfd = fd, .argv = argv};
 
-	return exec_run(&c, envp);
+	return run_exec(&c, envp);
 }
 
 SHIM_EXPORT int execveat(int dirfd, const char *path, char *const argv[],
@@ -352,7 +364,7 @@ SHIM_EXPORT int execveat(int dirfd, const char *path, char *const argv[],
 	struct exec_call c = {.kind = X_EXECVEAT, .dirfd = dirfd,
 			      .path = path, .argv = argv, .flags = flags};
 
-	return exec_run(&c, envp);
+	return run_exec(&c, envp);
 }
 
 /* execl, execlp, execle: the arguments into an array, on the stack as
@@ -378,7 +390,7 @@ static int exec_list(enum exec_kind kind, const char *path, const char *arg,
 			argv[i] = va_arg(ap, char *);
 		if (with_env)
 			envp = va_arg(ap, char *const *);
-		return exec_run(&c, envp);
+		return run_exec(&c, envp);
 	}
 }
 

@@ -22,8 +22,11 @@
 #include "config.h"
 #include "fdstate.h"
 #include "real.h"
+#include "trace.h"
 
 #include <dlfcn.h>
+#include <elf.h>
+#include <link.h>
 #include <errno.h>
 #include <execinfo.h>
 #include <stdlib.h>
@@ -32,6 +35,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -134,31 +138,104 @@ mark:
 	return fd;
 }
 
-static void emit(int level, char *line, size_t n)
+/* One line: head and body (either may be empty), then '\n', in one
+ * writev(2) (or one datagram). */
+static void emit(int level, const char *head, size_t hn, const char *body,
+		 size_t bn)
 {
 	int fd = dest_fd();
+	struct iovec iov[4];
 
 	if (fd >= 0 && lg_dest == LOGD_SYSLOG) {
-		char head[64];
-		struct iovec iov[2];
-		struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
-		int h = snprintf(head, sizeof(head),
+		char tag[64];
+		struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 3};
+		int h = snprintf(tag, sizeof(tag),
 				 "<%d>lockspace-preload[%d]: ",
 				 (1 << 3) | (level + 3), (int)getpid());
 
-		/* One datagram, without the '\n', and no copy of the line. */
-		iov[0].iov_base = head;
+		/* One datagram, without the '\n'. */
+		iov[0].iov_base = tag;
 		iov[0].iov_len = (size_t)h;
-		iov[1].iov_base = line;
-		iov[1].iov_len = n - 1;
+		iov[1].iov_base = (void *)head;
+		iov[1].iov_len = hn;
+		iov[2].iov_base = (void *)body;
+		iov[2].iov_len = bn;
 		if (sendmsg(fd, &mh, MSG_NOSIGNAL) >= 0)
 			return;
 		fd = -1;
 	}
 	if (fd < 0)
 		fd = 2;
-	while (write(fd, line, n) < 0 && errno == EINTR)
+	iov[0].iov_base = (void *)head;
+	iov[0].iov_len = hn;
+	iov[1].iov_base = (void *)body;
+	iov[1].iov_len = bn;
+	iov[2].iov_base = "\n";
+	iov[2].iov_len = 1;
+	while (writev(fd, iov, 3) < 0 && errno == EINTR)
 		;
+}
+
+/* ---- which program: comm and exe, read once per image --------------------
+ * At the first event (a fork child shares its parent's, an exec'd image
+ * reads its own). A thread that finds another one reading reads for
+ * itself, into its own buffers: a signal handler never waits here. */
+static char id_comm[64], id_exe[1024];
+static atomic_int id_state; /* 0 unread, 1 being read, 2 read */
+
+static void read_ident(char *comm, size_t clen, char *exe, size_t elen)
+{
+	int fd = open("/proc/self/comm", O_RDONLY | O_CLOEXEC);
+	ssize_t n = -1;
+
+	if (fd >= 0) {
+		n = read(fd, comm, clen - 1);
+		raw_close(fd);
+	}
+	if (n > 0 && comm[n - 1] == '\n')
+		n--;
+	comm[n > 0 ? n : 0] = 0;
+	/* No descriptor to be had (EMFILE): this thread's name, which is
+	 * the program's unless it renamed its threads. */
+	if (n <= 0 && clen > 16 && prctl(PR_GET_NAME, comm) < 0)
+		comm[0] = 0;
+	n = readlink("/proc/self/exe", exe, elen - 1);
+	exe[n > 0 ? n : 0] = 0;
+}
+
+static void ident(const char **comm, const char **exe, char *cbuf,
+		  size_t clen, char *ebuf, size_t elen);
+
+void log_program(char *comm, size_t clen, char *exe, size_t elen)
+{
+	char cb[64], eb[1024];
+	const char *c, *e;
+
+	ident(&c, &e, cb, sizeof(cb), eb, sizeof(eb));
+	snprintf(comm, clen, "%s", c);
+	snprintf(exe, elen, "%s", e);
+}
+
+/* The program's comm and exe (for this call: they may be the caller's
+ * own buffers, filled now). */
+static void ident(const char **comm, const char **exe, char *cbuf,
+		  size_t clen, char *ebuf, size_t elen)
+{
+	int st = atomic_load_explicit(&id_state, memory_order_acquire);
+
+	if (st != 2) {
+		st = 0;
+		if (!atomic_compare_exchange_strong(&id_state, &st, 1)) {
+			read_ident(cbuf, clen, ebuf, elen);
+			*comm = cbuf;
+			*exe = ebuf;
+			return;
+		}
+		read_ident(id_comm, sizeof(id_comm), id_exe, sizeof(id_exe));
+		atomic_store_explicit(&id_state, 2, memory_order_release);
+	}
+	*comm = id_comm;
+	*exe = id_exe;
 }
 
 /* RFC 3339 UTC with milliseconds, without gmtime_r (it takes glibc's
@@ -190,36 +267,66 @@ static int fmt_time(char *buf, size_t len)
 			secs % 60, ts.tv_nsec / 1000000);
 }
 
-static void vlog(int level, const char *event, const char *fmt, va_list ap)
+/* The head of every line: event=NAME ts= pid= tid= level= comm= exe=. */
+static size_t fmt_head(char *buf, size_t len, int level, const char *event)
 {
-	char buf[LOG_LINE_MAX], ts[80];
-	size_t room = sizeof(buf) - 1; /* for the '\n' */
-	int n, m;
+	char ts[80], cb[64], eb[1024], qc[160], qe[1100];
+	const char *comm, *exe;
+	int n;
+
+	fmt_time(ts, sizeof(ts));
+	ident(&comm, &exe, cb, sizeof(cb), eb, sizeof(eb));
+	log_quote(qc, sizeof(qc), *comm ? comm : "?");
+	log_quote(qe, sizeof(qe), *exe ? exe : "?");
+	n = snprintf(buf, len, "event=%s ts=%s pid=%d tid=%d level=%s "
+		     "comm=%s exe=%s", event, ts, (int)getpid(),
+		     (int)syscall(SYS_gettid), level_tag[level], qc, qe);
+	if (n < 0)
+		return 0;
+	return (size_t)n >= len ? len - 1 : (size_t)n;
+}
+
+/* head, then " " and body unless it is empty; a body cut to fit ends
+ * in "...". */
+static void write_line(int level, const char *event, const char *body,
+		       size_t bn)
+{
+	char head[1400];
+	size_t hn;
 
 	if (level < LOGL_ERROR || level > LOGL_DEBUG)
 		level = LOGL_ERROR;
-	fmt_time(ts, sizeof(ts));
-	n = snprintf(buf, room, "event=%s ts=%s pid=%d tid=%d level=%s",
-		     event, ts, (int)getpid(), (int)syscall(SYS_gettid),
-		     level_tag[level]);
-	if (n < 0)
-		return;
-	if ((size_t)n >= room)
-		n = (int)room - 1;
-	if (fmt && *fmt && (size_t)n + 1 < room) {
-		buf[n++] = ' ';
-		m = vsnprintf(buf + n, room - (size_t)n, fmt, ap);
+	hn = fmt_head(head, sizeof(head) - 1, level, event);
+	if (bn)
+		head[hn++] = ' ';
+	emit(level, head, hn, body, bn);
+}
+
+static void vlog(int level, const char *event, const char *fmt, va_list ap)
+{
+	char buf[LOG_LINE_MAX];
+	int m = 0;
+
+	if (fmt && *fmt) {
+		m = vsnprintf(buf, sizeof(buf), fmt, ap);
 		if (m < 0)
 			m = 0;
-		if ((size_t)m >= room - (size_t)n) {
-			n = (int)room - 1;
-			memcpy(buf + n - 3, "...", 3);
-		} else {
-			n += m;
+		if ((size_t)m >= sizeof(buf)) {
+			m = (int)sizeof(buf) - 1;
+			memcpy(buf + m - 3, "...", 3);
 		}
 	}
-	buf[n++] = '\n';
-	emit(level, buf, (size_t)n);
+	write_line(level, event, buf, (size_t)m);
+}
+
+void log_text(int level, const char *event, const char *body)
+{
+	int saved = errno;
+
+	if (!log_enabled(level))
+		return;
+	write_line(level, event, body, strlen(body));
+	errno = saved;
 }
 
 int log_enabled(int level)
@@ -301,38 +408,120 @@ char *log_quote(char *dst, size_t len, const char *s)
 	return dst;
 }
 
-/* One frame as "object+0xoff (symbol+0xoff)", unquoted. */
-static int fmt_frame(char *buf, size_t len, void *addr)
-{
-	Dl_info di;
-	const char *obj, *slash;
+/* ---- call sites ------------------------------------------------------------
+ * A frame is written as the sanitizers write an unsymbolized one:
+ *
+ *     /usr/bin/python3.11+0x649170 (BuildId: 571d98e0...)
+ *
+ * the object's full path (the main program's from /proc/self/exe), the
+ * address minus the object's load bias (the ELF virtual address, what
+ * addr2line -e and libdw take, also for a non-PIE program), and the
+ * object's GNU build-id. The address is a return address minus one: the
+ * call instruction, so that the line is the call's, not the next one's.
+ * dl_iterate_phdr() takes the loader's (recursive) lock: never called
+ * with a lock of ours held. */
+struct obj_hit {
+	uintptr_t addr;
+	const char *name;
+	uintptr_t bias;
+	unsigned char id[64];
+	size_t idlen;
+	int found, is_main;
+};
 
-	/* A return address may be one past its function's end: look up the
-	 * call instruction itself. */
-	if (!addr || !dladdr((char *)addr - 1, &di) || !di.dli_fname)
-		return snprintf(buf, len, "%p", addr);
-	obj = di.dli_fname;
-	slash = strrchr(obj, '/');
-	if (slash)
-		obj = slash + 1;
-	if (!*obj)
-		obj = "?";
-	if (di.dli_sname && di.dli_saddr)
-		return snprintf(buf, len, "%s+0x%lx (%s+0x%lx)", obj,
-				(unsigned long)((char *)addr -
-						(char *)di.dli_fbase),
-				di.dli_sname,
-				(unsigned long)((char *)addr -
-						(char *)di.dli_saddr));
-	return snprintf(buf, len, "%s+0x%lx", obj,
-			(unsigned long)((char *)addr - (char *)di.dli_fbase));
+static void note_build_id(struct obj_hit *o, const char *p, size_t len,
+			  size_t align)
+{
+	while (len >= sizeof(ElfW(Nhdr))) {
+		const ElfW(Nhdr) *n = (const void *)p;
+		size_t nsz = (n->n_namesz + align - 1) & ~(align - 1);
+		size_t dsz = (n->n_descsz + align - 1) & ~(align - 1);
+		size_t all = sizeof(*n) + nsz + dsz;
+
+		if (all > len)
+			return;
+		if (n->n_type == NT_GNU_BUILD_ID && n->n_namesz == 4 &&
+		    !memcmp(p + sizeof(*n), "GNU", 4) &&
+		    n->n_descsz <= sizeof(o->id)) {
+			memcpy(o->id, p + sizeof(*n) + nsz, n->n_descsz);
+			o->idlen = n->n_descsz;
+			return;
+		}
+		p += all;
+		len -= all;
+	}
+}
+
+static int find_obj(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct obj_hit *o = arg;
+	int hit = 0;
+
+	(void)size;
+	for (int i = 0; i < info->dlpi_phnum && !hit; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+
+		hit = ph->p_type == PT_LOAD && o->addr >= lo &&
+		      o->addr - lo < ph->p_memsz;
+	}
+	if (!hit)
+		return 0;
+	o->found = 1;
+	o->name = info->dlpi_name;
+	o->bias = info->dlpi_addr;
+	o->is_main = !info->dlpi_name || !info->dlpi_name[0];
+	for (int i = 0; i < info->dlpi_phnum && !o->idlen; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+
+		if (ph->p_type == PT_NOTE)
+			note_build_id(o, (const char *)(info->dlpi_addr +
+							ph->p_vaddr),
+				      ph->p_memsz, ph->p_align == 8 ? 8 : 4);
+	}
+	return 1;
+}
+
+static int lookup(struct obj_hit *o, uintptr_t addr)
+{
+	memset(o, 0, sizeof(*o));
+	o->addr = addr;
+	dl_iterate_phdr(find_obj, o);
+	return o->found;
+}
+
+/* One frame (pc: the address of an instruction), unquoted. */
+static int fmt_frame(char *buf, size_t len, uintptr_t pc)
+{
+	char cb[64], eb[1024], hex[2 * sizeof(((struct obj_hit *)0)->id) + 1];
+	const char *comm, *exe, *path;
+	struct obj_hit o;
+
+	if (!pc || !lookup(&o, pc))
+		return snprintf(buf, len, "0x%lx", (unsigned long)pc);
+	path = o.name;
+	if (o.is_main) {
+		ident(&comm, &exe, cb, sizeof(cb), eb, sizeof(eb));
+		path = *exe ? exe : "?";
+	}
+	if (!o.idlen)
+		return snprintf(buf, len, "%s+0x%lx", path,
+				(unsigned long)(pc - o.bias));
+	for (size_t i = 0; i < o.idlen; i++)
+		snprintf(hex + 2 * i, 3, "%02x", o.id[i]);
+	return snprintf(buf, len, "%s+0x%lx (BuildId: %s)", path,
+			(unsigned long)(pc - o.bias), hex);
 }
 
 void log_caller(char *buf, size_t len, void *ret_addr)
 {
-	char tmp[512];
+	char tmp[1400];
 
-	fmt_frame(tmp, sizeof(tmp), ret_addr);
+	if (!ret_addr) {
+		log_quote(buf, len, "-");
+		return;
+	}
+	fmt_frame(tmp, sizeof(tmp), (uintptr_t)ret_addr - 1);
 	log_quote(buf, len, tmp);
 }
 
@@ -344,9 +533,9 @@ int log_backtrace_enabled(void)
 int log_backtrace(char *buf, size_t len)
 {
 	void *frames[32];
-	char tmp[1024];
-	Dl_info self;
-	size_t o = 0;
+	char tmp[LOG_BT_MAX];
+	struct obj_hit self, o;
+	size_t off = 0;
 	int n, shown = 0;
 
 	if (!len)
@@ -356,30 +545,102 @@ int log_backtrace(char *buf, size_t len)
 		return 0;
 	}
 	n = backtrace(frames, 32);
-	if (!dladdr((void *)log_backtrace, &self))
-		self.dli_fbase = NULL;
+	if (!lookup(&self, (uintptr_t)log_backtrace))
+		self.bias = 0;
 	tmp[0] = 0;
 	for (int i = 0; i < n && shown < 8; i++) {
-		Dl_info di;
+		/* frames[0] is ours; the others are return addresses. */
+		uintptr_t pc = (uintptr_t)frames[i] - (i > 0);
 		int m;
 
 		/* The shim's own frames say nothing to the user. */
-		if (self.dli_fbase && dladdr(frames[i], &di) &&
-		    di.dli_fbase == self.dli_fbase)
+		if (self.found && lookup(&o, pc) && o.bias == self.bias &&
+		    o.name == self.name)
 			continue;
-		if (shown && o + 4 < sizeof(tmp)) {
-			memcpy(tmp + o, " < ", 3);
-			o += 3;
+		if (shown && off + 4 < sizeof(tmp)) {
+			memcpy(tmp + off, " < ", 3);
+			off += 3;
 		}
-		m = fmt_frame(tmp + o, sizeof(tmp) - o, frames[i]);
-		if (m < 0 || o + (size_t)m >= sizeof(tmp)) {
-			tmp[o] = 0;
+		m = fmt_frame(tmp + off, sizeof(tmp) - off, pc);
+		if (m < 0 || off + (size_t)m >= sizeof(tmp)) {
+			tmp[off] = 0;
 			break;
 		}
-		o += (size_t)m;
+		off += (size_t)m;
 		shown++;
 	}
 	log_quote(buf, len, tmp);
+	return shown;
+}
+
+/* ---- an interpreter's frames: CPython ----------------------------------------
+ * A close() that Python code makes is called from the interpreter's C
+ * code: its native caller names python3.11, not the script. CPython
+ * exports the function behind faulthandler, _Py_DumpTraceback(fd,
+ * tstate), made to be called where nothing may be allocated or locked
+ * (from a fatal signal, or a watchdog thread for another thread): it
+ * writes the thread's Python frames, innermost first, as
+ *   File "/srv/app.py", line 12 in save
+ * The calling thread is inside a C call, so its frames stand still. */
+typedef int (*py_init_fn)(void);
+typedef void *(*py_tstate_fn)(void);
+typedef void (*py_dump_fn)(int fd, void *tstate);
+
+int log_py_stack(char *buf, size_t len, int max)
+{
+	py_init_fn init = (py_init_fn)dlsym(RTLD_DEFAULT, "Py_IsInitialized");
+	py_tstate_fn get = (py_tstate_fn)dlsym(RTLD_DEFAULT,
+					       "PyGILState_GetThisThreadState");
+	py_dump_fn dump = (py_dump_fn)dlsym(RTLD_DEFAULT, "_Py_DumpTraceback");
+	char text[8192], tmp[LOG_BT_MAX];
+	size_t off = 0;
+	ssize_t got = 0, r;
+	void *ts;
+	int p[2], shown = 0;
+
+	if (!init || !get || !dump || !init() || !(ts = get()))
+		return 0;
+	if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
+		return 0;
+	dump(p[1], ts);
+	raw_close(p[1]);
+	while (got < (ssize_t)sizeof(text) - 1 &&
+	       ((r = read(p[0], text + got, sizeof(text) - 1 - (size_t)got)) >
+		0 || (r < 0 && errno == EINTR)))
+		got += r > 0 ? r : 0;
+	raw_close(p[0]);
+	text[got] = 0;
+	tmp[0] = 0;
+	for (char *l = text, *nl; *l && shown < max; l = nl) {
+		char *file, *q, *fn;
+		long line;
+		int m;
+
+		nl = strchr(l, '\n');
+		if (!nl)
+			break; /* a line cut short */
+		*nl++ = 0;
+		if (strncmp(l, "  File \"", 8))
+			continue;
+		file = l + 8;
+		q = strstr(file, "\", line ");
+		if (!q)
+			continue;
+		*q = 0;
+		line = strtol(q + 8, &fn, 10);
+		fn = strstr(fn, " in ");
+		m = snprintf(tmp + off, sizeof(tmp) - off, "%s%s:%ld (%s)",
+			     shown ? " < " : "", file, line,
+			     fn ? fn + 4 : "?");
+		if (m < 0 || off + (size_t)m >= sizeof(tmp)) {
+			tmp[off] = 0;
+			break;
+		}
+		off += (size_t)m;
+		shown++;
+	}
+	if (shown)
+		log_quote(buf, len, tmp);
 	return shown;
 }
 
@@ -442,6 +703,7 @@ __attribute__((destructor)) static void log_fini(void)
 /* The child owns none of its parent's locks: it counts from zero. */
 static void log_atfork_child(void)
 {
+	trace_atfork_child();
 	for (int i = 0; i < LOGC_N; i++)
 		atomic_store(&counters[i], 0);
 	atomic_store(&held_peak, 0);
@@ -463,6 +725,7 @@ void log_setup(const struct config *c, int report, int mode)
 	lg_backtrace = c->backtrace;
 	lg_report = report;
 	lg_dest = c->log_dest;
+	trace_setup(c->trace_path[0] ? c->trace_path : NULL);
 	if (lg_dest == LOGD_FILE)
 		snprintf(lg_path, sizeof(lg_path), "%s", c->log_path);
 	if (lg_dest == LOGD_STDERR)

@@ -2,15 +2,16 @@
 /*
  * shim/log.h: the events the shim reports, one logfmt line each:
  *
- *   event=NAME ts=2024-05-01T12:00:00.123Z pid=42 tid=43 level=warning K=V...
+ *   event=NAME ts=2024-05-01T12:00:00.123Z pid=42 tid=43 level=warning
+ *   comm=NAME exe=PATH K=V...
  *
  * to stderr, syslog (/dev/log, written directly) or a file. Every
  * function here formats into a stack buffer and writes with one write(2)
  * (or send(2)): no malloc, no stdio FILE, no lock, errno preserved. So
- * they may be called with the table's mutex held; log_caller() and
- * log_backtrace() are the exception (dladdr and the unwinder take the
- * loader's lock): call them before taking a lock, and not from a path a
- * signal handler may reach.
+ * they may be called with the table's mutex held; log_caller(),
+ * log_backtrace() and log_py_stack() are the exception (the loader's
+ * lock, the unwinder, the interpreter): call them with nothing of ours
+ * held. comm and exe are read at the first event of each image.
  */
 #ifndef LOCKSPACE_LOG_H
 #define LOCKSPACE_LOG_H
@@ -19,7 +20,8 @@
 
 #include "config_parse.h"
 
-#define LOG_LINE_MAX 2048 /* longer events are cut, ending in "..." */
+#define LOG_LINE_MAX 4096 /* longer events are cut, ending in "..." */
+#define LOG_BT_MAX 2048   /* a backtrace's text, at most */
 
 /* The counters of the at-exit summary (event=summary). */
 enum log_counter {
@@ -44,18 +46,28 @@ int log_reporting(void);
  * values that may hold spaces with log_quote()). */
 void log_event(int level, const char *event, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* The same with a body already formatted. */
+void log_text(int level, const char *event, const char *body);
 /* s as a logfmt value: as is, or in double quotes with '"' and '\\'
  * escaped and control bytes as \xNN when it holds anything but
  * [A-Za-z0-9_./:+@,=-]. Returns dst; cut to fit len. */
 char *log_quote(char *dst, size_t len, const char *s);
-/* The return address as a logfmt value: "object+0xoff (symbol+0xoff)",
- * quoted. */
+/* The call site of a return address as a logfmt value, quoted:
+ * "/full/path/of/object+0xOFF (BuildId: HEX)", OFF the ELF virtual
+ * address of the call instruction (what addr2line -e and libdw take);
+ * "-" for NULL. log.c says why. */
 void log_caller(char *buf, size_t len, void *ret_addr);
-/* With backtrace = on: up to 8 frames outside the shim, quoted, frames
- * separated by " < " (innermost first). Returns the count of frames, 0
- * when backtrace is off (buf is then "-"). */
+/* With backtrace = on: up to 8 frames outside the shim in the same form,
+ * quoted, separated by " < " (innermost first). Returns the count of
+ * frames, 0 when backtrace is off (buf is then "-"). */
 int log_backtrace(char *buf, size_t len);
 int log_backtrace_enabled(void);
+/* In a CPython process: up to max of the calling thread's Python frames,
+ * innermost first, "/path/app.py:12 (func)" separated by " < ", quoted;
+ * the count (0: not Python, or no frame; buf untouched). */
+int log_py_stack(char *buf, size_t len, int max);
+/* The program's comm and exe, as every line names them. */
+void log_program(char *comm, size_t clen, char *exe, size_t elen);
 /* A short note (event=note msg="..."), at level notice. */
 void log_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Atomic: c += n (LOGC_HELD may go down; its peak is kept). */

@@ -24,8 +24,10 @@
 #include "log.h"
 #include "procfs.h"
 #include "real.h"
+#include "trace.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -125,7 +127,7 @@ static void loss_name(struct loss *l, int fd, const char *func, void *caller)
 static int wants(const struct ls_file *f)
 {
 	return f->pol.mode == MODE_OBSERVE || log_enabled(LOGL_INFO) ||
-	       log_reporting();
+	       log_reporting() || trace_active();
 }
 
 void loss_init(struct loss *l)
@@ -200,49 +202,92 @@ static void ranges_text(char *buf, size_t len, const struct loss *l)
 		snprintf(buf + off, len - off, ",+%zu more", l->more);
 }
 
-static void write_event(const struct loss *l, const char *event, int level)
-{
-	char qpath[PATH_MAX + 8], ranges[1024], caller[512], bt[1024];
-	char holders[256], fdtext[16];
-	size_t off = 0;
+/* Appends to a line's body; cut lines end in "..." (log.c). */
+struct body {
+	char *buf;
+	size_t len, off;
+};
 
-	if (!log_enabled(level))
+static void put(struct body *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void put(struct body *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (b->off + 1 >= b->len)
 		return;
-	log_quote(qpath, sizeof(qpath), l->path[0] ? l->path : "?");
+	va_start(ap, fmt);
+	n = vsnprintf(b->buf + b->off, b->len - b->off, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n >= b->len - b->off) {
+		b->off = b->len - 1;
+		memcpy(b->buf + b->off - 3, "...", 3);
+		return;
+	}
+	b->off += (size_t)n;
+}
+
+/* " key=" and a quoted value written in place by fn. */
+static void put_value(struct body *b, const char *key, const char *val)
+{
+	put(b, " %s=", key);
+	if (b->off + 1 < b->len) {
+		log_quote(b->buf + b->off, b->len - b->off, val);
+		b->off += strlen(b->buf + b->off);
+	}
+}
+
+/* The event, to the log and to the trace. held: f->mu is (an unseen
+ * loss): the call site (unknown there anyway) and the interpreter's
+ * frames are looked up only when nothing of ours is held (log.h). */
+static void write_event(const struct loss *l, const char *event, int level,
+			int held)
+{
+	char line[LOG_LINE_MAX], ranges[1024], v[LOG_BT_MAX + 64];
+	struct body b = {line, sizeof(line), 0};
+	int logit = log_enabled(level), tr = trace_active();
+	size_t nh = 0;
+
+	if (!logit && !tr)
+		return;
 	ranges_text(ranges, sizeof(ranges), l);
+	log_caller(v, sizeof(v), held ? NULL : l->caller);
+	if (tr)
+		trace_loss(l, event, ranges, v, !held);
+	if (!logit)
+		return;
+	put_value(&b, "path", l->path[0] ? l->path : "?");
+	put(&b, " dev=%u:%u ino=%lu", major(l->dev), minor(l->dev),
+	    (unsigned long)l->ino);
+	if (l->fd < 0)
+		put(&b, " fd=-");
+	else
+		put(&b, " fd=%d", l->fd);
+	put(&b, " func=%s holder-fds=", l->func ? l->func : "?");
 	/* The holders' descriptors, each once. */
-	holders[0] = 0;
 	for (size_t i = 0; i < l->n; i++) {
 		size_t j;
 
 		for (j = 0; j < i && l->r[j].fd != l->r[i].fd; j++)
 			;
-		if (j < i || off + 12 >= sizeof(holders))
-			continue;
-		off += (size_t)snprintf(holders + off, sizeof(holders) - off,
-					"%s%d", off ? "," : "", l->r[i].fd);
+		if (j == i)
+			put(&b, "%s%d", nh++ ? "," : "", l->r[i].fd);
 	}
-	if (l->caller)
-		log_caller(caller, sizeof(caller), l->caller);
-	else
-		snprintf(caller, sizeof(caller), "-");
-	bt[0] = 0;
-	if (log_backtrace_enabled()) {
-		char frames[1000];
-
-		if (log_backtrace(frames, sizeof(frames)) > 0)
-			snprintf(bt, sizeof(bt), " backtrace=%s", frames);
+	if (!nh)
+		put(&b, "-");
+	put(&b, " lost=%s caller=%s", ranges, v);
+	if (!held && log_py_stack(v, sizeof(v), 1) > 0)
+		put(&b, " py-caller=%s", v);
+	if (!held && log_backtrace_enabled()) {
+		if (log_backtrace(v, sizeof(v)) > 0)
+			put(&b, " backtrace=%s", v);
+		if (log_py_stack(v, sizeof(v), 8) > 0)
+			put(&b, " py-backtrace=%s", v);
 	}
-	if (l->fd < 0)
-		snprintf(fdtext, sizeof(fdtext), "-");
-	else
-		snprintf(fdtext, sizeof(fdtext), "%d", l->fd);
-	log_event(level, event,
-		  "path=%s dev=%u:%u ino=%lu fd=%s func=%s holder-fds=%s "
-		  "lost=%s caller=%s%s",
-		  qpath, major(l->dev), minor(l->dev), (unsigned long)l->ino,
-		  fdtext, l->func ? l->func : "?", holders[0] ? holders : "-",
-		  ranges, caller, bt);
+	log_text(level, event, line + (line[0] == ' '));
 }
 
 /* After the real close: in observe mode the kernel dropped every range
@@ -271,10 +316,10 @@ void loss_finish(struct loss *l, int closed)
 		}
 		crit_leave(&c);
 		log_count(LOGC_OBSERVED, 1);
-		write_event(l, "lock-loss", LOGL_WARNING);
+		write_event(l, "lock-loss", LOGL_WARNING, 0);
 	} else {
 		log_count(LOGC_PREVENTED, 1);
-		write_event(l, "lock-loss-prevented", LOGL_INFO);
+		write_event(l, "lock-loss-prevented", LOGL_INFO, 0);
 	}
 	errno = saved;
 }
@@ -400,7 +445,7 @@ void observe_unseen(struct ls_file *f)
 	if (f->ofds)
 		set_path(&l, f->ofds->fd);
 	log_count(LOGC_OBSERVED, 1);
-	write_event(&l, "lock-loss-unseen", LOGL_WARNING);
+	write_event(&l, "lock-loss-unseen", LOGL_WARNING, 1);
 }
 
 /* At exit: the same comparison for every file under observe. */

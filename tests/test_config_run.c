@@ -293,29 +293,78 @@ Test(config_run, unreadable_file)
 	assert_one_error("/proc/self/mem", 0, "cannot read");
 }
 
-/* The defaults replace the whole file, even the keys before the error. */
-Test(config_run, broken_file_applies_nothing)
+static void read_log(const char *log, char *buf, size_t len)
+{
+	int fd = open(log, O_RDONLY);
+	ssize_t n;
+
+	cr_assert_geq(fd, 0, "%s: %s", log, strerror(errno));
+	n = read(fd, buf, len - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = 0;
+}
+
+/* A bad line is skipped and the rest applies: the file's log and mode
+ * (the error goes to that log). A bad mode is observe, never protect. */
+Test(config_run, broken_line_skipped_the_rest_applies)
 {
 	const char *conf = path_in("half.conf");
 	const char *log = path_in("half.log");
-	char text[512];
+	char text[512], buf[8192];
 	const char *argv[] = {tu_prog("cfgprog"), NULL};
 	const char *env[] = {envvar("LOCKSPACE_PRELOAD_CONF", conf),
 			     "LOCKSPACE_PRELOAD_REPORT=1", NULL};
 	struct run r;
 
-	snprintf(text, sizeof(text), "mode = observe\nlog = %s\nbogus\n", log);
+	snprintf(text, sizeof(text), "mode = observe\nlog = %s\nbogus\n"
+		 "speed = fast\n", log);
 	write_file(conf, text, strlen(text));
 	run(&r, 1, argv, env);
 	cr_assert_eq(r.status, 7);
-	cr_assert_eq(access(log, F_OK), -1, "the broken file's log was used");
+	cr_assert_str_eq(r.err, "");
+	read_log(log, buf, sizeof(buf));
+	cr_assert_eq(count_lines(buf, "event=config-error "), 2, "%s", buf);
+	cr_assert(strstr(buf, " line=3 reason=\"expected"), "%s", buf);
+	cr_assert(strstr(buf, " line=4 reason=\"unknown key"), "%s", buf);
+	cr_assert(strstr(buf, "event=summary ") &&
+		  strstr(buf, " mode=observe "), "%s", buf);
+
+	write_file(conf, "mode = obsrve\n", 14);
+	run(&r, 1, argv, env);
+	cr_assert_eq(r.status, 7);
 	cr_assert_eq(count_lines(r.err, "event=config-error "), 1, "%s",
 		     r.err);
-	cr_assert(strstr(r.err, "event=summary ") &&
-		  strstr(r.err, " mode=protect "), "%s", r.err);
+	cr_assert(strstr(r.err, " mode=observe "), "%s", r.err);
+
+	/* The same in the environment. */
+	{
+		const char *e2[] = {"LOCKSPACE_PRELOAD_MODE=obsrve",
+				    "LOCKSPACE_PRELOAD_REPORT=1", NULL};
+
+		run(&r, 1, argv, e2);
+		cr_assert_eq(r.status, 7);
+		cr_assert(strstr(r.err, " variable=LOCKSPACE_PRELOAD_MODE "),
+			  "%s", r.err);
+		cr_assert(strstr(r.err, " mode=observe "), "%s", r.err);
+	}
 }
 
-/* ... while the environment still applies over those defaults. */
+/* A file that cannot be used at all: the defaults with mode = observe. */
+Test(config_run, unusable_file_is_observe)
+{
+	const char *argv[] = {tu_prog("cfgprog"), NULL};
+	const char *env[] = {envvar("LOCKSPACE_PRELOAD_CONF", dir),
+			     "LOCKSPACE_PRELOAD_REPORT=1", NULL};
+	struct run r;
+
+	run(&r, 1, argv, env);
+	cr_assert_eq(r.status, 7);
+	cr_assert(strstr(r.err, "reason=\"is a directory: the defaults with "
+			 "mode = observe\""), "%s", r.err);
+	cr_assert(strstr(r.err, " mode=observe "), "%s", r.err);
+}
+
+/* ... while the environment still applies over the file. */
 Test(config_run, env_overrides_apply_over_a_broken_file)
 {
 	const char *conf = path_in("broken.conf");
@@ -445,16 +494,6 @@ Test(config_run, every_env_override)
 	}
 }
 
-static void read_log(const char *log, char *buf, size_t len)
-{
-	int fd = open(log, O_RDONLY);
-	ssize_t n;
-
-	cr_assert_geq(fd, 0, "%s: %s", log, strerror(errno));
-	n = read(fd, buf, len - 1);
-	close(fd);
-	buf[n > 0 ? n : 0] = 0;
-}
 
 Test(config_run, log_file_is_0600_appended_logfmt)
 {
@@ -485,7 +524,8 @@ Test(config_run, log_file_is_0600_appended_logfmt)
 	cr_assert_eq(regcomp(&re,
 			     "^event=summary ts=[0-9]{4}-[0-9]{2}-[0-9]{2}T"
 			     "[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z "
-			     "pid=[0-9]+ tid=[0-9]+ level=info mode=protect "
+			     "pid=[0-9]+ tid=[0-9]+ level=info comm=cfgprog "
+			     "exe=/[^ ]*/cfgprog mode=protect "
 			     "locks=[0-9]+ files=[0-9]+ peak_held=[0-9]+ "
 			     "prevented=[0-9]+ observed=[0-9]+ "
 			     "fallbacks=[0-9]+$",
@@ -734,4 +774,66 @@ Test(config_run, secure_execution_ignores_the_environment)
 	cr_assert_eq(access(log, F_OK), -1,
 		     "LOCKSPACE_PRELOAD_LOG was obeyed under AT_SECURE");
 	cr_assert_str_eq(r.err, "");
+}
+
+/* lockspace-run --check-config [FILE]: every error as FILE:LINE: REASON,
+ * exit 1 on any (the shim's own parser); 0 and "ok" for a good file; the
+ * environment's variables are checked too. */
+Test(config_run, lockspace_run_check_config)
+{
+	const char *good = path_in("good.conf"), *bad = path_in("bad.conf");
+	const char *env[] = {run_lib(), NULL};
+	const char *a_good[] = {run_script(), "--check-config", good, NULL};
+	const char *a_bad[] = {run_script(), "--check-config", bad, NULL};
+	const char *a_conf[] = {run_script(), "--config", bad,
+				"--check-config", NULL};
+	const char *a_print[] = {run_script(), "--check-config=" , NULL};
+	char want[400], opt[300];
+	struct run r;
+
+	write_file(good, "mode = observe\n[/srv/*]\nconflicts = fd\n", 39);
+	write_file(bad, "mode = observe\nspeed = fast\n\nlog-level = loud\n",
+		   46);
+	run(&r, 0, a_good, env);
+	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+	snprintf(want, sizeof(want), "%s: ok (mode = observe)\n", good);
+	cr_assert_str_eq(r.out, want);
+	cr_assert_str_eq(r.err, "");
+
+	run(&r, 0, a_bad, env);
+	cr_assert_eq(r.status, 1, "%s%s", r.out, r.err);
+	snprintf(want, sizeof(want), "%s:2: unknown key \"speed\"\n", bad);
+	cr_assert(strstr(r.err, want), "%s", r.err);
+	snprintf(want, sizeof(want), "%s:4: bad value \"loud\" for key "
+		 "\"log-level\"", bad);
+	cr_assert(strstr(r.err, want), "%s", r.err);
+	cr_assert(strstr(r.err, ": 2 errors: the shim skips them and applies "
+			 "the rest, with mode = observe\n"), "%s", r.err);
+
+	run(&r, 0, a_conf, env);
+	cr_assert_eq(r.status, 1, "%s%s", r.out, r.err);
+	cr_assert(strstr(r.err, want), "%s", r.err);
+
+	/* -p prints what applies; the environment is checked too. */
+	snprintf(opt, sizeof(opt), "--check-config=%s", good);
+	a_print[1] = opt;
+	{
+		const char *e2[] = {run_lib(), "LOCKSPACE_PRELOAD_LOG_LEVEL=x",
+				    NULL};
+
+		run(&r, 0, a_print, e2);
+		cr_assert_eq(r.status, 1, "%s%s", r.out, r.err);
+		cr_assert(strstr(r.err, "LOCKSPACE_PRELOAD_LOG_LEVEL: bad "
+				 "value \"x\""), "%s", r.err);
+	}
+	{
+		const char *tool[] = {BUILD_DIR "/lockspace-check-config", "-p",
+				      good, NULL};
+
+		run(&r, 0, tool, NULL);
+		cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+		cr_assert(strstr(r.out, "mode = observe\n") &&
+			  strstr(r.out, "[/srv/*]\nconflicts = fd\n"), "%s",
+			  r.out);
+	}
 }

@@ -386,7 +386,7 @@ Test(deadlock, both_close_the_cycle_at_once_shim, .timeout = 30)
 {
 	int both = both_at_once(SHIM, 10);
 
-	fprintf(stderr, "cycle closed by both at once: both failed with "
+	tu_note("cycle closed by both at once: both failed with "
 		"EDEADLK in %d of 10 rounds (plain: never)\n", both);
 }
 
@@ -841,7 +841,7 @@ Test(deadlock, cost_of_a_blocking_setlkw, .timeout = 60)
 		cr_log_info("holder lets go after %ld us: plain %s | shim %s "
 			    "| shim without check %s", delays[i], out[0],
 			    out[1], out[2]);
-		fprintf(stderr, "blocking F_SETLKW, holder lets go after "
+		tu_note("blocking F_SETLKW, holder lets go after "
 			"%ld us:\n  plain:              %s\n  shim:"
 			"               %s\n  shim, no check:     %s\n",
 			delays[i], out[0], out[1], out[2]);

@@ -9,7 +9,9 @@
  * level info what it prevented.
  */
 #include <criterion/criterion.h>
+#include <elf.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -138,6 +140,99 @@ static const char *field(const char *line, const char *key)
 	return val;
 }
 
+/* The value of key in a logfmt line, unquoted ("\"" and "\\\\" undone). */
+static const char *qfield(const char *line, const char *key)
+{
+	static __thread char val[4096];
+	const char *p = line;
+	char k[64];
+	size_t n = 0;
+
+	snprintf(k, sizeof(k), " %s=", key);
+	while (p && (p = strstr(p, k)) != NULL) {
+		/* not inside an earlier quoted value */
+		int q = 0;
+
+		for (const char *c = line; c < p; c++) {
+			if (*c == '\\' && q)
+				c++;
+			else if (*c == '"')
+				q = !q;
+		}
+		if (!q)
+			break;
+		p++;
+	}
+	if (!p)
+		return "(none)";
+	p += strlen(k);
+	if (*p != '"')
+		return field(line, key);
+	for (p++; *p && *p != '"' && n + 1 < sizeof(val); p++) {
+		if (*p == '\\' && p[1])
+			p++;
+		val[n++] = *p;
+	}
+	val[n] = 0;
+	return val;
+}
+
+/* The GNU build-id of the ELF file at path, in hex ("" if none). */
+static const char *build_id_of(const char *path)
+{
+	static __thread char hex[129];
+	static char buf[1 << 16];
+	FILE *f = fopen(path, "rb");
+	size_t n = f ? fread(buf, 1, sizeof(buf), f) : 0;
+	const Elf64_Ehdr *eh = (const void *)buf;
+
+	hex[0] = 0;
+	if (f)
+		fclose(f);
+	if (n < sizeof(*eh) || eh->e_phoff + eh->e_phnum * sizeof(Elf64_Phdr) > n)
+		return hex;
+	for (int i = 0; i < eh->e_phnum; i++) {
+		const Elf64_Phdr *ph = (const void *)(buf + eh->e_phoff +
+						      i * sizeof(*ph));
+		size_t off = ph->p_offset, end = off + ph->p_filesz;
+
+		if (ph->p_type != PT_NOTE || end > n)
+			continue;
+		while (off + sizeof(Elf64_Nhdr) <= end) {
+			const Elf64_Nhdr *nh = (const void *)(buf + off);
+			size_t a = ph->p_align == 8 ? 8 : 4;
+			size_t ns = (nh->n_namesz + a - 1) & ~(a - 1);
+			size_t ds = (nh->n_descsz + a - 1) & ~(a - 1);
+
+			if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4) {
+				const unsigned char *d = (const void *)(
+					buf + off + sizeof(*nh) + ns);
+
+				for (size_t j = 0; j < nh->n_descsz && j < 64; j++)
+					snprintf(hex + 2 * j, 3, "%02x", d[j]);
+				return hex;
+			}
+			off += sizeof(*nh) + ns + ds;
+		}
+	}
+	return hex;
+}
+
+/* The call site "/full/path/lockprog+0xOFF (BuildId: ...)", of the
+ * program that ran, with its own build-id. */
+static void expect_caller_in(const char *caller, const char *prog)
+{
+	char exe[PATH_MAX], want[PATH_MAX + 200];
+
+	cr_assert(realpath(prog, exe), "%s", prog);
+	snprintf(want, sizeof(want), "%s+0x", exe);
+	cr_expect(!strncmp(caller, want, strlen(want)),
+		  "caller should name %s: %s", want, caller);
+	snprintf(want, sizeof(want), " (BuildId: %s)", build_id_of(exe));
+	cr_expect(strlen(want) > 12 && strstr(caller, want),
+		  "caller should have %s: %s", want, caller);
+}
+
 /*
  * Run lockprog PATH STEPS with the shim in mode (NULL: without the shim),
  * logging to a fresh file, env added; probe path at each "ready" as wants
@@ -262,8 +357,14 @@ static void expect_loss(const struct run *r, const char *path, int fd,
 	else
 		cr_expect_str_eq(field(line, "tid"), want, "%s", line);
 	if (!sanitized())
-		cr_expect(!strncmp(field(line, "caller"), "lockprog+0x", 11),
-			  "caller should name the program: %s", line);
+		expect_caller_in(qfield(line, "caller"), tu_prog("lockprog"));
+	cr_expect_str_eq(field(line, "comm"), "lockprog", "%s", line);
+	{
+		char exe[PATH_MAX];
+
+		cr_assert(realpath(tu_prog("lockprog"), exe));
+		cr_expect_str_eq(qfield(line, "exe"), exe, "%s", line);
+	}
 	cr_expect(strstr(line, " ts="), "%s", line);
 	cr_expect_eq(count_events(r->text, "lock-loss-unseen"), 0, "%s",
 		     r->text);
@@ -571,8 +672,7 @@ Test(observe, protect_says_prevented_at_info_only, .timeout = 30)
 	cr_expect_str_eq(field(line, "func"), "close", "%s", line);
 	cr_expect_str_eq(field(line, "lost"), "fd3:W:0-9", "%s", line);
 	if (!sanitized())
-		cr_expect(!strncmp(field(line, "caller"), "lockprog+0x", 11),
-			  "%s", line);
+		expect_caller_in(qfield(line, "caller"), tu_prog("lockprog"));
 
 	r = run("protect", path, steps, NULL,
 		WANTS({ 0, 0, 10, W }, { 1, 0, 10, W }));
@@ -593,12 +693,17 @@ Test(observe, backtrace_on_adds_backtrace, .timeout = 30)
 		WANTS({ 1, 0, 10, U }));
 	cr_assert(event_line(r->text, "lock-loss", 0, line, sizeof(line)),
 		  "%s", r->text);
-	cr_expect(strlen(field(line, "backtrace")) > 1 &&
-		  strcmp(field(line, "backtrace"), "(none)"), "%s", line);
-	if (!sanitized())
-		cr_expect(strstr(field(line, "backtrace"), "lockprog"),
-			  "the backtrace should pass through the program: %s",
-			  line);
+	cr_expect(strlen(qfield(line, "backtrace")) > 1 &&
+		  strcmp(qfield(line, "backtrace"), "(none)"), "%s", line);
+	if (!sanitized()) {
+		/* Innermost first, each frame as the caller is written. */
+		expect_caller_in(qfield(line, "backtrace"),
+				 tu_prog("lockprog"));
+		cr_expect(strstr(qfield(line, "backtrace"), " < /"),
+			  "frames with full paths: %s", line);
+		cr_expect(strstr(qfield(line, "backtrace"), "libc.so.6+0x"),
+			  "the backtrace should reach libc: %s", line);
+	}
 
 	r = run("observe", path, steps, NULL, WANTS({ 1, 0, 10, U }));
 	cr_assert(event_line(r->text, "lock-loss", 0, line, sizeof(line)));
@@ -684,5 +789,89 @@ Test(observe, table_follows_the_kernel_after_a_loss, .timeout = 30)
 	cr_assert(event_line(r->text, "lock-loss", 1, line, sizeof(line)));
 	cr_expect_str_eq(field(line, "lost"), "fd3:R:100-104", "%s", line);
 	cr_expect_str_eq(field(line, "fd"), "4", "%s", line);
+	unlink(path);
+}
+
+/* ---- which program, and an interpreter's frames ----------------------- */
+
+/* Every line names the program (comm, exe), the summary too. */
+Test(observe, every_event_names_the_program, .timeout = 30)
+{
+	char *path = mkfile(), line[4096], exe[PATH_MAX];
+	struct run *r = run("observe", path,
+			    STEPS("open:a:rw", "lock:a:w:set:0:10", "open:b:r",
+				  "close:b"),
+			    ENV("LOCKSPACE_PRELOAD_REPORT=1"), NO_WANTS);
+	int n = 0;
+
+	cr_assert(realpath(tu_prog("lockprog"), exe));
+	for (const char *l = r->text; *l; n++) {
+		size_t len = strcspn(l, "\n");
+
+		snprintf(line, sizeof(line), "%.*s", (int)len, l);
+		cr_expect_str_eq(field(line, "comm"), "lockprog", "%s", line);
+		cr_expect_str_eq(qfield(line, "exe"), exe, "%s", line);
+		l += len + (l[len] == '\n');
+	}
+	cr_expect_eq(n, 2, "a loss and the summary:\n%s", r->text);
+	unlink(path);
+}
+
+/* A Python program that loses a lock: the native caller is the
+ * interpreter, named with its full path and build-id; py-caller names
+ * the script's line, py-backtrace its frames (backtrace = on). */
+Test(observe, python_frames_name_the_script_line, .timeout = 30)
+{
+	static const char script[] =
+		"import fcntl, os, sys\n"          /* 1 */
+		"path = sys.argv[1]\n"             /* 2 */
+		"def peek():\n"                    /* 3 */
+		"    fd = os.open(path, os.O_RDONLY)\n"
+		"    os.close(fd)\n"               /* 5: the loss */
+		"fd = os.open(path, os.O_RDWR)\n"
+		"fcntl.lockf(fd, fcntl.LOCK_EX)\n"
+		"peek()\n";                        /* 8 */
+	const char *py = "/usr/bin/python3";
+	char *path = mkfile(), spath[64], log[64], logv[96], text[32768];
+	char line[8192], want[256], exe[PATH_MAX];
+	const char *argv[] = { py, spath, path, NULL };
+	const char *env[] = { "LOCKSPACE_PRELOAD_MODE=observe", logv,
+			      "LOCKSPACE_PRELOAD_BACKTRACE=on", NULL };
+	int fd;
+	FILE *f;
+	size_t n;
+
+	if (access(py, X_OK) < 0)
+		cr_skip_test("no %s", py);
+	snprintf(spath, sizeof(spath), "/tmp/lockspace-py-XXXXXX");
+	fd = mkstemp(spath);
+	cr_assert(fd >= 0);
+	cr_assert_eq(write(fd, script, sizeof(script) - 1),
+		     (ssize_t)sizeof(script) - 1);
+	close(fd);
+	snprintf(log, sizeof(log), "/tmp/lockspace-pylog-XXXXXX");
+	fd = mkstemp(log);
+	cr_assert(fd >= 0);
+	close(fd);
+	snprintf(logv, sizeof(logv), "LOCKSPACE_PRELOAD_LOG=%s", log);
+	cr_assert_eq(tu_run(1, argv, env, NULL, 0), 0);
+	f = fopen(log, "r");
+	cr_assert(f);
+	n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[n] = 0;
+	cr_assert_eq(count_events(text, "lock-loss"), 1, "%s", text);
+	event_line(text, "lock-loss", 0, line, sizeof(line));
+	snprintf(want, sizeof(want), "%s:5 (peek)", spath);
+	cr_expect_str_eq(qfield(line, "py-caller"), want, "%s", line);
+	snprintf(want, sizeof(want), "%s:5 (peek) < %s:8 (<module>)", spath,
+		 spath);
+	cr_expect_str_eq(qfield(line, "py-backtrace"), want, "%s", line);
+	cr_assert(realpath(py, exe));
+	cr_expect_str_eq(qfield(line, "exe"), exe, "%s", line);
+	if (!sanitized())
+		expect_caller_in(qfield(line, "caller"), py);
+	unlink(log);
+	unlink(spath);
 	unlink(path);
 }

@@ -116,10 +116,12 @@ static void write_wait(pid_t pid, unsigned long long st, const char *path,
 
 /* ---- the text table ------------------------------------------------- */
 
-/* The line of out whose second column is pid and sixth is start; its
- * whitespace-separated fields go to f (BLOCKER and HOLDER-FD may be empty,
- * so only the first eight and the last are at fixed places). */
-static int find_line(const char *out, pid_t pid, long start, char f[12][256])
+/* The line of out whose second column is pid and seventh is start (the
+ * default columns: COMMAND PID TYPE SIZE MODE M START END HOLDER-FD VIA
+ * BLOCKER WAITERS PATH); its whitespace-separated fields go to f. The
+ * columns after END may be empty: f[8] is the first of them that is
+ * there, f[9] VIA (the field that names one), f[11] PATH (the last). */
+static int find_line(const char *out, pid_t pid, long start, char f[16][256])
 {
 	const char *l = out;
 
@@ -133,10 +135,15 @@ static int find_line(const char *out, pid_t pid, long start, char f[12][256])
 			len = sizeof(line) - 1;
 		memcpy(line, l, len);
 		line[len] = 0;
-		for (char *s, *t = strtok_r(line, " ", &s); t && n < 12;
+		for (char *s, *t = strtok_r(line, " ", &s); t && n < 15;
 		     t = strtok_r(NULL, " ", &s))
 			snprintf(f[n++], 256, "%s", t);
-		if (n >= 9 && atoi(f[1]) == pid && atol(f[5]) == start) {
+		if (n >= 10 && atoi(f[1]) == pid && atol(f[6]) == start) {
+			for (int i = 8; i < n; i++)
+				if (!strcmp(f[i], "anchor") ||
+				    !strcmp(f[i], "posix") ||
+				    !strcmp(f[i], "ofd"))
+					memmove(f[9], f[i], 256);
 			memmove(f[11], f[n - 1], 256);
 			return n;
 		}
@@ -148,9 +155,11 @@ static int find_line(const char *out, pid_t pid, long start, char f[12][256])
 /* ---- a tiny JSON reader: enough for {"locks": [{...}, ...]} ---------- */
 
 struct jrow {
-	char command[64], type[16], size[16], mode[16], via[16];
+	char command[64], type[16], size[16], mode[16], via[16], m[8];
 	char path[512];
-	long pid, blocker, holder_fd; /* null: 0, -1 for holder-fd */
+	char fds[64];  /* holder-fd, "3,4" */
+	long pid, blocker, holder_fd; /* null: 0; holder-fd: the first, -1 */
+	long waiters;
 	long long start, end;
 };
 
@@ -239,6 +248,29 @@ static long jnum(const char *v, long null)
 	return strcmp(v, "null") ? atol(v) : null;
 }
 
+/* An array of numbers, as "3,4" in buf. */
+static int jarray(struct jp *j, char *buf, size_t len)
+{
+	size_t n = 0;
+	char v[32];
+
+	if (!jlit(j, '['))
+		return 0;
+	buf[0] = 0;
+	jws(j);
+	while (*j->s && *j->s != ']') {
+		if (!jscalar(j, v, sizeof(v)))
+			return 0;
+		n += (size_t)snprintf(buf + n, len - n, "%s%s", n ? "," : "",
+				      v);
+		jws(j);
+		if (*j->s == ',')
+			j->s++;
+		jws(j);
+	}
+	return jlit(j, ']');
+}
+
 /* Parse a whole --json listing; returns the rows (at most max) or -1. */
 static int parse_json(const char *text, struct jrow *rows, int max)
 {
@@ -259,8 +291,11 @@ static int parse_json(const char *text, struct jrow *rows, int max)
 		if (!jlit(&j, '{'))
 			return -1;
 		do {
-			if (!jstr(&j, key, sizeof(key)) || !jlit(&j, ':') ||
-			    !jscalar(&j, val, sizeof(val)))
+			if (!jstr(&j, key, sizeof(key)) || !jlit(&j, ':'))
+				return -1;
+			jws(&j);
+			if (*j.s == '[' ? !jarray(&j, val, sizeof(val))
+					: !jscalar(&j, val, sizeof(val)))
 				return -1;
 			keys++;
 			if (!strcmp(key, "command"))
@@ -281,15 +316,20 @@ static int parse_json(const char *text, struct jrow *rows, int max)
 				cp(r.path, sizeof(r.path), val);
 			else if (!strcmp(key, "blocker"))
 				r.blocker = jnum(val, 0);
-			else if (!strcmp(key, "holder-fd"))
-				r.holder_fd = jnum(val, -1);
+			else if (!strcmp(key, "holder-fd")) {
+				cp(r.fds, sizeof(r.fds), val);
+				r.holder_fd = val[0] ? atol(val) : -1;
+			} else if (!strcmp(key, "m"))
+				cp(r.m, sizeof(r.m), val);
+			else if (!strcmp(key, "waiters"))
+				r.waiters = jnum(val, -1);
 			else if (!strcmp(key, "via"))
 				cp(r.via, sizeof(r.via), val);
 			else
 				keys--;
 			jws(&j);
 		} while (*j.s == ',' && j.s++);
-		if (!jlit(&j, '}') || keys != 11)
+		if (!jlit(&j, '}') || keys != 13)
 			return -1;
 		if (n < max)
 			rows[n++] = r;
@@ -337,7 +377,7 @@ Test(viewer, shimmed_and_plain_holders_listed)
 	static char out[OUT_LEN];
 	struct kernel_lock kl[8];
 	struct tu_proc a, b;
-	char path[64], f[12][256];
+	char path[64], f[16][256];
 	int fd, n;
 
 	make_file(path, sizeof(path));
@@ -356,23 +396,29 @@ Test(viewer, shimmed_and_plain_holders_listed)
 
 	cr_assert_eq(run_tool(out, "--path", path, NULL, NULL), 0);
 	cr_assert(!strncmp(out, "COMMAND ", 8), "header: %s", out);
+	cr_assert(strstr(out, " END HOLDER-FD VIA    BLOCKER WAITERS PATH\n"),
+		  "the columns, PATH last: %s", out);
 	cr_assert(find_line(out, a.pid, 0, f), "no line for %d:\n%s", a.pid,
 		  out);
 	cr_expect_str_eq(f[0], "lockprog");
 	cr_expect_str_eq(f[2], "OFDLCK");
 	cr_expect_str_eq(f[3], "4K");
 	cr_expect_str_eq(f[4], "WRITE");
-	cr_expect_str_eq(f[6], "99");
-	cr_expect_str_eq(f[7], path);
-	cr_expect_str_eq(f[11], "anchor", "%s", out);
+	cr_expect_str_eq(f[5], "0");
+	cr_expect_str_eq(f[7], "99");
+	/* The program's own descriptor, not the anchor's. */
+	cr_expect_str_eq(f[8], "3", "%s", out);
+	cr_expect_str_eq(f[9], "anchor", "%s", out);
+	cr_expect_str_eq(f[11], path);
 	cr_assert(find_line(out, b.pid, 200, f), "no line for %d:\n%s", b.pid,
 		  out);
 	cr_expect_str_eq(f[0], "lockprog");
 	cr_expect_str_eq(f[2], "POSIX");
 	cr_expect_str_eq(f[4], "READ");
-	cr_expect_str_eq(f[6], "299");
-	cr_expect_str_eq(f[7], path);
-	cr_expect_str_eq(f[11], "posix", "%s", out);
+	cr_expect_str_eq(f[7], "299");
+	cr_expect_str_eq(f[8], "3", "%s", out);
+	cr_expect_str_eq(f[9], "posix", "%s", out);
+	cr_expect_str_eq(f[11], path);
 
 	/* --pid keeps one process's locks, --noheadings drops the header. */
 	cr_assert_eq(run_tool(out, "--noheadings", "--pid", "", NULL), 2,
@@ -415,14 +461,17 @@ Test(viewer, json_parses_back)
 	cr_expect_str_eq(r->command, "lockprog");
 	cr_expect_str_eq(r->type, "OFDLCK");
 	cr_expect_str_eq(r->mode, "WRITE");
-	cr_expect_eq(r->end, -1, "EOF is -1");
+	cr_expect_eq(r->end, 0, "EOF is 0, as in lslocks");
+	cr_expect_str_eq(r->m, "false");
 	cr_expect_str_eq(r->path, path);
 	cr_expect_str_eq(r->size, "4K");
 	cr_expect_str_eq(r->via, "anchor");
 	cr_expect_eq(r->blocker, 0);
-	cr_expect(r->holder_fd > 2 && fdinfo_has(a.pid, r->holder_fd,
-						 "OFDLCK"),
-		  "anchor fd %ld", r->holder_fd);
+	cr_expect_eq(r->waiters, 0);
+	/* The program's descriptor, which fdinfo shows without the lock
+	 * (the anchor carries it). */
+	cr_expect_str_eq(r->fds, "3", "%s", out);
+	cr_expect(!fdinfo_has(a.pid, 3, "OFDLCK"), "fd 3 carries no lock");
 
 	r = jfind(rows, n, b.pid, 0);
 	cr_assert(r, "%s", out);
@@ -476,7 +525,11 @@ Test(viewer, waiters_shown_with_blocker)
 	cr_expect_str_eq(p->mode, "WRITE*");
 	cr_expect_eq(p->blocker, h.pid, "%s", out);
 	cr_expect_str_eq(p->via, "posix");
+	/* A waiter's own descriptor, not the shim's anchor or its dup. */
+	cr_expect_str_eq(s->fds, "3", "%s", out);
+	cr_expect_str_eq(p->fds, "3", "%s", out);
 	cr_expect(jfind(rows, n, h.pid, 0), "%s", out);
+	cr_expect_eq(jfind(rows, n, h.pid, 0)->waiters, 2, "%s", out);
 
 	/* Other programs of the machine may wait too: only h's chains. */
 	snprintf(pid, sizeof(pid), "%d", (int)h.pid);
@@ -541,7 +594,7 @@ Test(viewer, waits_shows_cycle)
 	r = jfind(rows, n, b.pid, 5);
 	cr_assert(r, "b as a waiter:\n%s", out);
 	cr_expect_str_eq(r->mode, "READ*");
-	cr_expect_eq(r->end, -1);
+	cr_expect_eq(r->end, 0); /* EOF, as lslocks */
 	cr_expect_eq(r->blocker, a.pid);
 
 	tu_proc_finish(&a, FINISH_MS);
@@ -603,8 +656,141 @@ Test(viewer, version_help_and_bad_options)
 	cr_expect_eq(run_tool(out, "--version", NULL, NULL, NULL), 0);
 	cr_expect_str_eq(out, "lockspace-locks 0.1.0\n");
 	cr_expect_eq(run_tool(out, "--help", NULL, NULL, NULL), 0);
-	cr_expect(strstr(out, "--waits") && strstr(out, "--json"), "%s", out);
+	cr_expect(strstr(out, "--waits") && strstr(out, "--json") &&
+		  strstr(out, "--output") && strstr(out, "--list-columns"),
+		  "%s", out);
 	cr_expect_eq(run_tool(out, "--bogus", NULL, NULL, NULL), 2);
 	cr_expect_eq(run_tool(out, "--pid", "x", NULL, NULL), 2);
 	cr_expect_eq(run_tool(out, "extra", NULL, NULL, NULL), 2);
+}
+
+/* A dup of the locking descriptor holds the lock too: HOLDER-FD names
+ * both; ANCHOR-FD the shim's own, which fdinfo shows with the lock. */
+Test(viewer, holder_fds_are_the_programs)
+{
+	static char out[OUT_LEN];
+	static struct jrow rows[MAX_ROWS];
+	const char *argv[] = { tu_prog("lockprog"), NULL, "watchdog:30000",
+			       "open:a:rw", "lock:a:w:set:0:10", "dup:c:a",
+			       "ready", NULL };
+	const char *env[] = { wait_env, NULL };
+	const struct jrow *r;
+	struct tu_proc a;
+	char path[64], line[64];
+	int n;
+
+	make_file(path, sizeof(path));
+	argv[1] = path;
+	cr_assert(tu_proc_start(&a, 1, argv, env) == 0);
+	cr_assert(tu_proc_ready(&a, READY_MS) == 0, "%s", a.buf);
+	cr_assert_eq(run_tool(out, "-J", "-P", path, NULL), 0);
+	n = parse_json(out, rows, MAX_ROWS);
+	r = jfind(rows, n, a.pid, 0);
+	cr_assert(r, "%s", out);
+	cr_expect_str_eq(r->fds, "3,4", "%s", out);
+	cr_assert_eq(run_tool(out, "-n", "-r", "-o", "ANCHOR-FD"), 0);
+	cr_assert_eq(run_tool(out, "-nr", "-oPID,ANCHOR-FD", "-P", path), 0);
+	snprintf(line, sizeof(line), "%d ", (int)a.pid);
+	cr_assert(!strncmp(out, line, strlen(line)), "%s", out);
+	cr_expect(fdinfo_has(a.pid, atol(out + strlen(line)), "OFDLCK"),
+		  "anchor %s", out);
+	tu_proc_finish(&a, FINISH_MS);
+	unlink(path);
+}
+
+/* lslocks's options: -o (and +LIST), -r, -n, -b, -u, --output-all,
+ * --list-columns (-H), -J with -r refused. */
+Test(viewer, lslocks_options)
+{
+	static char out[OUT_LEN];
+	struct tu_proc b;
+	char path[64], want[256];
+
+	make_file(path, sizeof(path));
+	hold(&b, 0, path, 'r', 0, 5, 0);
+	cr_assert_eq(run_tool(out, "-r", "-o", "PID,SIZE,END,PATH", "-P"), 2,
+		     "-P needs its argument");
+	{
+		const char *argv[] = { TOOL, "-r", "-b", "-o",
+				       "pid,size,start,end,path", "-P", path,
+				       NULL };
+		const char *env[] = { wait_env, NULL };
+
+		cr_assert_eq(tu_run(0, argv, env, out, OUT_LEN), 0);
+	}
+	snprintf(want, sizeof(want), "PID SIZE START END PATH\n%d 4096 0 4 %s\n",
+		 (int)b.pid, path);
+	cr_expect_str_eq(out, want);
+	{
+		const char *argv[] = { TOOL, "-n", "-o", "+INODE,TID", "-P",
+				       path, NULL };
+		const char *env[] = { wait_env, NULL };
+
+		cr_assert_eq(tu_run(0, argv, env, out, OUT_LEN), 0);
+		cr_expect(strncmp(out, "COMMAND", 7) && strstr(out, path),
+			  "%s", out);
+	}
+	cr_assert_eq(run_tool(out, "--output-all", "-u", "-P", path), 0);
+	cr_expect(strstr(out, "INODE MAJ:MIN") && strstr(out, "ANCHOR-FD"),
+		  "%s", out);
+	cr_assert_eq(run_tool(out, "--list-columns", NULL, NULL, NULL), 0);
+	cr_expect(strstr(out, "HOLDER-FD") && strstr(out, "BLOCKER") &&
+		  strstr(out, "MAJ:MIN"), "%s", out);
+	cr_assert_eq(run_tool(out, "-H", "-J", NULL, NULL), 0);
+	cr_expect(strstr(out, "\"lockspace-locks-columns\""), "%s", out);
+	cr_expect_eq(run_tool(out, "-J", "-r", NULL, NULL), 2);
+	cr_expect_eq(run_tool(out, "-o", "NOSUCH", NULL, NULL), 2);
+	tu_proc_finish(&b, FINISH_MS);
+	unlink(path);
+}
+
+/* The same locks as lslocks -J sees them, key by key: a plain POSIX lock
+ * is the same object, with our keys added; the shimmed lock, which
+ * lslocks 2.38 shows with pid -1, is named. (python3 compares.) */
+Test(viewer, same_json_as_lslocks)
+{
+	static char out[OUT_LEN];
+	struct tu_proc a, b;
+	char path[64], script[2048];
+
+	if (access("/usr/bin/lslocks", X_OK) < 0)
+		cr_skip_test("no lslocks");
+	make_file(path, sizeof(path));
+	hold(&a, 1, path, 'w', 0, 100, 0);
+	hold(&b, 0, path, 'r', 200, 0, 0);
+	snprintf(script, sizeof(script),
+		 "import json, subprocess, sys\n"
+		 "def rows(cmd):\n"
+		 "    d = json.loads(subprocess.run(cmd, capture_output=True,\n"
+		 "                   check=True, env={'LOCKSPACE_WAIT_DIR':\n"
+		 "                   '%s'}).stdout)\n"
+		 "    return d['locks']\n"
+		 "# /proc/locks read in pages may repeat a line that moved\n"
+		 "ls = [dict(t) for t in {tuple(r.items()) for r in\n"
+		 "      rows(['lslocks', '-J']) if r['pid'] == %d}]\n"
+		 "us = [r for r in rows(['%s', '-J']) if r['path'] == '%s']\n"
+		 "assert len(ls) == 1, ls\n"
+		 "mine = [r for r in us if r['pid'] == %d]\n"
+		 "assert len(mine) == 1, us\n"
+		 "for k, v in ls[0].items():\n"
+		 "    assert mine[0][k] == v, (k, v, mine[0][k])\n"
+		 "assert set(mine[0]) - set(ls[0]) == {'holder-fd', 'via',\n"
+		 "       'blocker', 'waiters'}, mine[0]\n"
+		 "sh = [r for r in us if r['pid'] == %d]\n"
+		 "assert len(sh) == 1 and sh[0]['type'] == 'OFDLCK' and\\\n"
+		 "       sh[0]['via'] == 'anchor' and sh[0]['end'] == 99 and\\\n"
+		 "       sh[0]['holder-fd'] == [3] and sh[0]['m'] is False, sh\n"
+		 "print('same')\n",
+		 wait_dir, (int)b.pid, TOOL, path, (int)b.pid, (int)a.pid);
+	{
+		const char *argv[] = { "/usr/bin/python3", "-c", script,
+				       NULL };
+
+		cr_expect_eq(tu_run(0, argv, NULL, out, OUT_LEN), 0, "%s",
+			     out);
+		cr_expect_str_eq(out, "same\n");
+	}
+	tu_proc_finish(&a, FINISH_MS);
+	tu_proc_finish(&b, FINISH_MS);
+	unlink(path);
 }

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -193,6 +194,48 @@ const char *tu_preload(void)
 	return p && *p ? p : BUILD_DIR "/liblockspace-preload.so";
 }
 
+/* make check sets LOCKSPACE_TEST_LOG: the programs' stderr and the tests'
+ * notes go there, so that a passing run prints the runner's lines only.
+ * Run by hand, without it, they stay on stderr. -1: stderr. */
+static int test_log(void)
+{
+	const char *p = getenv("LOCKSPACE_TEST_LOG");
+
+	if (!p || !*p)
+		return -1;
+	return open(p, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+}
+
+/* In a child about to exec: its stderr to the test log. */
+static void stderr_to_log(void)
+{
+	int fd = test_log();
+
+	if (fd >= 0 && fd != 2) {
+		dup2(fd, 2);
+		close(fd);
+	}
+}
+
+void tu_note(const char *fmt, ...)
+{
+	char buf[4096];
+	va_list ap;
+	int fd = test_log(), n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(buf))
+		n = sizeof(buf) - 1;
+	if (write(fd >= 0 ? fd : 2, buf, (size_t)n) < 0)
+		n = 0;
+	if (fd >= 0)
+		close(fd);
+}
+
 int tu_run(int preload, const char *const *argv, const char *const *env,
 	   char *out, size_t outlen)
 {
@@ -207,6 +250,7 @@ int tu_run(int preload, const char *const *argv, const char *const *env,
 		int i;
 
 		dup2(pfd[1], 1);
+		stderr_to_log();
 		close_range(3, ~0U, 0);	/* the runner's own (Criterion's) */
 		unsetenv("LD_PRELOAD");
 		if (preload)
@@ -263,6 +307,7 @@ int tu_proc_start(struct tu_proc *p, int preload, const char *const *argv,
 
 		dup2(in[0], 0);
 		dup2(out[1], 1);
+		stderr_to_log();
 		close_range(3, ~0U, 0);	/* the runner's own (Criterion's) */
 		unsetenv("LD_PRELOAD");
 		if (preload)

@@ -48,6 +48,10 @@ int tu_fd_locks(int fd, struct kernel_lock *out, int max);
  * F_GETLK for a write lock over [start, start + len); returns the l_type
  * the child saw and fills pid when non-NULL. */
 int tu_probe(const char *path, off_t start, off_t len, pid_t *pid);
+/* A note for whoever reads the test log (figures a test measured): to
+ * $LOCKSPACE_TEST_LOG, where make check also sends the programs'
+ * stderr, else to stderr. */
+void tu_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Path of a built test program, and the preload line to use. */
 const char *tu_prog(const char *name);
 const char *tu_preload(void);

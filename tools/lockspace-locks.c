@@ -21,10 +21,13 @@
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <getopt.h>
+#include <libsmartcols/libsmartcols.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -346,6 +349,7 @@ static char *path_from_maps(int pid, unsigned maj, unsigned min,
 struct proc {
 	int pid;
 	int shim; /* -1 not known yet */
+	int band; /* the bottom of the shim's band of descriptors, 0 unknown */
 	char *comm;
 };
 
@@ -364,6 +368,7 @@ static struct proc *proc_get(int pid)
 	p = &procs[nprocs++];
 	p->pid = pid;
 	p->shim = -1;
+	p->band = -1;
 	p->comm = NULL;
 	if (pid > 0) {
 		snprintf(path, sizeof(path), "/proc/%d/comm", pid);
@@ -394,6 +399,28 @@ static int runs_shim(int pid)
 	if (p->shim < 0)
 		p->shim = pf_runs_shim(pid);
 	return p->shim;
+}
+
+/* Where a shimmed process keeps its own descriptors: from RLIMIT_NOFILE
+ * down, as shim/band.c starts its band (it grows lower only past a
+ * thousand anchors). INT_MAX when not known. */
+static int band_of(int pid)
+{
+	struct proc *p = proc_get(pid);
+	char path[64], *buf, *l;
+	unsigned long long cur = 0;
+
+	if (p->band >= 0)
+		return p->band ? p->band : INT_MAX;
+	p->band = 0;
+	snprintf(path, sizeof(path), "/proc/%d/limits", pid);
+	buf = slurp(path);
+	l = buf ? strstr(buf, "Max open files") : NULL;
+	if (l && sscanf(l + 14, "%llu", &cur) == 1 && cur > 16)
+		p->band = (int)(cur > 256 ? cur - (cur > 4096 ? 1024 : cur / 4)
+					  : cur - 8);
+	free(buf);
+	return p->band ? p->band : INT_MAX;
 }
 
 /* ---- the shim's wait files -------------------------------------------- */
@@ -536,10 +563,12 @@ struct row {
 	int waiting;
 	int tid;     /* from a wait file, else 0 */
 	int blocker; /* 0 none, -1 unknown */
-	int holder_fd;
+	int holder_fd; /* the descriptor fdinfo lists the lock under */
 	const char *via;
 	char *path;
 	long long size;
+	char fds[128];  /* HOLDER-FD: the program's own, "3,5" */
+	int waiters;    /* rows waiting for this holder on this file */
 };
 
 static struct row *rows;
@@ -581,6 +610,8 @@ static int holder_of(const struct klock *l, int *fd)
 	return pid > 0 ? pid : l->pid;
 }
 
+static void holder_fds(struct row *r);
+
 static void row_fill(struct row *r)
 {
 	const struct fdref *ref;
@@ -598,6 +629,56 @@ static void row_fill(struct row *r)
 		r->path = xstrdup("(unknown)");
 	if (!r->via)
 		r->via = via_of(&r->l, r->l.pid);
+	holder_fds(r);
+}
+
+/*
+ * HOLDER-FD: the program's own descriptors that hold the range. A lock
+ * the kernel keeps on a description is listed in the fdinfo of each of
+ * its descriptors (POSIX: the description that took it; OFD, flock):
+ * those. An anchor's OFD lock is on the shim's descriptor, which the
+ * program never sees: the program's descriptors open on the file are
+ * the holders, those whose fdinfo lists no OFD lock (the anchor and the
+ * shim's private dups of it do). From outside, the shim's table is not
+ * visible: when the program has several descriptions of the file open,
+ * all of them are named (one of them took the range). A waiter's are
+ * its descriptors of the file (a request is listed in no fdinfo), but
+ * the shim's. ANCHOR-FD is the anchor's number.
+ */
+static void holder_fds(struct row *r)
+{
+	size_t off = 0;
+	int anchor = !strcmp(r->via, "anchor");
+
+	r->fds[0] = 0;
+	for (size_t i = 0; i < nrefs; i++) {
+		const struct fdref *f = &refs[i];
+		int listed = 0, ofd = 0, n;
+
+		if (f->pid != r->l.pid || f->maj != r->l.maj ||
+		    f->min != r->l.min || f->ino != r->l.ino)
+			continue;
+		for (size_t j = 0; j < nfdlocks; j++) {
+			const struct fdlock *k = &fdlocks[j];
+
+			if (k->pid != f->pid || k->fd != f->fd)
+				continue;
+			listed |= klock_same_nopid(&k->l, &r->l);
+			ofd |= !strcmp(k->l.kind, "OFDLCK");
+		}
+		/* A waiter: its descriptors of the file (a request is in no
+		 * fdinfo), but the shim's (in its band, or with its OFD
+		 * locks). */
+		if (anchor && (ofd || f->fd >= band_of(f->pid)))
+			continue;
+		if (!anchor && !r->waiting && !listed)
+			continue;
+		n = snprintf(r->fds + off, sizeof(r->fds) - off, "%s%d",
+			     off ? "," : "", f->fd);
+		if (n < 0 || (size_t)n >= sizeof(r->fds) - off)
+			break;
+		off += (size_t)n;
+	}
 }
 
 static void add_row(const struct row *r)
@@ -713,9 +794,27 @@ static void build_rows(void)
 	}
 }
 
-/* ---- output ----------------------------------------------------------- */
+/* Each holder row: how many rows wait for its process on its file. */
+static void count_waiters(void)
+{
+	for (size_t i = 0; i < nrows; i++) {
+		struct row *h = &rows[i];
 
-static int opt_json, opt_noheadings, opt_waits, opt_pid;
+		if (h->waiting)
+			continue;
+		for (size_t j = 0; j < nrows; j++)
+			h->waiters += rows[j].waiting &&
+				      rows[j].blocker == h->l.pid &&
+				      rows[j].l.maj == h->l.maj &&
+				      rows[j].l.min == h->l.min &&
+				      rows[j].l.ino == h->l.ino;
+	}
+}
+
+/* ---- output: lslocks's table, through libsmartcols ---------------------- */
+
+static int opt_json, opt_noheadings, opt_waits, opt_pid, opt_raw, opt_bytes;
+static int opt_noinacc;
 static const char *opt_path;
 
 static int row_shown(const struct row *r)
@@ -723,6 +822,8 @@ static int row_shown(const struct row *r)
 	if (opt_pid && r->l.pid != opt_pid)
 		return 0;
 	if (opt_path && fnmatch(opt_path, r->path, 0))
+		return 0;
+	if (opt_noinacc && !strcmp(r->path, "(unknown)"))
 		return 0;
 	return 1;
 }
@@ -770,122 +871,293 @@ static void json_str(const char *s)
 	putchar('"');
 }
 
-enum { C_COMMAND, C_PID, C_TYPE, C_SIZE, C_MODE, C_START, C_END, C_PATH,
-       C_BLOCKER, C_HOLDER_FD, C_VIA, NCOLS };
+/* lslocks's columns (util-linux 2.38, in its order), then ours. */
+enum { C_COMMAND, C_PID, C_TYPE, C_SIZE, C_INODE, C_MAJMIN, C_MODE, C_M,
+       C_START, C_END, C_PATH, C_BLOCKER, C_HOLDER_FD, C_ANCHOR_FD, C_VIA,
+       C_WAITERS, C_TID, NCOLS };
 
-static const char *const col_name[NCOLS] = {
-	"COMMAND", "PID", "TYPE", "SIZE", "MODE", "START", "END", "PATH",
-	"BLOCKER", "HOLDER-FD", "VIA",
-};
-static const int col_right[NCOLS] = {
-	[C_PID] = 1, [C_SIZE] = 1, [C_START] = 1, [C_END] = 1,
-	[C_BLOCKER] = 1, [C_HOLDER_FD] = 1,
+static struct colinfo {
+	const char *name;
+	double whint;
+	int flags;
+	int json; /* SCOLS_JSON_* */
+	const char *help;
+} infos[NCOLS] = {
+	[C_COMMAND] = {"COMMAND", 15, 0, SCOLS_JSON_STRING,
+		       "command of the process holding the lock"},
+	[C_PID] = {"PID", 5, SCOLS_FL_RIGHT, SCOLS_JSON_NUMBER,
+		   "PID of the process holding the lock"},
+	[C_TYPE] = {"TYPE", 5, SCOLS_FL_RIGHT, SCOLS_JSON_STRING,
+		    "kind of lock"},
+	[C_SIZE] = {"SIZE", 4, SCOLS_FL_RIGHT, SCOLS_JSON_STRING,
+		    "size of the lock"},
+	[C_INODE] = {"INODE", 5, SCOLS_FL_RIGHT, SCOLS_JSON_NUMBER,
+		     "inode number"},
+	[C_MAJMIN] = {"MAJ:MIN", 6, 0, SCOLS_JSON_STRING,
+		      "major:minor device number"},
+	[C_MODE] = {"MODE", 5, 0, SCOLS_JSON_STRING,
+		    "lock access mode (* waiting)"},
+	[C_M] = {"M", 1, 0, SCOLS_JSON_BOOLEAN,
+		 "mandatory state of the lock: 0 (none), 1 (set)"},
+	[C_START] = {"START", 10, SCOLS_FL_RIGHT, SCOLS_JSON_NUMBER,
+		     "relative byte offset of the lock"},
+	[C_END] = {"END", 10, SCOLS_FL_RIGHT, SCOLS_JSON_NUMBER,
+		   "ending offset of the lock (0: to the end of file)"},
+	[C_PATH] = {"PATH", 0, SCOLS_FL_TRUNC, SCOLS_JSON_STRING,
+		    "path of the locked file"},
+	[C_BLOCKER] = {"BLOCKER", 0, SCOLS_FL_RIGHT, SCOLS_JSON_NUMBER,
+		       "PID of the process blocking the lock"},
+	[C_HOLDER_FD] = {"HOLDER-FD", 0, SCOLS_FL_RIGHT,
+			 SCOLS_JSON_ARRAY_NUMBER,
+			 "the program's descriptors that hold the lock"},
+	[C_ANCHOR_FD] = {"ANCHOR-FD", 0, SCOLS_FL_RIGHT, SCOLS_JSON_NUMBER,
+			 "the shim's descriptor that carries it (anchor)"},
+	[C_VIA] = {"VIA", 0, 0, SCOLS_JSON_STRING,
+		   "anchor (the shim's), posix, ofd, flock or lease"},
+	[C_WAITERS] = {"WAITERS", 0, SCOLS_FL_RIGHT, SCOLS_JSON_NUMBER,
+		       "processes waiting for this holder on this file"},
+	[C_TID] = {"TID", 0, SCOLS_FL_RIGHT, SCOLS_JSON_NUMBER,
+		   "the waiting thread (the shim's wait files)"},
 };
 
-static void cells(const struct row *r, char c[NCOLS][64], const char **path)
+/* lslocks's defaults, then ours; PATH last, so that a long one does not
+ * push the other columns off the line. */
+static int columns[2 * NCOLS];
+static size_t ncolumns;
+static const int default_cols[] = {
+	C_COMMAND, C_PID, C_TYPE, C_SIZE, C_MODE, C_M, C_START, C_END,
+	C_HOLDER_FD, C_VIA, C_BLOCKER, C_WAITERS, C_PATH,
+};
+
+static int column_id(const char *name, size_t n)
 {
-	snprintf(c[C_COMMAND], 64, "%s", comm_of(r->l.pid));
-	snprintf(c[C_PID], 64, "%d", r->l.pid);
-	snprintf(c[C_TYPE], 64, "%s", r->l.kind);
-	human_size(r->size, c[C_SIZE], 64);
-	snprintf(c[C_MODE], 64, "%s%s", r->l.mode, r->waiting ? "*" : "");
-	snprintf(c[C_START], 64, "%lld", r->l.start);
-	if (r->l.end == EOF_END)
-		snprintf(c[C_END], 64, "EOF");
-	else
-		snprintf(c[C_END], 64, "%lld", r->l.end);
-	c[C_PATH][0] = 0;
-	*path = r->path;
-	c[C_BLOCKER][0] = 0;
-	if (r->blocker)
-		snprintf(c[C_BLOCKER], 64, "%d", r->blocker);
-	c[C_HOLDER_FD][0] = 0;
-	if (r->holder_fd >= 0)
-		snprintf(c[C_HOLDER_FD], 64, "%d", r->holder_fd);
-	snprintf(c[C_VIA], 64, "%s", r->via);
+	for (int i = 0; i < NCOLS; i++)
+		if (strlen(infos[i].name) == n &&
+		    !strncasecmp(infos[i].name, name, n))
+			return i;
+	return -1;
 }
 
-static void print_cell(int k, int width, const char *s)
+/* -o LIST: "A,B" replaces the columns, "+A,B" adds to the defaults. */
+static int parse_columns(const char *list)
 {
-	if (k == NCOLS - 1)
-		printf("%s\n", s);
-	else if (col_right[k])
-		printf("%*s ", width, s);
+	const char *p = list;
+
+	if (*p == '+')
+		p++;
 	else
-		printf("%-*s ", width, s);
+		ncolumns = 0;
+	while (*p) {
+		size_t n = strcspn(p, ",");
+		int id = column_id(p, n);
+
+		if (id < 0) {
+			fprintf(stderr, "lockspace-locks: unknown column: "
+				"%.*s\n", (int)n, p);
+			return -1;
+		}
+		if (ncolumns >= sizeof(columns) / sizeof(columns[0])) {
+			fprintf(stderr, "lockspace-locks: too many columns\n");
+			return -1;
+		}
+		columns[ncolumns++] = id;
+		p += n + (p[n] == ',');
+	}
+	return 0;
 }
 
-static void print_table(void)
+static char *xasprintf(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+static char *xasprintf(const char *fmt, ...)
 {
-	size_t w[NCOLS];
-	char c[NCOLS][64];
-	const char *path;
+	va_list ap;
+	char *s;
+	int n;
 
-	for (int k = 0; k < NCOLS; k++)
-		w[k] = opt_noheadings ? 0 : strlen(col_name[k]);
+	va_start(ap, fmt);
+	n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		fprintf(stderr, "lockspace-locks: out of memory\n");
+		exit(1);
+	}
+	return s;
+}
+
+/* A cell's text (malloc'ed), or NULL for an empty one (null in JSON). */
+static char *cell(const struct row *r, int id)
+{
+	char buf[64];
+
+	switch (id) {
+	case C_COMMAND:
+		return xasprintf("%s", comm_of(r->l.pid));
+	case C_PID:
+		return xasprintf("%d", r->l.pid);
+	case C_TYPE:
+		return xasprintf("%s", r->l.kind);
+	case C_SIZE:
+		if (r->size <= 0)
+			return NULL;
+		if (opt_bytes)
+			return xasprintf("%lld", r->size);
+		human_size(r->size, buf, sizeof(buf));
+		return xasprintf("%s", buf);
+	case C_INODE:
+		return xasprintf("%llu", r->l.ino);
+	case C_MAJMIN:
+		if (opt_json || opt_raw)
+			return xasprintf("%u:%u", r->l.maj, r->l.min);
+		return xasprintf("%3u:%-3u", r->l.maj, r->l.min);
+	case C_MODE:
+		return xasprintf("%s%s", r->l.mode, r->waiting ? "*" : "");
+	case C_M:
+		return xasprintf("0");
+	case C_START:
+		return xasprintf("%lld", r->l.start);
+	case C_END: /* lslocks: 0 for a lock to EOF */
+		return xasprintf("%lld", r->l.end == EOF_END ? 0 : r->l.end);
+	case C_PATH:
+		return xasprintf("%s", r->path);
+	case C_BLOCKER:
+		return r->blocker > 0 ? xasprintf("%d", r->blocker) : NULL;
+	case C_HOLDER_FD:
+		if (!r->fds[0])
+			return opt_json ? xasprintf("%s", "") : NULL;
+		if (opt_json) { /* an array: one number a line */
+			char *s = xasprintf("%s", r->fds);
+
+			for (char *c = s; *c; c++)
+				if (*c == ',')
+					*c = '\n';
+			return s;
+		}
+		return xasprintf("%s", r->fds);
+	case C_ANCHOR_FD:
+		return !strcmp(r->via, "anchor") && r->holder_fd >= 0
+			       ? xasprintf("%d", r->holder_fd)
+			       : NULL;
+	case C_VIA:
+		return xasprintf("%s", r->via);
+	case C_WAITERS:
+		return r->waiting ? NULL : xasprintf("%d", r->waiters);
+	case C_TID:
+		return r->tid ? xasprintf("%d", r->tid) : NULL;
+	}
+	return NULL;
+}
+
+static struct libscols_table *new_table(const char *name)
+{
+	struct libscols_table *tb = scols_new_table();
+
+	if (!tb) {
+		fprintf(stderr, "lockspace-locks: out of memory\n");
+		exit(1);
+	}
+	scols_table_enable_raw(tb, opt_raw);
+	scols_table_enable_json(tb, opt_json);
+	scols_table_enable_noheadings(tb, opt_noheadings);
+	if (opt_json)
+		scols_table_set_name(tb, name);
+	return tb;
+}
+
+static struct libscols_column *new_column(struct libscols_table *tb,
+					  const struct colinfo *ci)
+{
+	struct libscols_column *cl = scols_table_new_column(tb, ci->name,
+							    ci->whint,
+							    ci->flags);
+
+	if (!cl) {
+		fprintf(stderr, "lockspace-locks: out of memory\n");
+		exit(1);
+	}
+	return cl;
+}
+
+static int print_locks(void)
+{
+	struct libscols_table *tb = new_table("locks");
+	size_t shown = 0;
+	int rc;
+
+	for (size_t i = 0; i < ncolumns; i++) {
+		const struct colinfo *ci = &infos[columns[i]];
+		struct libscols_column *cl = new_column(tb, ci);
+		int type = ci->json;
+
+		if (columns[i] == C_SIZE && opt_bytes)
+			type = SCOLS_JSON_NUMBER;
+		if (type == SCOLS_JSON_ARRAY_NUMBER && opt_json) {
+			scols_column_set_flags(cl, ci->flags | SCOLS_FL_WRAP);
+			scols_column_set_wrapfunc(cl, scols_wrapnl_chunksize,
+						  scols_wrapnl_nextchunk, NULL);
+			scols_column_set_safechars(cl, "\n");
+		} else if (type == SCOLS_JSON_ARRAY_NUMBER) {
+			type = SCOLS_JSON_STRING;
+		}
+		if (opt_json)
+			scols_column_set_json_type(cl, type);
+	}
 	for (size_t i = 0; i < nrows; i++) {
+		struct libscols_line *ln;
+
 		if (!row_shown(&rows[i]))
 			continue;
-		cells(&rows[i], c, &path);
-		for (int k = 0; k < NCOLS; k++) {
-			size_t l = k == C_PATH ? strlen(path) : strlen(c[k]);
-
-			if (l > w[k])
-				w[k] = l;
+		ln = scols_table_new_line(tb, NULL);
+		if (!ln) {
+			fprintf(stderr, "lockspace-locks: out of memory\n");
+			exit(1);
 		}
+		for (size_t k = 0; k < ncolumns; k++) {
+			char *data = cell(&rows[i], columns[k]);
+
+			if (data && scols_line_refer_data(ln, k, data)) {
+				fprintf(stderr, "lockspace-locks: out of "
+					"memory\n");
+				exit(1);
+			}
+		}
+		shown++;
 	}
-	if (!opt_noheadings)
-		for (int k = 0; k < NCOLS; k++)
-			print_cell(k, (int)w[k], col_name[k]);
-	for (size_t i = 0; i < nrows; i++) {
-		if (!row_shown(&rows[i]))
-			continue;
-		cells(&rows[i], c, &path);
-		for (int k = 0; k < NCOLS; k++)
-			print_cell(k, (int)w[k], k == C_PATH ? path : c[k]);
-	}
+	/* lslocks prints nothing, not even the header, without locks. */
+	rc = shown || opt_json ? scols_print_table(tb) : 0;
+	scols_unref_table(tb);
+	return rc;
 }
 
-static void print_json(void)
+static void list_columns(void)
 {
-	int first = 1;
-	char size[64];
+	static const char *const tname[] = {
+		[SCOLS_JSON_STRING] = "string", [SCOLS_JSON_NUMBER] = "number",
+		[SCOLS_JSON_BOOLEAN] = "boolean",
+		[SCOLS_JSON_ARRAY_NUMBER] = "array of numbers",
+	};
+	static const struct colinfo ci[] = {
+		{"NAME", 0, 0, SCOLS_JSON_STRING, NULL},
+		{"TYPE", 0, 0, SCOLS_JSON_STRING, NULL},
+		{"DESCRIPTION", 0, SCOLS_FL_TRUNC, SCOLS_JSON_STRING, NULL},
+	};
+	struct libscols_table *tb = new_table("lockspace-locks-columns");
 
-	printf("{\n   \"locks\": [");
-	for (size_t i = 0; i < nrows; i++) {
-		const struct row *r = &rows[i];
+	for (size_t k = 0; k < 3; k++)
+		new_column(tb, &ci[k]);
+	for (int i = 0; i < NCOLS; i++) {
+		struct libscols_line *ln = scols_table_new_line(tb, NULL);
+		const char *type = i == C_SIZE ? "string|number"
+					       : tname[infos[i].json];
 
-		if (!row_shown(r))
-			continue;
-		printf("%s\n      {", first ? "" : ",");
-		first = 0;
-		printf("\"command\": ");
-		json_str(comm_of(r->l.pid));
-		printf(", \"pid\": %d, \"type\": ", r->l.pid);
-		json_str(r->l.kind);
-		human_size(r->size, size, sizeof(size));
-		if (size[0]) {
-			printf(", \"size\": ");
-			json_str(size);
-		} else {
-			printf(", \"size\": null");
+		if (!ln || scols_line_set_data(ln, 0, infos[i].name) ||
+		    scols_line_set_data(ln, 1, type) ||
+		    scols_line_set_data(ln, 2, infos[i].help)) {
+			fprintf(stderr, "lockspace-locks: out of memory\n");
+			exit(1);
 		}
-		printf(", \"mode\": \"%s%s\"", r->l.mode,
-		       r->waiting ? "*" : "");
-		printf(", \"start\": %lld, \"end\": %lld, \"path\": ",
-		       r->l.start, r->l.end);
-		json_str(r->path);
-		if (r->blocker)
-			printf(", \"blocker\": %d", r->blocker);
-		else
-			printf(", \"blocker\": null");
-		if (r->holder_fd >= 0)
-			printf(", \"holder-fd\": %d", r->holder_fd);
-		else
-			printf(", \"holder-fd\": null");
-		printf(", \"via\": \"%s\"}", r->via);
 	}
-	printf("%s]\n}\n", first ? "" : "\n   ");
+	scols_print_table(tb);
+	scols_unref_table(tb);
 }
 
 /* ---- --waits: the wait-for graph -------------------------------------- */
@@ -938,10 +1210,10 @@ static void print_edge(const struct row *r)
 		json_str(r->path);
 		printf(", \"blocker\": %d, \"blocker-command\": ", r->blocker);
 		json_str(comm_of(r->blocker));
-		if (h && h->holder_fd >= 0)
-			printf(", \"holder-fd\": %d", h->holder_fd);
+		if (h && h->fds[0])
+			printf(", \"holder-fd\": [%s]", h->fds);
 		else
-			printf(", \"holder-fd\": null");
+			printf(", \"holder-fd\": []");
 		printf(", \"via\": \"%s\"}", h ? h->via : r->via);
 		return;
 	}
@@ -950,8 +1222,8 @@ static void print_edge(const struct row *r)
 		printf(" tid %d", r->tid);
 	printf(" waits %s %lld-%s %s, held by %d %s", r->l.mode,
 	       r->l.start, end, r->path, r->blocker, comm_of(r->blocker));
-	if (h && h->holder_fd >= 0)
-		printf(" (fd %d, %s)", h->holder_fd, h->via);
+	if (h && h->fds[0])
+		printf(" (fd %s, %s)", h->fds, h->via);
 	else if (h)
 		printf(" (%s)", h->via);
 	putchar('\n');
@@ -1142,41 +1414,83 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: lockspace-locks [options]\n"
-		"List the record locks of the machine, naming the holders of\n"
-		"locks taken under liblockspace-preload (OFD locks on\n"
-		"anchors).\n"
+		"List the record locks of the machine, as lslocks(8) does, naming\n"
+		"the holders of locks taken under liblockspace-preload (OFD locks\n"
+		"on the shim's anchors, which lslocks shows with pid -1).\n"
 		"\n"
-		"  -p, --pid PID      only the locks of process PID\n"
-		"  -P, --path GLOB    only the locks of files matching GLOB\n"
-		"  -J, --json         JSON output (lslocks --json shape)\n"
-		"  -w, --waits        only the wait-for chains, cycles marked\n"
-		"  -n, --noheadings   no header line\n"
-		"  -h, --help         this text\n"
-		"  -V, --version      the version\n"
+		"Options (lslocks's):\n"
+		" -b, --bytes            print SIZE in bytes\n"
+		" -i, --noinaccessible   ignore locks whose path cannot be read\n"
+		" -J, --json             JSON output (the shape of lslocks -J)\n"
+		" -n, --noheadings       no header line\n"
+		" -o, --output LIST      the columns (+LIST: added to the default)\n"
+		"     --output-all       every column\n"
+		" -p, --pid PID          only the locks of process PID\n"
+		" -r, --raw              raw output\n"
+		" -u, --notruncate       do not truncate PATH\n"
+		" -H, --list-columns     the columns, and what each says\n"
+		"Ours:\n"
+		" -P, --path GLOB        only the locks of files matching GLOB\n"
+		" -w, --waits            the wait-for chains, cycles marked\n"
+		" -h, --help             this text\n"
+		" -V, --version          the version\n"
 		"\n"
-		"Columns: COMMAND PID TYPE SIZE MODE START END PATH BLOCKER\n"
-		"HOLDER-FD VIA (anchor, posix, ofd, flock). MODE ends in '*'\n"
-		"for a waiter; END is EOF (-1 in JSON) for a lock to the\n"
-		"end.\n");
+		"Default columns: COMMAND PID TYPE SIZE MODE M START END HOLDER-FD\n"
+		"VIA BLOCKER WAITERS PATH. HOLDER-FD is the program's own\n"
+		"descriptors (a waiter's: those it waits through), VIA says what\n"
+		"carries the lock (anchor: the shim's).\n"
+		"MODE ends in '*' for a waiter; END is 0 for a lock to EOF, as in\n"
+		"lslocks.\n");
 }
 
 int main(int argc, char **argv)
 {
+	enum { OPT_OUTPUT_ALL = 256 };
 	static const struct option opts[] = {
-		{"pid", required_argument, NULL, 'p'},
-		{"path", required_argument, NULL, 'P'},
+		{"bytes", no_argument, NULL, 'b'},
+		{"noinaccessible", no_argument, NULL, 'i'},
 		{"json", no_argument, NULL, 'J'},
-		{"waits", no_argument, NULL, 'w'},
 		{"noheadings", no_argument, NULL, 'n'},
+		{"output", required_argument, NULL, 'o'},
+		{"output-all", no_argument, NULL, OPT_OUTPUT_ALL},
+		{"pid", required_argument, NULL, 'p'},
+		{"raw", no_argument, NULL, 'r'},
+		{"notruncate", no_argument, NULL, 'u'},
+		{"list-columns", no_argument, NULL, 'H'},
+		{"path", required_argument, NULL, 'P'},
+		{"waits", no_argument, NULL, 'w'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
+	const char *outarg = NULL;
+	int c, collist = 0, all = 0;
 	char *end;
-	int c;
 
-	while ((c = getopt_long(argc, argv, "p:P:JwnhV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "biJno:p:ruHP:whV", opts,
+				NULL)) != -1) {
 		switch (c) {
+		case 'b':
+			opt_bytes = 1;
+			break;
+		case 'i':
+			opt_noinacc = 1;
+			break;
+		case 'o':
+			outarg = optarg;
+			break;
+		case OPT_OUTPUT_ALL:
+			all = 1;
+			break;
+		case 'r':
+			opt_raw = 1;
+			break;
+		case 'u':
+			infos[C_PATH].flags &= ~SCOLS_FL_TRUNC;
+			break;
+		case 'H':
+			collist = 1;
+			break;
 		case 'p':
 			errno = 0;
 			opt_pid = (int)strtol(optarg, &end, 10);
@@ -1210,6 +1524,25 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (opt_json && opt_raw) {
+		fprintf(stderr, "lockspace-locks: --json and --raw are "
+			"mutually exclusive\n");
+		return 2;
+	}
+	if (collist) {
+		list_columns();
+		return 0;
+	}
+	if (all)
+		for (ncolumns = 0; ncolumns < NCOLS; ncolumns++)
+			columns[ncolumns] = (int)ncolumns;
+	else
+		for (ncolumns = 0; ncolumns < sizeof(default_cols) /
+						  sizeof(default_cols[0]);
+		     ncolumns++)
+			columns[ncolumns] = default_cols[ncolumns];
+	if (outarg && parse_columns(outarg) < 0)
+		return 2;
 	if (optind < argc) {
 		fprintf(stderr, "lockspace-locks: unexpected argument '%s'\n",
 			argv[optind]);
@@ -1221,11 +1554,10 @@ int main(int argc, char **argv)
 	if (nents || nwaits)
 		scan_processes();
 	build_rows();
+	count_waiters();
 	if (opt_waits)
 		print_waits();
-	else if (opt_json)
-		print_json();
-	else
-		print_table();
+	else if (print_locks() != 0)
+		return 1;
 	return fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1;
 }

@@ -5,10 +5,11 @@
  *	-Ishim -o build/fuzz_config tests/fuzz/fuzz_config.c
  *   build/fuzz_config -max_total_time=60 tests/fuzz/corpus_config
  *
- * Beyond "no crash": the parser either accepts the text, or refuses it
- * with a line inside the text and a reason, leaving the defaults; an
- * accepted text gives in-range values, and every rule's pattern ends in
- * its NUL inside globs. Each accepted config is looked up once, too.
+ * Beyond "no crash": every error names a line inside the text and a
+ * reason; a text refused as a whole (-EFBIG) leaves the defaults with
+ * mode = observe; whatever applies gives in-range values, and every
+ * rule's pattern ends in its NUL inside globs. Each config is looked up
+ * once, too.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -19,7 +20,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct config c;
-	struct config_err e;
+	static struct config_errs e;
 	struct policy p;
 	size_t lines = 1;
 	int rc;
@@ -27,9 +28,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rc = config_parse((const char *)data, size, &c, &e);
 	for (size_t i = 0; i < size; i++)
 		lines += data[i] == '\n';
-	if (rc) {
-		if (!e.reason[0] || e.line > lines || c.nrules || c.rules ||
-		    c.global.mode != MODE_PROTECT)
+	for (size_t i = 0; i < e.n; i++)
+		if (!e.e[i].reason[0] || e.e[i].line > lines)
+			abort();
+	if (rc && !e.n)
+		abort();
+	if (rc == -EFBIG) {
+		if (c.nrules || c.rules || c.global.mode != MODE_OBSERVE)
 			abort();
 		return 0;
 	}
