@@ -215,7 +215,11 @@ $(UNIT_TESTS): $(UNIT_OBJ) $(filter-out $(B)/shim/interpose.o,$(SHIM_OBJ)) \
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lcriterion -pthread -ldl
 
+# initial-exec TLS (32 bytes of it): a preloaded library's thread
+# variables are reached directly, without __tls_get_addr, which a fork
+# child would otherwise bind anew (a lookup and a copied page a fork).
 $(SHIM_OBJ): override CPPFLAGS += -Icore -Icommon
+$(SHIM_OBJ): override CFLAGS += -ftls-model=initial-exec
 $(UNIT_OBJ): override CPPFLAGS += -Icore -Icommon -Ishim
 $(UNIT_OBJ): | check-deps
 $(TEST_OBJ): override CPPFLAGS += -Icore -Icommon -Ishim \

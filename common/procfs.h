@@ -75,6 +75,11 @@ unsigned long long pf_start_time(pid_t pid);
  * allocation. */
 int pf_runs_shim(pid_t pid);
 
+/* Where the preload library's band of its own descriptors starts for a
+ * process whose soft RLIMIT_NOFILE is nofile (shim/band.h; the band grows
+ * lower only when it is full): the viewer and the library share it. */
+int pf_band_start(unsigned long long nofile);
+
 /* Close a descriptor with the raw syscall, keeping errno. */
 void pf_close(int fd);
 

@@ -98,6 +98,7 @@ static int reopen(int *home, int fd, int rw)
 		afd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (afd < 0)
 		return -errno;
+	band_clear_of(fd);
 	moved = band_move(afd);
 	if (moved < 0) {
 		raw_close(afd);

@@ -4,7 +4,9 @@
  * descriptors in (band.h).
  */
 #include "band.h"
+#include "defs.h"
 #include "fdstate.h"
+#include "procfs.h"
 #include "real.h"
 
 #include <errno.h>
@@ -13,6 +15,9 @@
 
 atomic_int band_low;
 
+#define BAND_STEP_MIN 1024
+
+/* Where the band starts (common/procfs.c says why there). */
 static int band_start(void)
 {
 	struct rlimit rl;
@@ -23,9 +28,7 @@ static int band_start(void)
 	cur = rl.rlim_cur;
 	if (fd_state_size && cur > fd_state_size)
 		cur = fd_state_size;
-	if (cur > 256)
-		return (int)(cur - (cur > 4096 ? 1024 : cur / 4));
-	return cur > 16 ? (int)(cur - 8) : 3;
+	return pf_band_start((unsigned long long)cur);
 }
 
 int band_lowest(void)
@@ -37,6 +40,30 @@ int band_lowest(void)
 		atomic_store(&band_low, lo);
 	}
 	return lo;
+}
+
+/*
+ * The program's own numbers have reached the band (a program with more
+ * than a thousand descriptors): the next of ours go higher, twice past
+ * the program's, so that they stay in runs of their own (a fork child
+ * closes each run with one call) instead of filling the holes between
+ * the program's numbers. At most a little below the limit.
+ */
+void band_clear_of(int fd)
+{
+	int lo = band_lowest(), nlo = BAND_STEP_MIN;
+	struct rlimit rl;
+
+	if (fd < lo)
+		return;
+	while (nlo <= fd)
+		nlo *= 2;
+	nlo *= 2;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+	    (rlim_t)nlo + 64 > rl.rlim_cur)
+		nlo = rl.rlim_cur > 64 ? (int)(rl.rlim_cur - 64) : lo;
+	if (nlo > lo)
+		atomic_compare_exchange_strong(&band_low, &lo, nlo);
 }
 
 /* The band at lo is full: move its bottom down, unless another thread
@@ -75,7 +102,8 @@ int band_move(int fd)
 	return nfd;
 }
 
-void band_reset(void)
+CHILD_CODE void band_reset(void)
 {
-	atomic_store(&band_low, 0);
+	if (atomic_load(&band_low))
+		atomic_store(&band_low, 0);
 }

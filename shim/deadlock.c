@@ -30,6 +30,7 @@
  * lock call back into us (shim_busy).
  */
 #include "deadlock.h"
+#include "defs.h"
 #include "files.h"
 #include "guard.h"
 #include "log.h"
@@ -425,10 +426,14 @@ void dl_wait_end(void)
 }
 
 /* The fork child waits for nothing, and has published nothing. */
-void dl_forget(void)
+CHILD_CODE void dl_forget(void)
 {
-	dl_mu = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
-	memset(dl_waits, 0, sizeof(dl_waits));
-	dl.pub = -1;
-	dl.st_pid = 0;
+	static const pthread_mutex_t init = PTHREAD_MUTEX_INITIALIZER;
+
+	set_bytes(&dl_mu, &init, sizeof(init));
+	zero_bytes(dl_waits, sizeof(dl_waits));
+	if (dl.pub != -1)
+		dl.pub = -1;
+	if (dl.st_pid)
+		dl.st_pid = 0;
 }

@@ -4,6 +4,7 @@
  * writes what, and when).
  */
 #include "fdstate.h"
+#include "defs.h"
 #include "real.h"
 
 #include <fcntl.h>
@@ -140,19 +141,28 @@ void fdstate_clear(int fd)
 	fd_slot[fd].holder = NULL;
 }
 
-void fdstate_reset(int keep_dups)
+CHILD_CODE void fdstate_reset(int keep_dups)
 {
 	int max = atomic_load(&fd_state_max);
 
+	/* Only the numbers that change are written (a fork child's write
+	 * to a page costs its copy): FD_NONE has no slot to clear. */
 	for (int fd = 0; fd <= max; fd++) {
 		int st = atomic_load_explicit(&fd_state[fd],
-					      memory_order_relaxed);
+					      memory_order_relaxed), to;
 
-		st = keep_dups && (st == FD_TRACKED || st == FD_DUP) ? FD_DUP
+		if (st == FD_NONE)
+			continue;
+		to = keep_dups && (st == FD_TRACKED || st == FD_DUP) ? FD_DUP
 								     : FD_NONE;
-		atomic_store_explicit(&fd_state[fd], (uint8_t)st,
-				      memory_order_relaxed);
-		fd_slot[fd].holder = NULL;
+		if (to != st)
+			atomic_store_explicit(&fd_state[fd], (uint8_t)to,
+					      memory_order_relaxed);
+		/* A slot is read only under FD_TRACKED and FD_OURS, and
+		 * written before either is set: the fork child's old ones
+		 * stay, unread (a page of slots is 512 numbers). */
+		if (!keep_dups && fd_slot[fd].holder)
+			fd_slot[fd].holder = NULL;
 	}
 	if (!keep_dups)
 		atomic_store(&fd_state_max, -1);

@@ -4,6 +4,7 @@
  * sibling scan (files.h states the invariants and the locks).
  */
 #include "files.h"
+#include "defs.h"
 #include "trace.h"
 #include "anchor.h"
 #include "fdstate.h"
@@ -494,10 +495,12 @@ pid_t holder_tid(struct ls_file *f, uint64_t id)
 
 /* ---- forgetting ------------------------------------------------------------ */
 
-void files_atfork_child(void)
+CHILD_CODE void files_atfork_child(void)
 {
-	lst_table_init(&files_table);
-	atomic_store(&files_active, 0);
+	if (files_table.cap)
+		lst_table_init(&files_table);
+	if (atomic_load(&files_active))
+		atomic_store(&files_active, 0);
 }
 
 void files_forget(void)

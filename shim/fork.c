@@ -19,6 +19,7 @@
  * anchor to drop its locks (files.c and anchor.c unlock first).
  */
 #include "fork.h"
+#include "defs.h"
 #include "band.h"
 #include "deadlock.h"
 #include "fdstate.h"
@@ -31,7 +32,7 @@
 #include <pthread.h>
 #include <sched.h>
 
-static void close_ours(void)
+CHILD_CODE static void close_ours(void)
 {
 	int max = atomic_load(&fd_state_max), run = -1;
 
@@ -50,7 +51,7 @@ static void close_ours(void)
 	}
 }
 
-void fork_child(void)
+CHILD_CODE void fork_child(void)
 {
 	close_ours();
 	guard_atfork_child();
@@ -62,7 +63,8 @@ void fork_child(void)
 	dl_forget();
 	wait_atfork_child();
 	getlk_atfork_child();
-	atomic_store(&sib_scan.active, 0); /* a scan the fork cut short */
+	if (atomic_load(&sib_scan.active))
+		atomic_store(&sib_scan.active, 0); /* a scan the fork cut short */
 }
 
 void fork_init(void)

@@ -23,6 +23,7 @@
  * never named. A lock that is no longer listed there is searched anew.
  */
 #include "getlk.h"
+#include "defs.h"
 #include "band.h"
 #include "fdstate.h"
 #include "guard.h"
@@ -165,13 +166,16 @@ static void kept_add(const struct want *w, pid_t pid, int fd)
 	kept[i].used = ++kept_clock;
 }
 
-void getlk_atfork_child(void)
+CHILD_CODE void getlk_atfork_child(void)
 {
 	/* The child's copies of the descriptors were closed with the rest
 	 * of ours (fork.c). */
-	cache_mu = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
+	static const pthread_mutex_t init = PTHREAD_MUTEX_INITIALIZER;
+
+	set_bytes(&cache_mu, &init, sizeof(init));
 	for (int i = 0; i < KEPT_N; i++)
-		kept[i].fd = -1;
+		if (kept[i].fd != -1)
+			kept[i].fd = -1;
 }
 
 /* ---- searching ---------------------------------------------------------------- */

@@ -114,12 +114,16 @@ void guard_init(void)
 	table_owner = getpid();
 }
 
-void guard_atfork_child(void)
+CHILD_CODE void guard_atfork_child(void)
 {
-	table_lock = (pthread_rwlock_t)PTHREAD_RWLOCK_INITIALIZER;
+	static const pthread_rwlock_t init = PTHREAD_RWLOCK_INITIALIZER;
+
+	set_bytes(&table_lock, &init, sizeof(init));
 	table_owner = getpid();
 	tid_cache = 0;
-	atomic_store(&vfork_seen, 0);
-	atomic_store(&table_waiters, 0);
+	if (atomic_load(&vfork_seen))
+		atomic_store(&vfork_seen, 0);
+	if (atomic_load(&table_waiters))
+		atomic_store(&table_waiters, 0);
 	shim_busy = 0;
 }

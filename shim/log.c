@@ -18,6 +18,7 @@
  * old number is left alone (it is no longer ours to close or unmark).
  */
 #include "log.h"
+#include "defs.h"
 #include "band.h"
 #include "config.h"
 #include "fdstate.h"
@@ -701,14 +702,18 @@ __attribute__((destructor)) static void log_fini(void)
 }
 
 /* The child owns none of its parent's locks: it counts from zero. */
-static void log_atfork_child(void)
+CHILD_CODE static void log_atfork_child(void)
 {
 	trace_atfork_child();
 	for (int i = 0; i < LOGC_N; i++)
-		atomic_store(&counters[i], 0);
-	atomic_store(&held_peak, 0);
-	atomic_store(&summary_done, 0);
-	lg_forked = 1;
+		if (atomic_load(&counters[i]))
+			atomic_store(&counters[i], 0);
+	if (atomic_load(&held_peak))
+		atomic_store(&held_peak, 0);
+	if (atomic_load(&summary_done))
+		atomic_store(&summary_done, 0);
+	if (!lg_forked)
+		lg_forked = 1;
 }
 
 void log_init(void)

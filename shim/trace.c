@@ -588,7 +588,7 @@ __attribute__((destructor(101))) static void trace_fini(void)
 	trace_flush();
 }
 
-void trace_atfork_child(void)
+CHILD_CODE void trace_atfork_child(void)
 {
 	for (struct ring *r = atomic_load(&rings); r; r = r->next) {
 		r->n = 0;
@@ -596,8 +596,10 @@ void trace_atfork_child(void)
 		atomic_store(&r->busy, 0);
 		atomic_store(&r->owner, r == mine ? (int)my_tid() : 0);
 	}
-	atomic_store(&meta_done, 0);
-	atomic_store(&dropped, 0);
+	if (atomic_load(&meta_done))
+		atomic_store(&meta_done, 0);
+	if (atomic_load(&dropped))
+		atomic_store(&dropped, 0);
 }
 
 /* ---- the events ------------------------------------------------------------------- */

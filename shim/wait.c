@@ -4,6 +4,7 @@
  * in the process (wait.h).
  */
 #include "wait.h"
+#include "defs.h"
 #include "anchor.h"
 #include "deadlock.h"
 #include "fdstate.h"
@@ -303,8 +304,10 @@ void wait_grant_drop(struct ls_file *f, int64_t start, int64_t end)
 	file_unpin(f);
 }
 
-void wait_atfork_child(void)
+CHILD_CODE void wait_atfork_child(void)
 {
-	waits_mu = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
-	memset(waits, 0, sizeof(waits));
+	static const pthread_mutex_t init = PTHREAD_MUTEX_INITIALIZER;
+
+	set_bytes(&waits_mu, &init, sizeof(init));
+	zero_bytes(waits, sizeof(waits));
 }

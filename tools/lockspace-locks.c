@@ -401,9 +401,9 @@ static int runs_shim(int pid)
 	return p->shim;
 }
 
-/* Where a shimmed process keeps its own descriptors: from RLIMIT_NOFILE
- * down, as shim/band.c starts its band (it grows lower only past a
- * thousand anchors). INT_MAX when not known. */
+/* Where a shimmed process keeps its own descriptors: its band, from
+ * where shim/band.c starts it (pf_band_start; it grows lower only when
+ * full). INT_MAX when not known. */
 static int band_of(int pid)
 {
 	struct proc *p = proc_get(pid);
@@ -417,8 +417,7 @@ static int band_of(int pid)
 	buf = slurp(path);
 	l = buf ? strstr(buf, "Max open files") : NULL;
 	if (l && sscanf(l + 14, "%llu", &cur) == 1 && cur > 16)
-		p->band = (int)(cur > 256 ? cur - (cur > 4096 ? 1024 : cur / 4)
-					  : cur - 8);
+		p->band = pf_band_start(cur);
 	free(buf);
 	return p->band ? p->band : INT_MAX;
 }
