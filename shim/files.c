@@ -482,7 +482,7 @@ void holder_release(struct ls_holder *h)
 	fmu_unlock(&f->mu);
 	slab_put(&holder_slab, h);
 	file_maybe_retire(f);
-	table_changed_if_waited();
+	table_changed();
 }
 
 pid_t holder_tid(struct ls_file *f, uint64_t id)

@@ -88,18 +88,19 @@ unsigned table_generation(void)
 	return atomic_load(&table_gen);
 }
 
+/* Nobody waits (the usual case): no write to the shared word, which
+ * threads locking different files would otherwise pass between their
+ * caches at every unlock. A waiter counts itself before it reads the
+ * generation, both under the file's mutex (lockcmd.c), and a change is
+ * made under that mutex before this looks: one of the two sees the
+ * other. */
 void table_changed(void)
 {
+	if (!atomic_load(&table_waiters))
+		return;
 	atomic_fetch_add(&table_gen, 1);
-	if (atomic_load(&table_waiters))
-		syscall(SYS_futex, &table_gen, FUTEX_WAKE_PRIVATE, INT_MAX,
-			NULL, NULL, 0);
-}
-
-void table_changed_if_waited(void)
-{
-	if (atomic_load(&table_waiters))
-		table_changed();
+	syscall(SYS_futex, &table_gen, FUTEX_WAKE_PRIVATE, INT_MAX, NULL,
+		NULL, 0);
 }
 
 pid_t my_tid(void)

@@ -55,13 +55,13 @@ void fmu_unlock(struct fmu *m);
 
 /* A change of the table that may free a range (an unlock, a release, a
  * conversion) bumps its generation and wakes the threads that wait for
- * one (wait.c, conflicts = fd): they read the generation under a file's
- * mutex, and sleep on it as a futex with nothing held. */
+ * one (wait.c, conflicts = fd): a waiter adds itself to table_waiters
+ * and reads the generation under a file's mutex, then sleeps on it as a
+ * futex with nothing held; with no waiter a change writes nothing. */
 extern atomic_uint table_gen;
 extern atomic_int table_waiters;
 unsigned table_generation(void);
 void table_changed(void);
-void table_changed_if_waited(void);
 
 /* The calling thread's id, cached. */
 pid_t my_tid(void);

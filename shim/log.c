@@ -53,6 +53,7 @@ static int lg_level = LOGL_NOTICE;
 static int lg_backtrace;
 static int lg_report;
 static const char *lg_mode = "protect";
+static int lg_counting; /* a summary will be written */
 static char lg_path[PATH_MAX];
 
 /* The destination's descriptor (file or socket), -1 for none, and the
@@ -649,7 +650,10 @@ void log_count(enum log_counter c, long n)
 {
 	long now, peak;
 
-	if ((unsigned)c >= LOGC_N)
+	/* Only a summary reads them: no shared write on every lock call
+	 * (threads locking different files would pass the line between
+	 * their caches) when none is asked for. */
+	if ((unsigned)c >= LOGC_N || !lg_counting)
 		return;
 	now = atomic_fetch_add(&counters[c], n) + n;
 	if (c != LOGC_HELD)
@@ -726,6 +730,7 @@ void log_setup(const struct config *c, int report, int mode)
 	int fd;
 
 	lg_mode = config_mode_name(mode);
+	lg_counting = report || c->log_level >= LOGL_INFO;
 	lg_level = c->log_level;
 	lg_backtrace = c->backtrace;
 	lg_report = report;

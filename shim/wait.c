@@ -96,6 +96,7 @@ int wait_local(uint64_t req, uint64_t blk, pid_t blk_tid, unsigned gen)
 	pthread_mutex_lock(&waits_mu);
 	if (local_cycle(me, req, blk, blk_tid)) {
 		pthread_mutex_unlock(&waits_mu);
+		atomic_fetch_sub(&table_waiters, 1); /* counted by the caller */
 		return -EDEADLK;
 	}
 	for (size_t i = 0; i < NWAITS; i++)
@@ -107,7 +108,6 @@ int wait_local(uint64_t req, uint64_t blk, pid_t blk_tid, unsigned gen)
 			break;
 		}
 	pthread_mutex_unlock(&waits_mu);
-	atomic_fetch_add(&table_waiters, 1);
 	/* F_SETLKW is a cancellation point, and the futex call is not: the
 	 * wait is cancellable asynchronously, but only as the caller's own
 	 * state allows (a thread that disabled cancellation is not

@@ -18,8 +18,9 @@
 /* ---- conflicts = fd: waiting for another holder of this process ------ */
 /* Wait, through holder req, for holder blk (which thread blk_tid last
  * locked through) to let go: 0 to try again, -EINTR, or -EDEADLK when
- * the wait could never end. gen: table_generation() read under the
- * file's mutex. Nothing of ours held. */
+ * the wait could never end. The caller counted itself in table_waiters
+ * and read gen (table_generation) under the file's mutex; this uncounts
+ * it. Nothing of ours held. */
 int wait_local(uint64_t req, uint64_t blk, pid_t blk_tid, unsigned gen);
 
 /* ---- F_SETLKW: waiting in the kernel ----------------------------------- */
