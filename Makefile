@@ -164,6 +164,14 @@ $(FAILALLOC): tests/progs/lib/failalloc.c | deps
 		-D_GNU_SOURCE -fno-tree-loop-distribute-patterns \
 		-fno-omit-frame-pointer -fPIC -shared -o $@ $< -ldl
 
+# A library that deepprog loads with dlopen(RTLD_DEEPBIND) (test_daemons.c).
+DEEPLOCK := $(B)/progs/libdeeplock.so
+$(DEEPLOCK): tests/progs/lib/deeplock.c | deps
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) -std=gnu11 -O1 -g -Wall -Wextra -Werror -fPIC -shared \
+		-D_GNU_SOURCE -o $@ $<
+
 # Command-line tools (lockspace-locks): the /proc readers from common/.
 $(B)/%: tools/%.c $(COMMON_OBJ) | deps
 	@mkdir -p $(@D)
@@ -210,7 +218,8 @@ SAN_LIB = $(if $(filter address,$(SAN)),asan,$(if $(filter thread,$(SAN)),tsan,u
 TEST_PRELOAD = $(strip $(SAN_RT) $(abspath $(SHIM_SO)))
 CRITERION_FLAGS ?= --jobs=2
 
-check: check-deps all $(TESTS) $(UNIT_TESTS) $(PROGS) $(FAILALLOC) $(BENCHES) \
+check: check-deps all $(TESTS) $(UNIT_TESTS) $(PROGS) $(FAILALLOC) $(DEEPLOCK) \
+		$(BENCHES) \
 		$(TORTURE)
 	$(Q)$(UNIT_TESTS) $(CRITERION_FLAGS)
 	$(Q)LOCKSPACE_TEST_PRELOAD="$(TEST_PRELOAD)" \

@@ -8,6 +8,7 @@
 #include "adopt.h"
 #include "closes.h"
 #include "config.h"
+#include "deepbind.h"
 #include "defs.h"
 #include "exec.h"
 #include "fdstate.h"
@@ -20,6 +21,7 @@
 #include "real.h"
 #include "uaccess.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -406,3 +408,65 @@ __asm__(".text\n"
 	"	jmp __vfork@PLT\n"
 	".size vfork, .-vfork\n");
 #endif
+
+/*
+ * dlopen: glibc takes the caller's return address for $ORIGIN, the
+ * caller's RUNPATH and its namespace, so the wrapper has no stack frame
+ * either. Without RTLD_DEEPBIND it jumps to libc's dlopen (resolved at
+ * the first call: another library's constructor may call it before ours
+ * ran). With it, deepbind_route() (deepbind.h) says whether the shim
+ * opens the library itself (deepbind_open, entered by a jump: it returns
+ * to our caller) or libc does, called from here as if by our caller.
+ */
+#if defined(__x86_64__)
+#define STR_(x) #x
+#define STR(x) STR_(x)
+__asm__(".text\n"
+	".globl dlopen\n"
+	".type dlopen, @function\n"
+	".hidden deepbind_real, deepbind_resolve, deepbind_route\n"
+	".hidden deepbind_open\n"
+	"dlopen:\n"
+	"	testl $" STR(RTLD_DEEPBIND) ", %esi\n"
+	"	jnz 2f\n"
+	"1:	movq deepbind_real(%rip), %rax\n"
+	"	testq %rax, %rax\n"
+	"	jz 3f\n"
+	"	jmp *%rax\n"
+	/* the stack as at the call, aligned for one: 8 + 16 + 8 */
+	"2:	pushq %rdi\n"
+	"	pushq %rsi\n"
+	"	subq $8, %rsp\n"
+	"	call deepbind_route\n"
+	"	addq $8, %rsp\n"
+	"	popq %rsi\n"
+	"	popq %rdi\n"
+	"	testl %eax, %eax\n"
+	"	jz 1b\n"
+	"	jmp deepbind_open\n"
+	"3:	pushq %rdi\n"
+	"	pushq %rsi\n"
+	"	subq $8, %rsp\n"
+	"	call deepbind_resolve\n"
+	"	addq $8, %rsp\n"
+	"	popq %rsi\n"
+	"	popq %rdi\n"
+	"	jmp *%rax\n"
+	".size dlopen, .-dlopen\n");
+#endif
+
+/* What a GOT entry of a deep-bound library is rebound to (deepbind.c):
+ * our exports, their addresses as the global scope resolves them. */
+const struct shim_export shim_exports[] = {
+#define X(name) {#name, (void *)name}
+	X(fcntl), X(fcntl64), X(lockf), X(lockf64), X(close), X(dup),
+	X(dup2), X(dup3), X(close_range), X(closefrom), X(fclose),
+	X(closedir), X(freopen), X(freopen64), X(fcloseall), X(execve),
+	X(execv), X(execvpe), X(execvp), X(fexecve), X(execveat),
+	X(execl), X(execlp), X(execle),
+#if defined(__x86_64__)
+	X(vfork), X(dlopen),
+#endif
+#undef X
+};
+const unsigned shim_nexports = sizeof(shim_exports) / sizeof(shim_exports[0]);

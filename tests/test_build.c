@@ -13,10 +13,11 @@
 #include "util.h"
 
 static const char *const interposed[] = {
-	"close", "close_range", "closedir", "closefrom", "dup", "dup2",
-	"dup3", "execl", "execle", "execlp", "execv", "execve", "execveat",
-	"execvp", "execvpe", "fclose", "fcloseall", "fcntl", "fcntl64",
-	"fexecve", "freopen", "freopen64", "lockf", "lockf64", "vfork",
+	"close", "close_range", "closedir", "closefrom", "dlopen", "dup",
+	"dup2", "dup3", "execl", "execle", "execlp", "execv", "execve",
+	"execveat", "execvp", "execvpe", "fclose", "fcloseall", "fcntl",
+	"fcntl64", "fexecve", "freopen", "freopen64", "lockf", "lockf64",
+	"vfork",
 };
 #define N_INTERPOSED (sizeof(interposed) / sizeof(interposed[0]))
 
