@@ -19,6 +19,7 @@
 #include "log.h"
 #include "observe.h"
 #include "real.h"
+#include "report.h"
 #include "uaccess.h"
 
 #include <dlfcn.h>
@@ -40,6 +41,7 @@ __attribute__((constructor)) static void shim_init(void)
 	fork_init();
 	config_startup();
 	adopt_handoff();
+	report_start();
 }
 
 static int is_lock_cmd(int cmd)
