@@ -9,7 +9,8 @@
  * failure is an error and not a crash), every failure reported once and
  * answered with the built-in defaults. Secure-execution processes
  * (AT_SECURE: setuid, file capabilities) see no variable: secure_getenv()
- * returns NULL there, so only the system file is read.
+ * returns NULL there, so only the system file is read; and our variables
+ * are removed from their environment, so none passes to their children.
  */
 #include "config.h"
 #include "defs.h"
@@ -247,17 +248,53 @@ void config_ensure(void)
 		sched_yield();
 }
 
+extern char **environ;
+
+/* LOCKSPACE_PRELOAD_* (the hand-over LOCKSPACE_PRELOAD_HANDOFF among
+ * them) and the registry's LOCKSPACE_WAIT_DIR. */
+static int our_variable(const char *e)
+{
+	static const char pre[] = "LOCKSPACE_PRELOAD_";
+	static const char wait[] = "LOCKSPACE_WAIT_DIR";
+	size_t len = strcspn(e, "=");
+
+	return !strncmp(e, pre, sizeof(pre) - 1) ||
+	       (len == sizeof(wait) - 1 && !strncmp(e, wait, len));
+}
+
+/*
+ * In secure execution our variables are ignored, and must not stay in
+ * the environment either: a setuid program that becomes root for good
+ * and execs a helper would hand the user's values (a log path, a
+ * configuration file, a forged hand-over) to a process that no longer
+ * runs in secure execution and believes them. They go as ld.so removes
+ * LD_PRELOAD and the other unsafe variables in that mode: every
+ * occurrence, in the constructor (single-threaded), before anything of
+ * the program reads the environment.
+ */
+static void scrub_environment(void)
+{
+	char **r, **w;
+
+	if (!environ)
+		return;
+	for (r = w = environ; *r; r++)
+		if (!our_variable(*r))
+			*w++ = *r;
+	*w = NULL;
+}
+
 /* A run that names any LOCKSPACE_PRELOAD_* variable asked for something
  * (a log, a file, a mode): it is read before main, so that a mistake in
  * it is reported at once, and the log is open from the start. Otherwise
  * the first lock call reads it. Secure-execution processes see no
- * variable (secure_getenv). */
+ * variable (secure_getenv), and keep none. */
 void config_startup(void)
 {
-	extern char **environ;
-
-	if (getauxval(AT_SECURE))
+	if (getauxval(AT_SECURE)) {
+		scrub_environment();
 		return;
+	}
 	for (char **e = environ; e && *e; e++)
 		if (!strncmp(*e, "LOCKSPACE_PRELOAD_", 18)) {
 			config_ensure();

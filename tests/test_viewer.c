@@ -92,7 +92,8 @@ static void hold(struct tu_proc *p, int shim, const char *path, char mode,
 }
 
 
-/* A wait file as the shim writes it: pid waits for [start, end] of path. */
+/* A wait file as the shim writes it: pid waits for [start, end] of path.
+ * In our user's directory of the registry (common/waitfile.h). */
 static void write_wait(pid_t pid, unsigned long long st, const char *path,
 		       long start, long end, char type)
 {
@@ -101,7 +102,10 @@ static void write_wait(pid_t pid, unsigned long long st, const char *path,
 	FILE *f;
 
 	cr_assert(stat(path, &sb) == 0);
-	snprintf(file, sizeof(file), "%s/%d", wait_dir, (int)pid);
+	snprintf(file, sizeof(file), "%s/%u", wait_dir, (unsigned)geteuid());
+	cr_assert(mkdir(file, 0700) == 0 || errno == EEXIST);
+	snprintf(file, sizeof(file), "%s/%u/%d", wait_dir, (unsigned)geteuid(),
+		 (int)pid);
 	f = fopen(file, "w");
 	cr_assert(f);
 	fprintf(f, "lockspace-wait 1 %llu\n%d %d %u:%u:%lu %ld %ld %c\n", st,
@@ -581,11 +585,11 @@ Test(viewer, stale_wait_entries_ignored)
 	cr_expect(!strstr(out, pat), "%s", out);
 	snprintf(pat, sizeof(pat), " %d ", (int)getpid());
 	cr_expect(!strstr(out, pat), "%s", out);
-	snprintf(pat, sizeof(pat), "stale: %s/%d (pid %d: not running)",
-		 wait_dir, (int)dead, (int)dead);
+	snprintf(pat, sizeof(pat), "stale: %s/%u/%d (pid %d: not running)",
+		 wait_dir, (unsigned)geteuid(), (int)dead, (int)dead);
 	cr_expect(strstr(out, pat), "no '%s' in:\n%s", pat, out);
-	snprintf(pat, sizeof(pat), "stale: %s/%d (pid %d: another process",
-		 wait_dir, (int)getpid(), (int)getpid());
+	snprintf(pat, sizeof(pat), "stale: %s/%u/%d (pid %d: another process",
+		 wait_dir, (unsigned)geteuid(), (int)getpid(), (int)getpid());
 	cr_expect(strstr(out, pat), "no '%s' in:\n%s", pat, out);
 
 	tu_proc_finish(&h, FINISH_MS);

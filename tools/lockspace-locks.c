@@ -8,12 +8,8 @@
  * the way util-linux 2.40 finds it: the "lock:" lines of
  * /proc/PID/fdinfo/FD name each lock held through that descriptor. Waits
  * come from the "->" lines of /proc/locks and from the wait files that the
- * shim publishes before it blocks (shim/deadlock.c):
- *
- *   <dir>/<pid>:  lockspace-wait 1 <starttime of pid, /proc/PID/stat #22>
- *                 <pid> <tid> <maj>:<min>:<ino> <start> <end|-1> <R|W>
- *
- * (device numbers in decimal there, in hex in /proc/locks). The readers
+ * shim publishes before it blocks (shim/deadlock.c; the layout, the
+ * format and the checks are in common/waitfile.h). The readers
  * of /proc and of the wait files are the ones the shim uses (common/):
  * one parser per format. Everything read under /proc may vanish while we
  * read it (the process exits); such a process is skipped, never an
@@ -25,7 +21,6 @@
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <getopt.h>
-#include <glob.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -440,21 +435,29 @@ static int have_waits_of(int pid)
 	return 0;
 }
 
-static void read_wait_file(const char *dir, const char *name)
-{
-	struct wf_wait wf[64];
+/* A user directory being read: its path (for the stale list) and uid. */
+struct wait_dir {
 	char path[4200];
-	const char *why;
-	int pid = atoi(name), n;
+	uid_t uid;
+	int dfd;
+};
 
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	if (have_waits_of(pid))
-		return; /* seen in another directory */
-	n = wf_read(path, pid, wf, 64, &why);
+static int read_wait_file(void *arg, pid_t pid, int tmp)
+{
+	struct wait_dir *d = arg;
+	struct wf_wait wf[64];
+	char path[4300];
+	const char *why;
+	int n, gone;
+
+	if (tmp || have_waits_of(pid))
+		return 0; /* a writer's NAME.tmp; seen in another place */
+	n = wf_read(d->dfd, d->uid, pid, wf, 64, &why, &gone);
 	if (n < 0) {
+		snprintf(path, sizeof(path), "%s/%d", d->path, (int)pid);
 		if (strcmp(why, "cannot be opened")) /* not gone meanwhile */
 			add_stale(path, pid, why);
-		return;
+		return 0;
 	}
 	for (int i = 0; i < n; i++) {
 		struct wait w = {0};
@@ -470,49 +473,38 @@ static void read_wait_file(const char *dir, const char *name)
 		GROW(waits, nwaits, cap_waits);
 		waits[nwaits++] = w;
 	}
+	return 0;
 }
 
-static void read_wait_dir(const char *dir)
-{
-	struct dirent *de;
-	DIR *d = opendir(dir);
+static const struct wf_place *cur_place;
 
-	if (!d)
-		return;
-	while ((de = readdir(d)) != NULL)
-		if (all_digits(de->d_name)) /* not NAME.tmp of a writer */
-			read_wait_file(dir, de->d_name);
-	closedir(d);
+static int read_wait_dir(void *arg, uid_t uid, int dfd)
+{
+	const struct wf_place *p = cur_place;
+	struct wait_dir d = {.uid = uid, .dfd = dfd};
+
+	(void)arg;
+	snprintf(d.path, sizeof(d.path), "%s/%s%u%s%s", p->base, p->prefix,
+		 (unsigned)uid, p->sub ? "/" : "", p->sub ? p->sub : "");
+	wf_each_entry(dfd, read_wait_file, &d);
+	return 0;
 }
 
 /*
- * The shim writes to the first writable of /run/lockspace,
- * $XDG_RUNTIME_DIR/lockspace and /dev/shm/lockspace, so processes of
- * different users may publish in different places: read them all (as
- * root, every user's runtime directory too).
+ * The shim publishes in its user's directory in the first place that
+ * works (common/waitfile.h), so a user's waits may be in any of them:
+ * read every user directory of every place that passes the checks (the
+ * other users' are theirs alone, 0700: as another user, only our own).
  */
 static void read_waits(void)
 {
-	const char *v = getenv("LOCKSPACE_WAIT_DIR");
-	char buf[4200];
-	glob_t g;
+	struct wf_place places[WF_PLACES_MAX];
+	int n = wf_places(getenv(WF_ENV), places, WF_PLACES_MAX);
 
-	if (v && *v) {
-		read_wait_dir(v);
-		return;
+	for (int i = 0; i < n; i++) {
+		cur_place = &places[i];
+		wf_each_dir(&places[i], (uid_t)-1, read_wait_dir, NULL);
 	}
-	read_wait_dir("/run/lockspace");
-	v = getenv("XDG_RUNTIME_DIR");
-	if (v && *v) {
-		snprintf(buf, sizeof(buf), "%s/lockspace", v);
-		read_wait_dir(buf);
-	}
-	if (glob("/run/user/*/lockspace", GLOB_NOSORT, NULL, &g) == 0) {
-		for (size_t i = 0; i < g.gl_pathc; i++)
-			read_wait_dir(g.gl_pathv[i]);
-		globfree(&g);
-	}
-	read_wait_dir("/dev/shm/lockspace");
 }
 
 /* A file that a lock or a wait names. */
