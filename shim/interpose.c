@@ -18,6 +18,7 @@
 #include "lockcmd.h"
 #include "log.h"
 #include "observe.h"
+#include "privdrop.h"
 #include "real.h"
 #include "report.h"
 #include "uaccess.h"
@@ -276,6 +277,28 @@ SHIM_EXPORT int fcloseall(void)
 	return closes_fcloseall();
 }
 
+/* ---- giving up root: anchors first, while the files can be reopened ------- */
+
+SHIM_EXPORT int setuid(uid_t uid)
+{
+	return privdrop(PD_SETUID, uid, (uid_t)-1, (uid_t)-1);
+}
+
+SHIM_EXPORT int seteuid(uid_t euid)
+{
+	return privdrop(PD_SETEUID, euid, (uid_t)-1, (uid_t)-1);
+}
+
+SHIM_EXPORT int setreuid(uid_t ruid, uid_t euid)
+{
+	return privdrop(PD_SETREUID, ruid, euid, (uid_t)-1);
+}
+
+SHIM_EXPORT int setresuid(uid_t ruid, uid_t euid, uid_t suid)
+{
+	return privdrop(PD_SETRESUID, ruid, euid, suid);
+}
+
 /* ---- the exec family ---------------------------------------------------------
  * Each public exec function is wrapped (glibc's call each other inside
  * libc, past any interposer); those that use environ become the variant
@@ -465,7 +488,8 @@ const struct shim_export shim_exports[] = {
 	X(dup2), X(dup3), X(close_range), X(closefrom), X(fclose),
 	X(closedir), X(freopen), X(freopen64), X(fcloseall), X(execve),
 	X(execv), X(execvpe), X(execvp), X(fexecve), X(execveat),
-	X(execl), X(execlp), X(execle),
+	X(execl), X(execlp), X(execle), X(setuid), X(seteuid), X(setreuid),
+	X(setresuid),
 #if defined(__x86_64__)
 	X(vfork), X(dlopen),
 #endif

@@ -17,7 +17,7 @@ static const char *const interposed[] = {
 	"dup2", "dup3", "execl", "execle", "execlp", "execv", "execve",
 	"execveat", "execvp", "execvpe", "fclose", "fcloseall", "fcntl",
 	"fcntl64", "fexecve", "freopen", "freopen64", "lockf", "lockf64",
-	"vfork",
+	"seteuid", "setresuid", "setreuid", "setuid", "vfork",
 };
 #define N_INTERPOSED (sizeof(interposed) / sizeof(interposed[0]))
 
