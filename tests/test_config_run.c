@@ -688,6 +688,32 @@ Test(config_run, lockspace_run_report)
 	cr_assert_str_eq(r.err, "");
 }
 
+/* Only COMMAND gets the library: what lockspace-run --report runs itself
+ * (mktemp, chmod, env, awk) must not log, nor be counted. */
+Test(config_run, lockspace_run_report_keeps_the_library_to_the_command)
+{
+	const char *log = path_in("report.log");
+	const char *env[] = {run_lib(), envvar("LOCKSPACE_PRELOAD_LOG", log),
+			     "LOCKSPACE_PRELOAD_LOG_LEVEL=info", NULL};
+	const char *argv[] = {run_script(), "--report", tu_prog("cfgprog"),
+			      NULL};
+	char text[8192];
+	struct run r;
+	ssize_t n;
+	int fd;
+
+	run(&r, 0, argv, env);
+	cr_assert_eq(r.status, 7, "%s", r.err);
+	fd = open(log, O_RDONLY);
+	cr_assert(fd >= 0, "no log %s", log);
+	n = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	text[n > 0 ? n : 0] = 0;
+	cr_assert_eq(count_lines(text, "event=summary "), 1, "%s", text);
+	cr_assert(strstr(r.err, "1 process of the tree loaded the shim: "
+			 "cfgprog (1)"), "%s", r.err);
+}
+
 /*
  * --report says how many processes of COMMAND's tree loaded the shim:
  * here a shell, two cfgprogs that lock, and an env that drops
