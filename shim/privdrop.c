@@ -162,6 +162,10 @@ out:
 	return done;
 }
 
+/* Each anchor takes a descriptor from the program's RLIMIT_NOFILE, also
+ * for a file it never locks: at most this many at one drop. */
+#define MAX_EARLY 64
+
 /* Every descriptor of the process, from /proc/self/fd (getdents64: no
  * allocation); the anchors opened meanwhile are ours and skipped. */
 static int prepare_all(const struct ident *id)
@@ -173,14 +177,16 @@ static int prepare_all(const struct ident *id)
 	dfd = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return 0;
-	while ((len = syscall(SYS_getdents64, dfd, buf, sizeof(buf))) > 0) {
+	while (n < MAX_EARLY &&
+	       (len = syscall(SYS_getdents64, dfd, buf, sizeof(buf))) > 0) {
 		for (long off = 0; off < len;) {
 			struct dirent64 *e = (struct dirent64 *)(buf + off);
 			char *end;
 			long fd = strtol(e->d_name, &end, 10);
 
 			off += e->d_reclen;
-			if (*end || end == e->d_name || fd == dfd)
+			if (*end || end == e->d_name || fd == dfd ||
+			    n >= MAX_EARLY)
 				continue;
 			n += prepare_fd((int)fd, id);
 		}

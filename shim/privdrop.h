@@ -20,7 +20,8 @@
  * gid and groups), and that is neither open for appending (a log) nor
  * a standard stream, gets its anchor now, read-only or for writing as
  * the descriptor allows, and the descriptor becomes its holder: the
- * state of a file locked and unlocked through that descriptor. The anchor lives as such an anchor does: it
+ * state of a file locked and unlocked through that descriptor (at most
+ * 64 files at one call: each anchor takes a descriptor of the program's). The anchor lives as such an anchor does: it
  * closes with the holder's last descriptor, at exec, and in a fork child.
  * A held file's read-only anchor is reopened for writing then, for a
  * write lock to come.
