@@ -178,6 +178,14 @@ $(FAILALLOC): tests/progs/lib/failalloc.c | deps
 		-D_GNU_SOURCE -fno-tree-loop-distribute-patterns \
 		-fno-omit-frame-pointer -fPIC -shared -o $@ $< -ldl
 
+# A library that deepprog loads with dlopen(RTLD_DEEPBIND) (test_daemons.c).
+DEEPLOCK := $(B)/progs/libdeeplock.so
+$(DEEPLOCK): tests/progs/lib/deeplock.c | deps
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) -std=gnu11 -O1 -g -Wall -Wextra -Werror -fPIC -shared \
+		-D_GNU_SOURCE -o $@ $<
+
 # Command-line tools (lockspace-locks): the /proc readers from common/;
 # TOOL_OBJ and TOOL_LIBS: what one tool needs beyond them.
 $(B)/lockspace-check-config: TOOL_OBJ := $(B)/shim/config_parse.o
@@ -238,7 +246,7 @@ CRITERION_FLAGS ?= --jobs=2
 # a passing run prints the runner's lines only.
 TEST_LOG = $(abspath $(B))/test.log
 check: check-deps all $(TESTS) $(UNIT_TESTS) $(PROGS) $(PLAINIMG) \
-		$(FAILALLOC) $(BENCHES) $(TORTURE)
+		$(FAILALLOC) $(DEEPLOCK) $(BENCHES) $(TORTURE)
 	@: > $(TEST_LOG)
 	@echo "  TEST    output of the programs under test: $(TEST_LOG)"
 	$(Q)LOCKSPACE_TEST_LOG=$(TEST_LOG) $(UNIT_TESTS) $(CRITERION_FLAGS)

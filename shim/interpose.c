@@ -8,6 +8,7 @@
 #include "adopt.h"
 #include "closes.h"
 #include "config.h"
+#include "deepbind.h"
 #include "defs.h"
 #include "exec.h"
 #include "fdstate.h"
@@ -17,10 +18,13 @@
 #include "lockcmd.h"
 #include "log.h"
 #include "observe.h"
+#include "privdrop.h"
 #include "real.h"
+#include "report.h"
 #include "trace.h"
 #include "uaccess.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -42,6 +46,7 @@ __attribute__((constructor)) static void shim_init(void)
 	fork_init();
 	config_startup();
 	adopt_handoff();
+	report_start();
 }
 
 static int is_lock_cmd(int cmd)
@@ -301,6 +306,28 @@ SHIM_EXPORT int fcloseall(void)
 	return closes_fcloseall();
 }
 
+/* ---- giving up root: anchors first, while the files can be reopened ------- */
+
+SHIM_EXPORT int setuid(uid_t uid)
+{
+	return privdrop(PD_SETUID, uid, (uid_t)-1, (uid_t)-1);
+}
+
+SHIM_EXPORT int seteuid(uid_t euid)
+{
+	return privdrop(PD_SETEUID, euid, (uid_t)-1, (uid_t)-1);
+}
+
+SHIM_EXPORT int setreuid(uid_t ruid, uid_t euid)
+{
+	return privdrop(PD_SETREUID, ruid, euid, (uid_t)-1);
+}
+
+SHIM_EXPORT int setresuid(uid_t ruid, uid_t euid, uid_t suid)
+{
+	return privdrop(PD_SETRESUID, ruid, euid, suid);
+}
+
 /* ---- the exec family ---------------------------------------------------------
  * Each public exec function is wrapped (glibc's call each other inside
  * libc, past any interposer); those that use environ become the variant
@@ -507,3 +534,66 @@ __asm__(".text\n"
 	"	jmp __vfork@PLT\n"
 	".size vfork, .-vfork\n");
 #endif
+
+/*
+ * dlopen: glibc takes the caller's return address for $ORIGIN, the
+ * caller's RUNPATH and its namespace, so the wrapper has no stack frame
+ * either. Without RTLD_DEEPBIND it jumps to libc's dlopen (resolved at
+ * the first call: another library's constructor may call it before ours
+ * ran). With it, deepbind_route() (deepbind.h) says whether the shim
+ * opens the library itself (deepbind_open, entered by a jump: it returns
+ * to our caller) or libc does, called from here as if by our caller.
+ */
+#if defined(__x86_64__)
+#define STR_(x) #x
+#define STR(x) STR_(x)
+__asm__(".text\n"
+	".globl dlopen\n"
+	".type dlopen, @function\n"
+	".hidden deepbind_real, deepbind_resolve, deepbind_route\n"
+	".hidden deepbind_open\n"
+	"dlopen:\n"
+	"	testl $" STR(RTLD_DEEPBIND) ", %esi\n"
+	"	jnz 2f\n"
+	"1:	movq deepbind_real(%rip), %rax\n"
+	"	testq %rax, %rax\n"
+	"	jz 3f\n"
+	"	jmp *%rax\n"
+	/* the stack as at the call, aligned for one: 8 + 16 + 8 */
+	"2:	pushq %rdi\n"
+	"	pushq %rsi\n"
+	"	subq $8, %rsp\n"
+	"	call deepbind_route\n"
+	"	addq $8, %rsp\n"
+	"	popq %rsi\n"
+	"	popq %rdi\n"
+	"	testl %eax, %eax\n"
+	"	jz 1b\n"
+	"	jmp deepbind_open\n"
+	"3:	pushq %rdi\n"
+	"	pushq %rsi\n"
+	"	subq $8, %rsp\n"
+	"	call deepbind_resolve\n"
+	"	addq $8, %rsp\n"
+	"	popq %rsi\n"
+	"	popq %rdi\n"
+	"	jmp *%rax\n"
+	".size dlopen, .-dlopen\n");
+#endif
+
+/* What a GOT entry of a deep-bound library is rebound to (deepbind.c):
+ * our exports, their addresses as the global scope resolves them. */
+const struct shim_export shim_exports[] = {
+#define X(name) {#name, (void *)name}
+	X(fcntl), X(fcntl64), X(lockf), X(lockf64), X(close), X(dup),
+	X(dup2), X(dup3), X(close_range), X(closefrom), X(fclose),
+	X(closedir), X(freopen), X(freopen64), X(fcloseall), X(execve),
+	X(execv), X(execvpe), X(execvp), X(fexecve), X(execveat),
+	X(execl), X(execlp), X(execle), X(setuid), X(seteuid), X(setreuid),
+	X(setresuid),
+#if defined(__x86_64__)
+	X(vfork), X(dlopen),
+#endif
+#undef X
+};
+const unsigned shim_nexports = sizeof(shim_exports) / sizeof(shim_exports[0]);

@@ -664,6 +664,11 @@ void log_count(enum log_counter c, long n)
 		;
 }
 
+long log_counter(enum log_counter c)
+{
+	return (unsigned)c < LOGC_N ? atomic_load(&counters[c]) : 0;
+}
+
 void log_summary(void)
 {
 	long v[LOGC_N], any = 0;

@@ -72,6 +72,8 @@ void log_program(char *comm, size_t clen, char *exe, size_t elen);
 void log_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Atomic: c += n (LOGC_HELD may go down; its peak is kept). */
 void log_count(enum log_counter c, long n);
+/* A counter's value now (report.c's exit line). */
+long log_counter(enum log_counter c);
 /* The one-line event=summary, if the level or --report asks for it; at
  * most once per process (a destructor calls it too). */
 void log_summary(void);

@@ -14,11 +14,12 @@
 
 static const char *const interposed[] = {
 	"_Fork", "clone",
-	"close", "close_range", "closedir", "closefrom", "dup", "dup2",
-	"dup3", "execl", "execle", "execlp", "execv", "execve", "execveat",
-	"execvp", "execvpe", "fclose", "fcloseall", "fcntl", "fcntl64",
-	"fexecve", "freopen", "freopen64", "lockf", "lockf64", "vfork",
+	"close", "close_range", "closedir", "closefrom", "dlopen", "dup",
+	"dup2", "dup3", "execl", "execle", "execlp", "execv", "execve",
+	"execveat", "execvp", "execvpe", "fclose", "fcloseall", "fcntl",
+	"fcntl64", "fexecve", "freopen", "freopen64", "lockf", "lockf64",
 	"pidfd_getfd", "recvmsg", "recvmmsg",
+	"seteuid", "setresuid", "setreuid", "setuid", "vfork",
 };
 #define N_INTERPOSED (sizeof(interposed) / sizeof(interposed[0]))
 

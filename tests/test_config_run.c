@@ -717,12 +717,95 @@ Test(config_run, lockspace_run_report)
 
 	run(&r, 0, argv, env);
 	cr_assert_eq(r.status, 7);
-	cr_assert_eq(lines(r.err), 1, "%s", r.err);
+	/* the process's summary, then lockspace-run's count (issue 23) */
+	cr_assert_eq(lines(r.err), 3, "%s", r.err);
 	cr_assert_eq(count_lines(r.err, "event=summary "), 1, "%s", r.err);
 	cr_assert(strstr(r.err, " mode=observe locks="), "%s", r.err);
+	cr_assert(strstr(r.err, "lockspace-run: 1 process of the tree loaded "
+			 "the shim: cfgprog (1)\n"), "%s", r.err);
 	run(&r, 0, plain, env);
 	cr_assert_eq(r.status, 7);
 	cr_assert_str_eq(r.err, "");
+}
+
+/* Only COMMAND gets the library: what lockspace-run --report runs itself
+ * (mktemp, chmod, env, awk) must not log, nor be counted. */
+Test(config_run, lockspace_run_report_keeps_the_library_to_the_command)
+{
+	const char *log = path_in("report.log");
+	const char *env[] = {run_lib(), envvar("LOCKSPACE_PRELOAD_LOG", log),
+			     "LOCKSPACE_PRELOAD_LOG_LEVEL=info", NULL};
+	const char *argv[] = {run_script(), "--report", tu_prog("cfgprog"),
+			      NULL};
+	char text[8192];
+	struct run r;
+	ssize_t n;
+	int fd;
+
+	run(&r, 0, argv, env);
+	cr_assert_eq(r.status, 7, "%s", r.err);
+	fd = open(log, O_RDONLY);
+	cr_assert(fd >= 0, "no log %s", log);
+	n = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	text[n > 0 ? n : 0] = 0;
+	cr_assert_eq(count_lines(text, "event=summary "), 1, "%s", text);
+	cr_assert(strstr(r.err, "1 process of the tree loaded the shim: "
+			 "cfgprog (1)"), "%s", r.err);
+}
+
+/*
+ * --report says how many processes of COMMAND's tree loaded the shim:
+ * here a shell, two cfgprogs that lock, and an env that drops
+ * LD_PRELOAD before it runs a third cfgprog, as a master that cleans its
+ * workers' environment does: that one is missing from the count, and env
+ * (the same process) never reports its exit. The status is COMMAND's.
+ */
+Test(config_run, lockspace_run_report_counts_the_tree)
+{
+	char script[1024];
+	const char *env[] = {run_lib(), NULL};
+	const char *argv[] = {run_script(), "--report", "/bin/sh", "-c", script,
+			      NULL};
+	struct run r;
+
+	snprintf(script, sizeof(script),
+		 "%s lock:%s >/dev/null & %s lock:%s >/dev/null; "
+		 "env -u LD_PRELOAD %s >/dev/null; wait; exit 5",
+		 tu_prog("cfgprog"), path_in("one"), tu_prog("cfgprog"),
+		 path_in("two"), tu_prog("cfgprog"));
+	run(&r, 0, argv, env);
+	cr_assert_eq(r.status, 5, "%s", r.err);
+	cr_assert(strstr(r.err, "lockspace-run: 4 processes of the tree loaded "
+			 "the shim: "), "%s", r.err);
+	cr_assert(strstr(r.err, "cfgprog (2)") && strstr(r.err, "sh (1)") &&
+		  strstr(r.err, "env (1)"), "%s", r.err);
+	cr_assert(strstr(r.err, "lockspace-run: 2 of them took locks (2 "
+			 "granted); 0 files fell back to plain POSIX locks\n"),
+		  "%s", r.err);
+	/* the shell ends with _exit(), env became the third cfgprog */
+	cr_assert(strstr(r.err, "lockspace-run: 2 did not report an exit"),
+		  "%s", r.err);
+}
+
+/* Signals sent to lockspace-run --report reach COMMAND, and COMMAND's
+ * death by a signal is ours. */
+Test(config_run, lockspace_run_report_passes_signals_and_status)
+{
+	const char *env[] = {run_lib(), NULL};
+	const char *self[] = {run_script(), "--report", "/bin/sh", "-c",
+			      "kill -TERM $$", NULL};
+	const char *fwd[] = {run_script(), "--report", "/bin/sh", "-c",
+			     "trap 'exit 9' USR1; kill -USR1 $PPID; "
+			     "while :; do sleep 0.05; done", NULL};
+	struct run r;
+
+	run(&r, 0, self, env);
+	cr_assert_eq(r.status, 128 + SIGTERM, "%s", r.err);
+	cr_assert(strstr(r.err, "1 process of the tree loaded the shim"),
+		  "%s", r.err);
+	run(&r, 0, fwd, env);
+	cr_assert_eq(r.status, 9, "%s", r.err);
 }
 
 /*

@@ -27,6 +27,8 @@
  *                            it, then fclose
  *   closedir[:PATH]          opendir(PATH) then closedir
  *   getpwnam:USER  system:CMD
+ *   setuid:UID:GID           give up root as a daemon does: setgroups to
+ *                            GID alone, setgid(GID), setuid(UID)
  *   forkunlock:N:START:LEN   a forked child unlocks the range and exits
  *   forklock:N:T:START:LEN   a forked child tries F_SETLK, prints errno
  *   vfork_close:N            a vfork child closes N then execs /bin/true
@@ -118,6 +120,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <pthread.h>
 #include <pwd.h>
@@ -1082,6 +1085,14 @@ static void do_step(const char *step)
 		rc = d ? closedir(d) : -1;
 	} else if (!strcmp(f[0], "getpwnam")) {
 		rc = getpwnam(f[1]) ? 0 : -1;
+	} else if (!strcmp(f[0], "setuid")) {
+		gid_t g = (gid_t)atoi(f[2]);
+
+		rc = setgroups(1, &g);
+		if (rc == 0)
+			rc = setgid(g);
+		if (rc == 0)
+			rc = setuid((uid_t)atoi(f[1]));
 	} else if (!strcmp(f[0], "system")) {
 		rc = system(f[1]);
 	} else if (!strcmp(f[0], "forkunlock") || !strcmp(f[0], "forklock")) {
