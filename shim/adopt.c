@@ -12,7 +12,8 @@
  * leaving holders' too (exec.c unlocks nothing before an exec that may
  * fail); those go once the hand-over is in. Without memory, the locks of
  * the holders that stayed become plain POSIX locks through the program's
- * own descriptors.
+ * own descriptors. (Somewhat over 600 lines: the check, the adoption and
+ * the out-of-memory walk all read one hand-over, and each is short.)
  */
 #include "adopt.h"
 #include "anchor.h"

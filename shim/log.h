@@ -8,8 +8,8 @@
  * to stderr, syslog (/dev/log, written directly) or a file. Every
  * function here formats into a stack buffer and writes with one write(2)
  * (or send(2)): no malloc, no stdio FILE, no lock, errno preserved. So
- * they may be called with the table's mutex held; log_caller(),
- * log_backtrace() and log_py_stack() are the exception (the loader's
+ * they may be called with the table's mutex held; callsite.h's
+ * functions are the exception (the loader's
  * lock, the unwinder, the interpreter): call them with nothing of ours
  * held. comm and exe are read at the first event of each image.
  */
@@ -52,20 +52,8 @@ void log_text(int level, const char *event, const char *body);
  * escaped and control bytes as \xNN when it holds anything but
  * [A-Za-z0-9_./:+@,=-]. Returns dst; cut to fit len. */
 char *log_quote(char *dst, size_t len, const char *s);
-/* The call site of a return address as a logfmt value, quoted:
- * "/full/path/of/object+0xOFF (BuildId: HEX)", OFF the ELF virtual
- * address of the call instruction (what addr2line -e and libdw take);
- * "-" for NULL. log.c says why. */
-void log_caller(char *buf, size_t len, void *ret_addr);
-/* With backtrace = on: up to 8 frames outside the shim in the same form,
- * quoted, separated by " < " (innermost first). Returns the count of
- * frames, 0 when backtrace is off (buf is then "-"). */
-int log_backtrace(char *buf, size_t len);
+/* backtrace = on (callsite.h writes the frames). */
 int log_backtrace_enabled(void);
-/* In a CPython process: up to max of the calling thread's Python frames,
- * innermost first, "/path/app.py:12 (func)" separated by " < ", quoted;
- * the count (0: not Python, or no frame; buf untouched). */
-int log_py_stack(char *buf, size_t len, int max);
 /* The program's comm and exe, as every line names them. */
 void log_program(char *comm, size_t clen, char *exe, size_t elen);
 /* A short note (event=note msg="..."), at level notice. */

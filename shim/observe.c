@@ -21,6 +21,7 @@
 #include "anchor.h"
 #include "fdstate.h"
 #include "files.h"
+#include "callsite.h"
 #include "log.h"
 #include "procfs.h"
 #include "real.h"

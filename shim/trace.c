@@ -2,6 +2,12 @@
 /*
  * shim/trace.c: the timeline (trace.h), as Chrome trace-event JSON.
  *
+ * Longer than the other rooms (about 800 lines) on purpose: the rings,
+ * the file and the JSON writer share one invariant, that a record is
+ * written by its own thread without a lock and read only by the thread
+ * that flushes a full ring or the process's last one, and splitting them
+ * would export the ring's layout to another file.
+ *
  * What is in it, per process and thread:
  *   - "b"/"e" (nestable async, cat "lock"): each piece of a file's map,
  *     from when the map got it to when it lost it: "W 0-99 /srv/db".
