@@ -482,7 +482,8 @@ static int watch_step(void *arg, long fd)
 	struct watch_ctx *w = arg;
 	struct loss *l = &w->loss[w->nloss];
 
-	if (fd < (long)w->first || fd > (long)w->last ||
+	/* unsigned: last is ~0U for closefrom(), -1 in a 32-bit long */
+	if ((unsigned long)fd < w->first || (unsigned long)fd > w->last ||
 	    fdstate_get((int)fd) != FD_NONE)
 		return 0;
 	loss_init(l);
