@@ -125,16 +125,18 @@ int closes_closedir(DIR *d, int fd, void *caller)
 }
 
 FILE *closes_freopen(const char *path, const char *mode, FILE *fp, int fd,
-		     void *caller)
+		     int wide, void *caller)
 {
+	FILE *(*reopen)(const char *, const char *, FILE *) =
+		wide ? real_freopen64 : real_freopen;
 	struct ls_holder *h;
 	struct loss l;
 	FILE *r;
 
 	if (guard_passthrough())
-		return real_freopen(path, mode, fp);
+		return reopen(path, mode, fp);
 	h = close_begin(fd, &l, "freopen", caller);
-	r = real_freopen(path, mode, fp);
+	r = reopen(path, mode, fp);
 	close_end(h, &l, 1);
 	return r;
 }

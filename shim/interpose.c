@@ -4,6 +4,11 @@
  * reads its arguments, takes the fast path (a descriptor with nothing of
  * ours: one relaxed load of fd_state, then the real call) or calls one
  * function of the policy (lockcmd.h, closes.h, exec.h), and returns.
+ *
+ * On i386 the library is built with _FILE_OFFSET_BITS=64, where glibc's
+ * headers rename fcntl, lockf and freopen to fcntl64, lockf64 and
+ * freopen64: those three are declared by their own names (EXPORT_AS),
+ * so that the library defines both of each, as glibc does.
  */
 #include "adopt.h"
 #include "closes.h"
@@ -31,6 +36,8 @@
 #include <unistd.h>
 
 extern char **environ;
+
+#define EXPORT_AS(name) __asm__(#name)
 
 __attribute__((constructor)) static void shim_init(void)
 {
@@ -140,7 +147,8 @@ static int shim_fcntl(int fd, int cmd, unsigned long arg)
 	return real_fcntl(fd, cmd, (void *)arg);
 }
 
-SHIM_EXPORT int fcntl(int fd, int cmd, ...)
+SHIM_EXPORT int export_fcntl(int fd, int cmd, ...) EXPORT_AS(fcntl);
+int export_fcntl(int fd, int cmd, ...)
 {
 	unsigned long arg;
 	va_list ap;
@@ -151,6 +159,8 @@ SHIM_EXPORT int fcntl(int fd, int cmd, ...)
 	return shim_fcntl(fd, cmd, arg);
 }
 
+/* fcntl64 (and on i386 __fcntl_time64, the same function, for programs
+ * built with _TIME_BITS=64): the struct follows the command. */
 SHIM_EXPORT int fcntl64(int fd, int cmd, ...)
 {
 	unsigned long arg;
@@ -162,9 +172,14 @@ SHIM_EXPORT int fcntl64(int fd, int cmd, ...)
 	return shim_fcntl(fd, cmd, arg);
 }
 
+#if defined(__i386__)
+SHIM_EXPORT int __fcntl_time64(int fd, int cmd, ...)
+	__attribute__((alias("fcntl64")));
+#endif
+
 /* glibc's lockf calls its internal fcntl, past any interposer: do what it
  * does through ours. F_TEST asks for a read lock, as glibc and musl do. */
-SHIM_EXPORT int lockf(int fd, int op, off_t len)
+static int do_lockf(int fd, int op, off64_t len)
 {
 	struct flock fl = {.l_whence = SEEK_CUR, .l_len = len};
 	int mine;
@@ -195,9 +210,16 @@ SHIM_EXPORT int lockf(int fd, int op, off_t len)
 	return -1;
 }
 
-SHIM_EXPORT int lockf64(int fd, int op, off_t len)
+/* __off_t is the off_t of a program without _FILE_OFFSET_BITS=64. */
+SHIM_EXPORT int export_lockf(int fd, int op, __off_t len) EXPORT_AS(lockf);
+int export_lockf(int fd, int op, __off_t len)
 {
-	return lockf(fd, op, len);
+	return do_lockf(fd, op, len);
+}
+
+SHIM_EXPORT int lockf64(int fd, int op, off64_t len)
+{
+	return do_lockf(fd, op, len);
 }
 
 SHIM_EXPORT int close(int fd)
@@ -279,19 +301,29 @@ SHIM_EXPORT int closedir(DIR *d)
 	return closes_closedir(d, fd, __builtin_return_address(0));
 }
 
-SHIM_EXPORT FILE *freopen(const char *path, const char *mode, FILE *fp)
+/* wide: freopen64, which opens with O_LARGEFILE on i386. */
+static FILE *do_freopen(const char *path, const char *mode, FILE *fp,
+			int wide, void *caller)
 {
 	int fd = fp ? fileno(fp) : -1;
 
 	if (likely(fdstate_get(fd) != FD_TRACKED && !watching_closes()) &&
 	    fdstate_unmark_dup(fd))
-		return real_freopen(path, mode, fp);
-	return closes_freopen(path, mode, fp, fd, __builtin_return_address(0));
+		return wide ? real_freopen64(path, mode, fp)
+			    : real_freopen(path, mode, fp);
+	return closes_freopen(path, mode, fp, fd, wide, caller);
+}
+
+SHIM_EXPORT FILE *export_freopen(const char *path, const char *mode,
+				 FILE *fp) EXPORT_AS(freopen);
+FILE *export_freopen(const char *path, const char *mode, FILE *fp)
+{
+	return do_freopen(path, mode, fp, 0, __builtin_return_address(0));
 }
 
 SHIM_EXPORT FILE *freopen64(const char *path, const char *mode, FILE *fp)
 {
-	return freopen(path, mode, fp);
+	return do_freopen(path, mode, fp, 1, __builtin_return_address(0));
 }
 
 SHIM_EXPORT int fcloseall(void)
@@ -452,6 +484,30 @@ SHIM_EXPORT int recvmmsg(int fd, struct mmsghdr *v, unsigned n, int flags,
 	return r;
 }
 
+#if defined(__i386__)
+/* A program built with _TIME_BITS=64 calls these (glibc converts the
+ * timestamps of its control messages). */
+SHIM_EXPORT ssize_t __recvmsg64(int fd, struct msghdr *msg, int flags)
+{
+	ssize_t r = real_recvmsg64(fd, msg, flags);
+
+	if (r >= 0 && msg && unlikely(msg->msg_controllen))
+		closes_received_msg(msg);
+	return r;
+}
+
+SHIM_EXPORT int __recvmmsg64(int fd, struct mmsghdr *v, unsigned n,
+			     int flags, void *timeout)
+{
+	int r = real_recvmmsg64(fd, v, n, flags, timeout);
+
+	for (int i = 0; i < r; i++)
+		if (unlikely(v[i].msg_hdr.msg_controllen))
+			closes_received_msg(&v[i].msg_hdr);
+	return r;
+}
+#endif
+
 SHIM_EXPORT int pidfd_getfd(int pidfd, int targetfd, unsigned flags)
 {
 	int r = real_pidfd_getfd(pidfd, targetfd, flags);
@@ -505,5 +561,22 @@ __asm__(".text\n"
 	"vfork:\n"
 	"	movl $1, vfork_seen(%rip)\n"
 	"	jmp __vfork@PLT\n"
+	".size vfork, .-vfork\n");
+#elif defined(__i386__)
+/* i386: a jump through the PLT needs our GOT's address in %ebx, which
+ * holds the caller's value here (saving it would need a frame). So the
+ * GOT is found from the PC, in %ecx (a scratch register, which __vfork
+ * overwrites too), and the jump goes through __vfork's GOT entry. The
+ * call below writes below the stack pointer only, as any call does
+ * before the child exists. */
+__asm__(".text\n"
+	".globl vfork\n"
+	".type vfork, @function\n"
+	"vfork:\n"
+	"	call 1f\n"
+	"1:	popl %ecx\n"
+	"	addl $_GLOBAL_OFFSET_TABLE_+[.-1b], %ecx\n"
+	"	movl $1, vfork_seen@GOTOFF(%ecx)\n"
+	"	jmp *__vfork@GOT(%ecx)\n"
 	".size vfork, .-vfork\n");
 #endif
