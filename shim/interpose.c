@@ -8,7 +8,9 @@
  * On i386 the library is built with _FILE_OFFSET_BITS=64, where glibc's
  * headers rename fcntl, lockf and freopen to fcntl64, lockf64 and
  * freopen64: those three are declared by their own names (EXPORT_AS),
- * so that the library defines both of each, as glibc does.
+ * so that the library defines both of each, as glibc does. A program
+ * without _FILE_OFFSET_BITS=64 there passes a struct flock with 32-bit
+ * fields for some commands: converted here, at the entry (uaccess.h).
  */
 #include "adopt.h"
 #include "closes.h"
@@ -53,8 +55,16 @@ __attribute__((constructor)) static void shim_init(void)
 
 static int is_lock_cmd(int cmd)
 {
+#if SHIM_FLOCK32
+	if (cmd >= FL32_GETLK && cmd <= FL32_SETLKW)
+		return 1;
+#endif
 	return cmd == F_SETLK || cmd == F_SETLKW || cmd == F_GETLK;
 }
+
+#if SHIM_FLOCK32
+static int lock_command32(int fd, int cmd, void *ufl);
+#endif
 
 /* The lock commands (to the trace first when it is on), and F_OFD_GETLK
  * (whose answer names the anchor's locks): out of line, so that the other
@@ -64,10 +74,46 @@ static __attribute__((noinline)) int lock_command(int fd, int cmd,
 {
 	if (cmd == F_OFD_GETLK)
 		return lockcmd_ofd_getlk(fd, (struct flock *)arg);
+#if SHIM_FLOCK32
+	if (cmd >= FL32_GETLK && cmd <= FL32_SETLKW)
+		return lock_command32(fd, cmd, (void *)arg);
+#endif
 	if (unlikely(trace_active()))
 		return trace_lockcmd(fd, cmd, (struct flock *)arg);
 	return lockcmd(fd, cmd, (struct flock *)arg);
 }
+
+#if SHIM_FLOCK32
+/*
+ * i386, commands 5, 6, 7 with the program's 32-bit struct flock: what
+ * the kernel does with them, around ours (12, 13, 14). The struct is
+ * widened; F_GETLK's answer is narrowed back, or EOVERFLOW. A struct
+ * that cannot be read goes to the kernel, which answers EBADF or EFAULT
+ * in its own order.
+ */
+static int lock_command32(int fd, int cmd, void *ufl)
+{
+	struct flock fl;
+	int r, err;
+
+	if (uaccess_flock32_in(&fl, ufl) < 0) {
+		if (fdstate_get(fd) == FD_OURS) {
+			errno = EBADF;
+			return -1;
+		}
+		return real_fcntl(fd, cmd, ufl);
+	}
+	r = lock_command(fd, cmd - FL32_GETLK + F_GETLK, (unsigned long)&fl);
+	if (r < 0 || cmd != FL32_GETLK)
+		return r;
+	err = uaccess_flock32_out(ufl, &fl);
+	if (err) {
+		errno = -err;
+		return -1;
+	}
+	return r;
+}
+#endif
 
 /*
  * The commands glibc passes straight to the kernel (all but F_SETLKW and
@@ -147,6 +193,39 @@ static int shim_fcntl(int fd, int cmd, unsigned long arg)
 	return real_fcntl(fd, cmd, (void *)arg);
 }
 
+#if SHIM_FLOCK32
+/*
+ * i386: glibc's fcntl (not fcntl64) takes the program's struct flock,
+ * with 32-bit fields, for the OFD commands and converts it to the
+ * kernel's flock64 (since 2.28, BZ#20251). The same here: read where
+ * glibc reads it; an answer that does not fit is EOVERFLOW, with
+ * nothing written back; F_OFD_SETLKW's is not written back.
+ */
+static __attribute__((noinline)) int fcntl_ofd32(int fd, int cmd,
+						 unsigned long arg)
+{
+	struct flock32 *u = (struct flock32 *)arg;
+	struct flock fl = {.l_type = u->l_type, .l_whence = u->l_whence,
+			   .l_start = u->l_start, .l_len = u->l_len,
+			   .l_pid = u->l_pid};
+	int r = shim_fcntl(fd, cmd, (unsigned long)&fl);
+
+	if (r == -1 || cmd == F_OFD_SETLKW)
+		return r;
+	if ((int32_t)fl.l_start != fl.l_start ||
+	    (int32_t)fl.l_len != fl.l_len) {
+		errno = EOVERFLOW;
+		return -1;
+	}
+	u->l_type = fl.l_type;
+	u->l_whence = fl.l_whence;
+	u->l_start = (int32_t)fl.l_start;
+	u->l_len = (int32_t)fl.l_len;
+	u->l_pid = fl.l_pid;
+	return r;
+}
+#endif
+
 SHIM_EXPORT int export_fcntl(int fd, int cmd, ...) EXPORT_AS(fcntl);
 int export_fcntl(int fd, int cmd, ...)
 {
@@ -156,6 +235,10 @@ int export_fcntl(int fd, int cmd, ...)
 	va_start(ap, cmd);
 	arg = va_arg(ap, unsigned long);
 	va_end(ap);
+#if SHIM_FLOCK32
+	if (unlikely(cmd >= F_OFD_GETLK && cmd <= F_OFD_SETLKW))
+		return fcntl_ofd32(fd, cmd, arg);
+#endif
 	return shim_fcntl(fd, cmd, arg);
 }
 
@@ -177,9 +260,14 @@ SHIM_EXPORT int __fcntl_time64(int fd, int cmd, ...)
 	__attribute__((alias("fcntl64")));
 #endif
 
-/* glibc's lockf calls its internal fcntl, past any interposer: do what it
- * does through ours. F_TEST asks for a read lock, as glibc and musl do. */
-static int do_lockf(int fd, int op, off64_t len)
+/*
+ * glibc's lockf calls its internal fcntl, past any interposer: do what it
+ * does through ours. F_TEST asks for a read lock, as glibc and musl do.
+ * narrow: lockf of a program with 32-bit off_t (i386), whose glibc asks
+ * F_GETLK through the 32-bit struct, and meets EOVERFLOW where the lock
+ * it finds does not fit.
+ */
+static int do_lockf(int fd, int op, off64_t len, int narrow)
 {
 	struct flock fl = {.l_whence = SEEK_CUR, .l_len = len};
 	int mine;
@@ -192,6 +280,19 @@ static int do_lockf(int fd, int op, off64_t len)
 		fl.l_type = F_RDLCK;
 		if (lockcmd_getlk(fd, &fl, &mine) < 0)
 			return -1;
+#if SHIM_FLOCK32
+		if (narrow) {
+			struct flock32 n;
+			int err = flock32_narrow(&n, &fl);
+
+			if (err) {
+				errno = -err;
+				return -1;
+			}
+		}
+#else
+		(void)narrow;
+#endif
 		if (fl.l_type == F_UNLCK || (fl.l_pid == getpid() && !mine))
 			return 0;
 		errno = EACCES;
@@ -214,12 +315,12 @@ static int do_lockf(int fd, int op, off64_t len)
 SHIM_EXPORT int export_lockf(int fd, int op, __off_t len) EXPORT_AS(lockf);
 int export_lockf(int fd, int op, __off_t len)
 {
-	return do_lockf(fd, op, len);
+	return do_lockf(fd, op, len, SHIM_FLOCK32);
 }
 
 SHIM_EXPORT int lockf64(int fd, int op, off64_t len)
 {
-	return do_lockf(fd, op, len);
+	return do_lockf(fd, op, len, 0);
 }
 
 SHIM_EXPORT int close(int fd)
