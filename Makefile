@@ -35,6 +35,14 @@ override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -pthread -fPIC \
 	      -fvisibility=hidden -MMD -MP
 override CPPFLAGS += -D_GNU_SOURCE -DLOCKSPACE_VERSION='"$(VERSION)"' \
 	      -DLOCKSPACE_SYSCONFDIR='"$(sysconfdir)"'
+# What $(CC) builds for, from its predefined macros: x86_64 (LP64, not
+# x32) or i386 (also as CC="gcc -m32", or an i386 package build).
+cc_macros = $(shell printf '%s\n' '$(1)' | $(CC) -E -P -x c - 2>/dev/null)
+CC_X86_64 := $(filter 1/__ILP32__,$(call cc_macros,__x86_64__/__ILP32__))
+CC_I386 := $(filter 1,$(call cc_macros,__i386__))
+# On i386 our own off_t is 64-bit (the shim converts a program's 32-bit
+# struct flock at its entry: shim/uaccess.h).
+override CPPFLAGS += $(if $(CC_I386),-D_FILE_OFFSET_BITS=64)
 LDFLAGS    ?=
 SAN        ?=
 # RELEASE=1: without the debug assertions of the invariants (shim/README).
@@ -146,7 +154,7 @@ B32 := $(B)/i386
 SHIM32_SO := $(B32)/liblockspace-preload.so
 m32_links = $(shell printf '#include <stdio.h>\nint main(void){return 0;}\n' \
 	| $(CC) -m32 -x c -o /dev/null - >/dev/null 2>&1 && echo yes)
-m32_target = $(filter-out %x32,$(filter x86_64-%,$(shell $(CC) -dumpmachine)))
+m32_target = $(CC_X86_64)
 # (asked once, and only by the targets that use it)
 HAVE_M32 ?= $(eval HAVE_M32 := $(if $(filter no,$(M32))$(SAN),, \
 	$(if $(m32_target),$(m32_links))))$(HAVE_M32)

@@ -28,6 +28,9 @@ void uaccess_init(void);
  * and the kernel converts). x86_64 has one layout: SHIM_FLOCK32 is 0.
  */
 #if defined(__i386__)
+#if !defined(_FILE_OFFSET_BITS) || _FILE_OFFSET_BITS != 64
+#error "the i386 shim is built with -D_FILE_OFFSET_BITS=64 (the Makefile)"
+#endif
 #define SHIM_FLOCK32 1
 #define FL32_GETLK 5
 #define FL32_SETLK 6
