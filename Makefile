@@ -165,10 +165,11 @@ $(B32)/%.o: %.c | deps
 	@$(if $(Q),echo "  CC32    $<")
 	$(Q)$(CC) $(CPPFLAGS) -D_FILE_OFFSET_BITS=64 -Icore -Icommon \
 		$(CFLAGS) -m32 -c -o $@ $<
-$(SHIM32_SO): $(SHIM32_OBJ)
+$(SHIM32_SO): $(SHIM32_OBJ) shim/i386.map
 	@$(if $(Q),echo "  LD32    $@")
 	$(Q)$(CC) -m32 -shared $(CFLAGS) $(LDFLAGS) -Wl,-z,defs \
-		-Wl,-z,noseparate-code -o $@ $^ -ldl -pthread
+		-Wl,-z,noseparate-code $(SHIM_VERSIONS32) \
+		-o $@ $(SHIM32_OBJ) -ldl -pthread
 all: $(if $(HAVE_M32),$(SHIM32_SO))
 
 deps:
@@ -192,10 +193,13 @@ $(LIB_SO): $(CORE_OBJ)
 
 # The shim needs the lock table only, and exports only what it interposes.
 SHIM_CORE := $(filter-out $(B)/core/lockspace.o,$(CORE_OBJ))
-$(SHIM_SO): $(SHIM_OBJ) $(SHIM_CORE) $(COMMON_OBJ)
+# (an i386 build: the symbol versions of shim/i386.map)
+SHIM_VERSIONS32 := -Wl,--version-script=shim/i386.map
+$(SHIM_SO): $(SHIM_OBJ) $(SHIM_CORE) $(COMMON_OBJ) $(if $(CC_I386),shim/i386.map)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -shared $(CFLAGS) $(LDFLAGS) -Wl,-z,defs \
-		-Wl,-z,noseparate-code -o $@ $^ -ldl -pthread
+		-Wl,-z,noseparate-code $(if $(CC_I386),$(SHIM_VERSIONS32)) \
+		-o $@ $(SHIM_OBJ) $(SHIM_CORE) $(COMMON_OBJ) -ldl -pthread
 
 # Test programs play "an unmodified program": no header or library of ours.
 $(B)/progs/%: tests/progs/%.c | deps

@@ -258,6 +258,15 @@ SHIM_EXPORT int fcntl64(int fd, int cmd, ...)
 #if defined(__i386__)
 SHIM_EXPORT int __fcntl_time64(int fd, int cmd, ...)
 	__attribute__((alias("fcntl64")));
+/*
+ * A program linked before glibc 2.28 calls fcntl@GLIBC_2.0, which is
+ * glibc's fcntl64 (it takes struct flock64 for the OFD commands); the
+ * fcntl above is fcntl@@GLIBC_2.28 (shim/i386.map), what programs link
+ * with since.
+ */
+SHIM_EXPORT int fcntl_glibc_2_0(int fd, int cmd, ...)
+	__attribute__((alias("fcntl64")));
+__asm__(".symver fcntl_glibc_2_0, fcntl@GLIBC_2.0, remove");
 #endif
 
 /*

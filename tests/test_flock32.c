@@ -26,7 +26,8 @@
 #define QUERIES                                                            \
 	"own", "get:fcntl:native", "get:fcntl64:native", "get:fcntl:32",   \
 		"get:fcntl:64", "get:fcntl64:32", "get:fcntl64:64",        \
-		"get:fcntl:ofd", "get:fcntl64:ofd", "get:fcntl:32:100:0",  \
+		"get:fcntl:ofd", "get:fcntl64:ofd", "get:fcntl20:ofd",     \
+		"get:fcntl20:32", "get:fcntl:32:100:0",                    \
 		"lockf:lockf:test:0", "lockf:lockf64:test:0",              \
 		"bad:5:null", "bad:5:badfd", "bad:6:null", "bad:12:null",  \
 		"set:fcntl:32:9:set:0:1", "set:fcntl:32:w:set:-1:1",       \
@@ -104,6 +105,9 @@ Test(flock32, lock_beyond_2g_is_eoverflow_through_the_32bit_struct,
 		      off32() ? "-1 EOVERFLOW" : "-1 EACCES");
 	tu_expect_res("lockf:lockf64:test:0", "-1 EACCES");
 	if (two_layouts()) {
+		/* a program linked before glibc 2.28: fcntl is fcntl64 */
+		tu_expect_res("get:fcntl20:ofd", whole);
+		tu_expect_res("get:fcntl20:32", "-1 EOVERFLOW");
 		tu_expect_res("get:fcntl:32", "-1 EOVERFLOW");
 		tu_expect_res("get:fcntl64:32", "-1 EOVERFLOW");
 		tu_expect_res("get:fcntl:64", whole);
@@ -155,5 +159,32 @@ Test(flock32, lock_across_2g_is_told_through_every_layout, .timeout = 60)
 		tu_expect_res("get:fcntl64:32", whole);
 	}
 	expect_errors();
+	unlink(path);
+}
+
+/* A lock taken through each symbol and layout (fcntl, fcntl64, and on
+ * i386 command 6 with the 32-bit struct, 13 with flock64, and the fcntl
+ * of programs linked before glibc 2.28) survives the close of another
+ * descriptor of the file under the shim, and is lost plain. */
+Test(flock32, lock_through_each_symbol_and_layout_survives_a_close,
+     .timeout = 60)
+{
+	char *path = tu_mkfile(100);
+	int two = two_layouts() ? W : U;
+
+	tu_script_both_prog("flockprog", path, NULL, NULL,
+		STEPS("set:fcntl:native:w:set:0:10",
+		      "set:fcntl64:native:w:set:10:10",
+		      "set:fcntl:32:w:set:20:10", "set:fcntl64:64:w:set:30:10",
+		      "set:fcntl20:32:w:set:40:10",
+		      "set:fcntl20:64:w:set:50:10", "ready", "lose", "ready"),
+		EXPECT({ 0, 0, 10, W, W }, { 0, 10, 10, W, W },
+		       { 0, 20, 10, two, two }, { 0, 30, 10, two, two },
+		       { 0, 40, 10, two, two }, { 0, 50, 10, two, two },
+		       { 1, 0, 10, U, W }, { 1, 10, 10, U, W },
+		       { 1, 20, 10, U, two }, { 1, 30, 10, U, two },
+		       { 1, 40, 10, U, two }, { 1, 50, 10, U, two }),
+		NULL, NULL);
+	tu_expect_res("lose", "0");
 	unlink(path);
 }

@@ -11,7 +11,9 @@
  * (struct flock of a program without _FILE_OFFSET_BITS=64), 12, 13, 14
  * (F_GETLK64...) take struct flock64, through fcntl and fcntl64 alike;
  * the OFD commands take the program's struct flock through fcntl (glibc
- * converts it) and struct flock64 through fcntl64. On x86_64 there is
+ * converts it) and struct flock64 through fcntl64 and through the fcntl
+ * of programs linked before glibc 2.28 (fcntl@GLIBC_2.0, which is
+ * glibc's fcntl64: SYM fcntl20, i386 only). On x86_64 there is
  * one layout and 5 == 12: the steps that name a 32-bit layout print
  * "skip" there. Each step prints "STEP = RESULT", RESULT "-1 ENAME" or
  * the return value, then for an F_GETLK the answer. Steps:
@@ -19,7 +21,8 @@
  *   own                  F_SETLK, the program's own F_RDLCK on byte 0 (so
  *                        that the shim answers from its table after)
  *   get:SYM:LAYOUT[:START:LEN]   F_GETLK for F_WRLCK over START, LEN
- *                        (default 0, 0): SYM fcntl or fcntl64, LAYOUT 32
+ *                        (default 0, 0): SYM fcntl, fcntl64 or fcntl20,
+ *                        LAYOUT 32
  *                        (command 5, struct flock32), 64 (12, flock64),
  *                        native (F_GETLK with struct flock), ofd
  *                        (F_OFD_GETLK with SYM's struct: fcntl's struct
@@ -29,6 +32,8 @@
  *   bad:CMD:KIND         command 5, 6 or 12 with the pointer KIND null
  *                        (and badfd: descriptor -1 with a NULL pointer)
  *   lockf:SYM:OP:LEN     SYM lockf or lockf64, OP test, tlock, ulock
+ *   lose                 open the file again and close it: plain POSIX
+ *                        drops every lock of the process on it
  *   seek:OFF             lseek64(SEEK_SET) (a 32-bit program reaches
  *                        offsets past 2^31 only so)
  *   ready                print "ready", wait for a line on stdin
@@ -100,9 +105,19 @@ static void answer(short type, long long start, long long len, pid_t pid)
 			 pid == getpid() ? "self" : pid > 0 ? "other" : "-1");
 }
 
-/* fcntl or fcntl64 by name: the symbol a program imports. */
+#if defined(__i386__)
+/* What a program linked before glibc 2.28 calls for fcntl. */
+__asm__(".symver fcntl_glibc_2_0, fcntl@GLIBC_2.0");
+extern int fcntl_glibc_2_0(int fd, int cmd, ...);
+#endif
+
+/* The symbol a program imports, by name (fcntl20: fcntl@GLIBC_2.0). */
 static int call(const char *sym, int cmd, void *arg)
 {
+#if defined(__i386__)
+	if (!strcmp(sym, "fcntl20"))
+		return fcntl_glibc_2_0(fd, cmd, arg);
+#endif
 	return !strcmp(sym, "fcntl64") ? fcntl64(fd, cmd, arg)
 				       : fcntl(fd, cmd, arg);
 }
@@ -114,6 +129,8 @@ static int lock_call(const char *sym, const char *layout, int get,
 {
 	int cmd = get ? F_GETLK : F_SETLK;
 
+	if (sizeof(long) == 8 && !strcmp(sym, "fcntl20"))
+		return 1; /* i386 only */
 	if (!strcmp(layout, "32") || !strcmp(layout, "64")) {
 		int wide = !strcmp(layout, "64");
 
@@ -139,11 +156,11 @@ static int lock_call(const char *sym, const char *layout, int get,
 		return 0;
 	}
 	if (!strcmp(layout, "ofd")) {
-		if (!strcmp(sym, "fcntl64")) {
+		if (strcmp(sym, "fcntl")) {
 			struct flock64 fl = {.l_type = type, .l_whence = whence,
 					     .l_start = start, .l_len = len};
 
-			*rc = fcntl64(fd, get ? F_OFD_GETLK : F_OFD_SETLK, &fl);
+			*rc = call(sym, get ? F_OFD_GETLK : F_OFD_SETLK, &fl);
 			if (*rc == 0 && get)
 				answer(fl.l_type, fl.l_start, fl.l_len,
 				       fl.l_pid);
@@ -199,6 +216,10 @@ static int step(char **f, int n, int *rc)
 
 		*rc = !strcmp(f[1], "lockf64") ? lockf64(fd, op, len)
 					       : lockf(fd, op, (off_t)len);
+	} else if (!strcmp(f[0], "lose") && n == 1) {
+		int other = open(path, O_RDONLY);
+
+		*rc = other < 0 ? -1 : close(other);
 	} else if (!strcmp(f[0], "seek") && n == 2) {
 		*rc = lseek64(fd, strtoll(f[1], NULL, 0), SEEK_SET) < 0 ? -1
 									: 0;
