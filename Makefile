@@ -152,6 +152,7 @@ all: $(LIB_A) $(LIB_SO) $(SHIM_SO) $(EXAMPLES) $(TOOLS)
 M32 ?=
 B32 := $(B)/i386
 SHIM32_SO := $(B32)/liblockspace-preload.so
+PRELOAD_FARM := $(B)/preload/stamp
 m32_links = $(shell printf '#include <stdio.h>\nint main(void){return 0;}\n' \
 	| $(CC) -m32 -x c -o /dev/null - >/dev/null 2>&1 && echo yes)
 m32_target = $(CC_X86_64)
@@ -170,7 +171,35 @@ $(SHIM32_SO): $(SHIM32_OBJ) shim/i386.map
 	$(Q)$(CC) -m32 -shared $(CFLAGS) $(LDFLAGS) -Wl,-z,defs \
 		-Wl,-z,noseparate-code $(SHIM_VERSIONS32) \
 		-o $@ $(SHIM32_OBJ) -ldl -pthread
-all: $(if $(HAVE_M32),$(SHIM32_SO))
+all: $(if $(HAVE_M32),$(SHIM32_SO) $(PRELOAD_FARM))
+
+# The source tree's $LIB layout: $(B)/preload/$LIB/liblockspace-preload.so
+# is the 64-bit library where ld.so expands $LIB for a 64-bit program,
+# and the i386 one where it does for a 32-bit one (both names of the
+# multilib and the multiarch loader), as in the installed layout. The
+# source tree's lockspace-run preloads it once both are built: one value
+# for both classes, also when a 64-bit script runs a 32-bit program.
+# stamp lists each class (64, 32) with its directories.
+$(PRELOAD_FARM): $(SHIM_SO) $(SHIM32_SO)
+	@$(if $(Q),echo "  LN      $(B)/preload/\$$LIB/")
+	$(Q)rm -rf $(B)/preload && mkdir -p $(B)/preload && \
+	for d in $(LDSO_LIB); do \
+		mkdir -p $(B)/preload/$$d && ln -sr $(SHIM_SO) \
+			$(B)/preload/$$d/liblockspace-preload.so || exit 1; \
+	done && \
+	for d in $(LDSO_LIB32) $(LDSO_LIB32_ALSO); do \
+		mkdir -p $(B)/preload/$$d && ln -sr $(SHIM32_SO) \
+			$(B)/preload/$$d/liblockspace-preload.so || exit 1; \
+	done && \
+	printf '64 %s\n32 %s\n' '$(LDSO_LIB)' \
+		'$(strip $(LDSO_LIB32) $(LDSO_LIB32_ALSO))' > $@
+
+# The 32-bit lock-loss example of make demo.
+$(B)/examples32/%: examples/%.c | deps
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC32    $<")
+	$(Q)$(CC) -m32 -std=gnu11 -O1 -g -Wall -Wextra -Werror -pthread \
+		-D_GNU_SOURCE -o $@ $<
 
 deps:
 	$(call need_debs,$(DEB_BUILD))
@@ -354,8 +383,13 @@ endif
 bench: all $(BENCHES)
 	$(Q)$(B)/bench/lsbench --shim "$(abspath $(SHIM_SO))" $(if $(QUICK),--quick)
 
+# (the 32-bit run needs gcc-multilib: installed as root, else skipped)
 demo: deps all
+	$(call need_debs,,$(DEB_CHECK32),the 32-bit run)
+	$(Q)$(MAKE) --no-print-directory demo32
 	$(Q)sh examples/demo.sh $(B)
+.PHONY: demo32
+demo32: $(if $(HAVE_M32),$(SHIM32_SO) $(PRELOAD_FARM) $(B)/examples32/lockloss)
 
 asan:
 	$(MAKE) B=build/asan SAN=address \
