@@ -5,6 +5,8 @@
 #   make check      build and run every test
 #   make check-cluster  the lock tests on a local GlusterFS volume (root)
 #   make demo       the lock-loss example, plain and under the shim
+#   M32=no          no i386 shim (built by default on x86_64 when
+#                   gcc-multilib is installed; see "the i386 library")
 #   make bench      what the shim costs (QUICK=1 for a short run)
 #   make asan|ubsan|tsan   the test suite under a sanitizer
 #   make install    honours PREFIX, DESTDIR, bindir, libdir, ... ; V=1 verbose
@@ -33,6 +35,14 @@ override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -pthread -fPIC \
 	      -fvisibility=hidden -MMD -MP
 override CPPFLAGS += -D_GNU_SOURCE -DLOCKSPACE_VERSION='"$(VERSION)"' \
 	      -DLOCKSPACE_SYSCONFDIR='"$(sysconfdir)"'
+# What $(CC) builds for, from its predefined macros: x86_64 (LP64, not
+# x32) or i386 (also as CC="gcc -m32", or an i386 package build).
+cc_macros = $(shell printf '%s\n' '$(1)' | $(CC) -E -P -x c - 2>/dev/null)
+CC_X86_64 := $(filter 1/__ILP32__,$(call cc_macros,__x86_64__/__ILP32__))
+CC_I386 := $(filter 1,$(call cc_macros,__i386__))
+# On i386 our own off_t is 64-bit (the shim converts a program's 32-bit
+# struct flock at its entry: shim/uaccess.h).
+override CPPFLAGS += $(if $(CC_I386),-D_FILE_OFFSET_BITS=64)
 LDFLAGS    ?=
 SAN        ?=
 # RELEASE=1: without the debug assertions of the invariants (shim/README).
@@ -55,31 +65,44 @@ DEB_BUILD := gcc make libc6-dev uthash-dev libdw-dev libsmartcols-dev
 DEB_CHECK := libcriterion-dev pkg-config strace sqlite3 python3 perl \
 	     stress-ng tdb-tools musl-tools
 DEB_ALL   := $(DEB_BUILD) $(DEB_CHECK)
-# tests/run/: a musl and a 32-bit program for lockspace-run to refuse
-DEB_RUN_CHECK := $(if $(filter x86_64,$(shell uname -m)),musl-tools gcc-multilib)
+# tests/run/: a musl program for lockspace-run to refuse
+DEB_RUN_CHECK := $(if $(filter x86_64,$(shell uname -m)),musl-tools)
 DEB_ALL   += $(DEB_RUN_CHECK)
+# The i386 shim and the 32-bit pass of make check (and a 32-bit program
+# for lockspace-run's tests): installed as root; without them a normal
+# user's make check skips that part and says so.
+DEB_CHECK32 := $(if $(filter x86_64,$(shell uname -m)),gcc-multilib libc6-dev-i386)
 
-# Installs what is missing when run as root, else prints the line to run.
+# $(call need_debs,PACKAGES[,OPTIONAL,WHAT]): installs what is missing
+# when run as root, else prints the line to run and fails; missing
+# OPTIONAL packages only say that WHAT is skipped.
 define need_debs
-	@missing=""; \
+	@missing=""; optional=""; \
 	for p in $(1); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
 			grep -q ' installed$$' || missing="$$missing $$p"; \
 	done; \
-	if [ -n "$$missing" ]; then \
+	for p in $(2); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
+			grep -q ' installed$$' || optional="$$optional $$p"; \
+	done; \
+	if [ -n "$$missing$$optional" ] && [ "$$(id -u)" = 0 ] && \
+	   command -v apt-get >/dev/null; then \
+		echo "installing:$$missing$$optional"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq --no-install-recommends \
+			$$missing$$optional >/dev/null || exit 1; \
+	elif [ -n "$$missing" ]; then \
 		if ! command -v apt-get >/dev/null; then \
 			echo "missing packages:$$missing (not a Debian system)"; \
-			exit 1; \
-		elif [ "$$(id -u)" = 0 ]; then \
-			echo "installing:$$missing"; \
-			apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-			apt-get install -y -qq --no-install-recommends \
-				$$missing >/dev/null || exit 1; \
 		else \
 			echo "missing packages; run as root:"; \
-			echo "  apt-get install -y$$missing"; \
-			exit 1; \
+			echo "  apt-get install -y$$missing$$optional"; \
 		fi; \
+		exit 1; \
+	elif [ -n "$$optional" ]; then \
+		echo "  SKIP    $(3): missing$$optional (as root: apt-get" \
+			"install -y$$optional)"; \
 	fi
 endef
 
@@ -120,10 +143,68 @@ TORTURE   := $(B)/torture/torture
 
 all: $(LIB_A) $(LIB_SO) $(SHIM_SO) $(EXAMPLES) $(TOOLS)
 
+# ---- the i386 library (issue 18) -------------------------------------------
+# On x86_64, when $(CC) can build 32-bit programs (Debian: gcc-multilib),
+# the shim is built for them too, as $(B)/i386/liblockspace-preload.so,
+# from the same sources with -m32 and -D_FILE_OFFSET_BITS=64: its own
+# off_t is 64-bit, and a program's 32-bit struct flock is converted at the
+# entry (shim/uaccess.h). M32=no: never. Not in a sanitizer build.
+M32 ?=
+B32 := $(B)/i386
+SHIM32_SO := $(B32)/liblockspace-preload.so
+PRELOAD_FARM := $(B)/preload/stamp
+m32_links = $(shell printf '#include <stdio.h>\nint main(void){return 0;}\n' \
+	| $(CC) -m32 -x c -o /dev/null - >/dev/null 2>&1 && echo yes)
+m32_target = $(CC_X86_64)
+# (asked once, and only by the targets that use it)
+HAVE_M32 ?= $(eval HAVE_M32 := $(if $(filter no,$(M32))$(SAN),, \
+	$(if $(m32_target),$(m32_links))))$(HAVE_M32)
+SHIM32_OBJ := $(patsubst %.c,$(B32)/%.o,$(SHIM_SRC) $(COMMON_SRC) \
+	$(filter-out core/lockspace.c,$(CORE_SRC)))
+$(B32)/%.o: %.c | deps
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC32    $<")
+	$(Q)$(CC) $(CPPFLAGS) -D_FILE_OFFSET_BITS=64 -Icore -Icommon \
+		$(CFLAGS) -m32 -c -o $@ $<
+$(SHIM32_SO): $(SHIM32_OBJ) shim/i386.map
+	@$(if $(Q),echo "  LD32    $@")
+	$(Q)$(CC) -m32 -shared $(CFLAGS) $(LDFLAGS) -Wl,-z,defs \
+		-Wl,-z,noseparate-code $(SHIM_VERSIONS32) \
+		-o $@ $(SHIM32_OBJ) -ldl -pthread
+all: $(if $(HAVE_M32),$(SHIM32_SO) $(PRELOAD_FARM))
+
+# The source tree's $LIB layout: $(B)/preload/$LIB/liblockspace-preload.so
+# is the 64-bit library where ld.so expands $LIB for a 64-bit program,
+# and the i386 one where it does for a 32-bit one (both names of the
+# multilib and the multiarch loader), as in the installed layout. The
+# source tree's lockspace-run preloads it once both are built: one value
+# for both classes, also when a 64-bit script runs a 32-bit program.
+# stamp lists each class (64, 32) with its directories.
+$(PRELOAD_FARM): $(SHIM_SO) $(SHIM32_SO)
+	@$(if $(Q),echo "  LN      $(B)/preload/\$$LIB/")
+	$(Q)rm -rf $(B)/preload && mkdir -p $(B)/preload && \
+	for d in $(LDSO_LIB); do \
+		mkdir -p $(B)/preload/$$d && ln -sr $(SHIM_SO) \
+			$(B)/preload/$$d/liblockspace-preload.so || exit 1; \
+	done && \
+	for d in $(LDSO_LIB32) $(LDSO_LIB32_ALSO); do \
+		mkdir -p $(B)/preload/$$d && ln -sr $(SHIM32_SO) \
+			$(B)/preload/$$d/liblockspace-preload.so || exit 1; \
+	done && \
+	printf '64 %s\n32 %s\n' '$(LDSO_LIB)' \
+		'$(strip $(LDSO_LIB32) $(LDSO_LIB32_ALSO))' > $@
+
+# The 32-bit lock-loss example of make demo.
+$(B)/examples32/%: examples/%.c | deps
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC32    $<")
+	$(Q)$(CC) -m32 -std=gnu11 -O1 -g -Wall -Wextra -Werror -pthread \
+		-D_GNU_SOURCE -o $@ $<
+
 deps:
 	$(call need_debs,$(DEB_BUILD))
 check-deps:
-	$(call need_debs,$(DEB_ALL))
+	$(call need_debs,$(DEB_ALL),$(DEB_CHECK32),the 32-bit (i386) part)
 
 $(B)/%.o: %.c | deps
 	@mkdir -p $(@D)
@@ -141,10 +222,13 @@ $(LIB_SO): $(CORE_OBJ)
 
 # The shim needs the lock table only, and exports only what it interposes.
 SHIM_CORE := $(filter-out $(B)/core/lockspace.o,$(CORE_OBJ))
-$(SHIM_SO): $(SHIM_OBJ) $(SHIM_CORE) $(COMMON_OBJ)
+# (an i386 build: the symbol versions of shim/i386.map)
+SHIM_VERSIONS32 := -Wl,--version-script=shim/i386.map
+$(SHIM_SO): $(SHIM_OBJ) $(SHIM_CORE) $(COMMON_OBJ) $(if $(CC_I386),shim/i386.map)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -shared $(CFLAGS) $(LDFLAGS) -Wl,-z,defs \
-		-Wl,-z,noseparate-code -o $@ $^ -ldl -pthread
+		-Wl,-z,noseparate-code $(if $(CC_I386),$(SHIM_VERSIONS32)) \
+		-o $@ $(SHIM_OBJ) $(SHIM_CORE) $(COMMON_OBJ) -ldl -pthread
 
 # Test programs play "an unmodified program": no header or library of ours.
 $(B)/progs/%: tests/progs/%.c | deps
@@ -152,6 +236,30 @@ $(B)/progs/%: tests/progs/%.c | deps
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) -std=gnu11 -O1 -g -Wall -Wextra -Werror -pthread \
 		-D_GNU_SOURCE -o $@ $< -ldl
+
+# The same programs as 32-bit ones (issue 18), for the 32-bit pass of
+# make check: progs32/ as a program without _FILE_OFFSET_BITS=64 is
+# built (32-bit off_t and struct flock), progs32lfs/ with it.
+PROGS32 := $(PROG_SRC:tests/progs/%.c=$(B)/progs32/%) \
+	$(B)/progs32/plainimg-static
+PROGS32LFS := $(PROGS32:$(B)/progs32/%=$(B)/progs32lfs/%)
+$(B)/progs32/%: tests/progs/%.c | deps
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC32    $<")
+	$(Q)$(CC) -m32 -std=gnu11 -O1 -g -Wall -Wextra -Werror -pthread \
+		-D_GNU_SOURCE -o $@ $< -ldl
+$(B)/progs32lfs/%: tests/progs/%.c | deps
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC32    $< (LFS)")
+	$(Q)$(CC) -m32 -D_FILE_OFFSET_BITS=64 -std=gnu11 -O1 -g -Wall \
+		-Wextra -Werror -pthread -D_GNU_SOURCE -o $@ $< -ldl
+$(B)/progs32/plainimg-static $(B)/progs32lfs/plainimg-static: \
+		tests/progs/plainimg.c | deps
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC32    $@")
+	$(Q)$(CC) -m32 $(if $(findstring lfs,$@),-D_FILE_OFFSET_BITS=64) \
+		-std=gnu11 -O1 -g -Wall -Wextra -Werror -static -D_GNU_SOURCE \
+		-o $@ $<
 
 # Images that never load the shim, whatever LD_PRELOAD says (issue 16):
 # tests/progs/plainimg.c static, and with musl's libc and loader.
@@ -253,16 +361,47 @@ check: check-deps all $(TESTS) $(UNIT_TESTS) $(PROGS) $(PLAINIMG) \
 	$(Q)LOCKSPACE_TEST_PRELOAD="$(TEST_PRELOAD)" \
 		LOCKSPACE_TEST_PROGS="$(abspath $(B))/progs" \
 		LOCKSPACE_TEST_LOG=$(TEST_LOG) $(TESTS) $(CRITERION_FLAGS)
+	$(Q)$(MAKE) --no-print-directory check32
 ifeq ($(SAN),)
 	@echo "  BENCH   quick run (no thresholds: make bench measures)"
 	$(Q)$(MAKE) --no-print-directory bench QUICK=1 >/dev/null
 endif
 
+# The 32-bit pass (a make of its own, so that it sees what check-deps
+# installed): the integration suites whose programs are tests/progs/,
+# with those built -m32 (progs32/, and progs32lfs/ with
+# -D_FILE_OFFSET_BITS=64), under the i386 shim. The test binary and its
+# probes stay 64-bit: they judge from another process.
+SUITES32 ?= @(protect|edges|exec|fdconflicts|contract|deadlock|observe|flock32)/*
+.PHONY: check32
+ifneq ($(HAVE_M32),)
+check32: $(SHIM32_SO) $(PROGS32) $(PROGS32LFS) $(TESTS)
+	$(Q)for p in progs32 progs32lfs; do \
+		echo "  TEST    32-bit programs: $(B)/$$p, $(SHIM32_SO)"; \
+		LOCKSPACE_TEST_PRELOAD="$(abspath $(SHIM32_SO))" \
+		LOCKSPACE_TEST_PROGS="$(abspath $(B))/$$p" \
+		LOCKSPACE_TEST_PROGS_OFF_BITS=$$([ $$p = progs32 ] && \
+			echo 32 || echo 64) \
+		LOCKSPACE_TEST_LOG=$(TEST_LOG) $(TESTS) $(CRITERION_FLAGS) \
+			--filter '$(SUITES32)' || exit 1; \
+	done
+else
+check32:
+	@echo "  SKIP    32-bit programs:$(if $(SAN), not in a sanitizer build,$(if \
+		$(filter no,$(M32)), M32=no, $(CC) cannot build them (Debian:\
+		gcc-multilib)))"
+endif
+
 bench: all $(BENCHES)
 	$(Q)$(B)/bench/lsbench --shim "$(abspath $(SHIM_SO))" $(if $(QUICK),--quick)
 
+# (the 32-bit run needs gcc-multilib: installed as root, else skipped)
 demo: deps all
+	$(call need_debs,,$(DEB_CHECK32),the 32-bit run)
+	$(Q)$(MAKE) --no-print-directory demo32
 	$(Q)sh examples/demo.sh $(B)
+.PHONY: demo32
+demo32: $(if $(HAVE_M32),$(SHIM32_SO) $(PRELOAD_FARM) $(B)/examples32/lockloss)
 
 asan:
 	$(MAKE) B=build/asan SAN=address \
@@ -373,7 +512,7 @@ $(PATHS_STAMP): FORCE
 	@mkdir -p $(@D)
 	@p='sysconfdir=$(sysconfdir)'; \
 	[ "$$(cat $@ 2>/dev/null)" = "$$p" ] || printf '%s\n' "$$p" > $@
-$(SHIM_OBJ) $(TOOLS): $(PATHS_STAMP)
+$(SHIM_OBJ) $(SHIM32_OBJ) $(TOOLS): $(PATHS_STAMP)
 .PHONY: FORCE
 FORCE:
 
@@ -419,13 +558,15 @@ PRELOAD_PATH = $(if $(and \
 	$(filter $(prefix)/$(LDSO_LIB32)/lockspace-preload,$(preloaddir32))), \
 	$(prefix)/$$LIB/lockspace-preload/liblockspace-preload.so, \
 	$(preloaddir)/liblockspace-preload.so)
-SHIM32_SO := $(B)/i386/liblockspace-preload.so
 # The 32-bit loader of amd64 Debian is gcc-multilib's (libc6-i386: $LIB is
 # lib32) until libc6:i386 is installed (lib/i386-linux-gnu): the 32-bit
 # library is reached from both, a link in the other.
 LDSO_LIB32_ALSO ?= $(if $(filter lib/x86_64-linux-gnu,$(LDSO_LIB)), \
 	$(filter-out $(LDSO_LIB32),lib32 lib/i386-linux-gnu))
 PRELOAD32_ALSO = $(foreach d,$(LDSO_LIB32_ALSO),$(prefix)/$(d)/lockspace-preload)
+
+# the i386 library, when built (M32=no: not installed even so)
+INSTALL32 = $(if $(filter no,$(M32)),,$(wildcard $(SHIM32_SO)))
 
 SUBST = sed -e 's|@libdir@|$(libdir)|g' -e 's|@sysconfdir@|$(sysconfdir)|g' \
 	-e 's|@VERSION@|$(VERSION)|g' -e 's|@PREFIX@|$(prefix)|g' \
@@ -452,7 +593,7 @@ PKGDATA := $(datadir)/lockspace-preload
 INSTALL_DIRS = $(bindir) $(libdir) $(includedir) $(sysconfdir) \
 	$(pkgconfigdir) $(preloaddir) $(PKGDATA) \
 	$(addprefix $(mandir)/,man1 man3 man5 man8) \
-	$(if $(wildcard $(SHIM32_SO)),$(preloaddir32) $(PRELOAD32_ALSO))
+	$(if $(INSTALL32),$(preloaddir32) $(PRELOAD32_ALSO))
 
 install: all
 	@set -e; made=; mkdir -p '$(DESTDIR)/'; \
@@ -480,9 +621,9 @@ install: all
 	ln -sf liblockspace.so.$(VERSION) $(DESTDIR)$(libdir)/liblockspace.so.0
 	ln -sf liblockspace.so.0 $(DESTDIR)$(libdir)/liblockspace.so
 	install -m 0644 $(SHIM_SO) $(DESTDIR)$(preloaddir)/liblockspace-preload.so
-	$(if $(wildcard $(SHIM32_SO)),install -m 0644 $(SHIM32_SO) \
+	$(if $(INSTALL32),install -m 0644 $(SHIM32_SO) \
 		$(DESTDIR)$(preloaddir32)/liblockspace-preload.so)
-	$(if $(wildcard $(SHIM32_SO)),for d in $(PRELOAD32_ALSO); do \
+	$(if $(INSTALL32),for d in $(PRELOAD32_ALSO); do \
 		ln -sf $(preloaddir32)/liblockspace-preload.so \
 			$(DESTDIR)$$d/liblockspace-preload.so || exit 1; \
 	done)

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,7 +160,7 @@ int pf_dir_numbers(const char *path, pf_num_fn fn, void *arg)
 			off += de->d_reclen;
 			if (*s < '0' || *s > '9')
 				continue;
-			for (; *s >= '0' && *s <= '9' && v < 1L << 40; s++)
+			for (; *s >= '0' && *s <= '9' && v < INT_MAX / 10; s++)
 				v = v * 10 + (*s - '0');
 			if (!*s)
 				r = fn(arg, v);

@@ -16,4 +16,24 @@ shimmed=$?
 echo
 printf '%-28s %s\n' "plain:" "$([ $plain = 1 ] && echo 'lock LOST' || echo "lock kept (status $plain)")"
 printf '%-28s %s\n' "with liblockspace-preload:" "$([ $shimmed = 0 ] && echo 'lock kept' || echo "lock LOST (status $shimmed)")"
-[ $plain -le 1 ] && [ $shimmed -le 1 ]
+
+# The same program built -m32, under the i386 library (make builds both
+# when gcc-multilib is installed), preloaded as lockspace-run does: one
+# value for both classes, which ld.so's $LIB expands for each
+# ($B/preload/ is the build's layout of the installed one).
+plain32=0 shimmed32=0
+if [ -x "$B/examples32/lockloss" ] && [ -f "$B/preload/stamp" ]; then
+	both="$(cd "$B" && pwd)/preload/\$LIB/liblockspace-preload.so"
+	echo
+	echo "== 32-bit, plain glibc"
+	LD_PRELOAD= "$B/examples32/lockloss" "$file"
+	plain32=$?
+	echo
+	echo "== 32-bit, LD_PRELOAD='$both'"
+	LD_PRELOAD="$both" "$B/examples32/lockloss" "$file"
+	shimmed32=$?
+	echo
+	printf '%-28s %s\n' "32-bit, plain:" "$([ $plain32 = 1 ] && echo 'lock LOST' || echo "lock kept (status $plain32)")"
+	printf '%-28s %s\n' "32-bit, with the i386 shim:" "$([ $shimmed32 = 0 ] && echo 'lock kept' || echo "lock LOST (status $shimmed32)")"
+fi
+[ $plain -le 1 ] && [ $shimmed -le 1 ] && [ $plain32 -le 1 ] && [ $shimmed32 -le 1 ]

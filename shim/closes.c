@@ -125,16 +125,18 @@ int closes_closedir(DIR *d, int fd, void *caller)
 }
 
 FILE *closes_freopen(const char *path, const char *mode, FILE *fp, int fd,
-		     void *caller)
+		     int wide, void *caller)
 {
+	FILE *(*reopen)(const char *, const char *, FILE *) =
+		wide ? real_freopen64 : real_freopen;
 	struct ls_holder *h;
 	struct loss l;
 	FILE *r;
 
 	if (guard_passthrough())
-		return real_freopen(path, mode, fp);
+		return reopen(path, mode, fp);
 	h = close_begin(fd, &l, "freopen", caller);
-	r = real_freopen(path, mode, fp);
+	r = reopen(path, mode, fp);
 	close_end(h, &l, 1);
 	return r;
 }
@@ -482,7 +484,8 @@ static int watch_step(void *arg, long fd)
 	struct watch_ctx *w = arg;
 	struct loss *l = &w->loss[w->nloss];
 
-	if (fd < (long)w->first || fd > (long)w->last ||
+	/* unsigned: last is ~0U for closefrom(), -1 in a 32-bit long */
+	if ((unsigned long)fd < w->first || (unsigned long)fd > w->last ||
 	    fdstate_get((int)fd) != FD_NONE)
 		return 0;
 	loss_init(l);

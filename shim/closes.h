@@ -23,8 +23,9 @@
 int closes_close(int fd, void *caller);
 int closes_fclose(FILE *f, int fd, void *caller);
 int closes_closedir(DIR *d, int fd, void *caller);
+/* wide: freopen64 (O_LARGEFILE on i386). */
 FILE *closes_freopen(const char *path, const char *mode, FILE *f, int fd,
-		     void *caller);
+		     int wide, void *caller);
 int closes_fcloseall(void);
 
 /* dup() and F_DUPFD* of a tracked descriptor. */

@@ -51,6 +51,8 @@
 #define IMAGE_CLASS (__ELF_NATIVE_CLASS == 64 ? ELFCLASS64 : ELFCLASS32)
 #if defined(__x86_64__)
 #define IMAGE_MACHINE EM_X86_64
+#elif defined(__i386__)
+#define IMAGE_MACHINE EM_386
 #elif defined(__aarch64__)
 #define IMAGE_MACHINE EM_AARCH64
 #else

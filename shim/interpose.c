@@ -4,6 +4,13 @@
  * reads its arguments, takes the fast path (a descriptor with nothing of
  * ours: one relaxed load of fd_state, then the real call) or calls one
  * function of the policy (lockcmd.h, closes.h, exec.h), and returns.
+ *
+ * On i386 the library is built with _FILE_OFFSET_BITS=64, where glibc's
+ * headers rename fcntl, lockf and freopen to fcntl64, lockf64 and
+ * freopen64: those three are declared by their own names (EXPORT_AS),
+ * so that the library defines both of each, as glibc does. A program
+ * without _FILE_OFFSET_BITS=64 there passes a struct flock with 32-bit
+ * fields for some commands: converted here, at the entry (uaccess.h).
  */
 #include "adopt.h"
 #include "closes.h"
@@ -36,6 +43,8 @@
 
 extern char **environ;
 
+#define EXPORT_AS(name) __asm__(#name)
+
 __attribute__((constructor)) static void shim_init(void)
 {
 	real_init();
@@ -51,8 +60,16 @@ __attribute__((constructor)) static void shim_init(void)
 
 static int is_lock_cmd(int cmd)
 {
+#if SHIM_FLOCK32
+	if (cmd >= FL32_GETLK && cmd <= FL32_SETLKW)
+		return 1;
+#endif
 	return cmd == F_SETLK || cmd == F_SETLKW || cmd == F_GETLK;
 }
+
+#if SHIM_FLOCK32
+static int lock_command32(int fd, int cmd, void *ufl);
+#endif
 
 /* The lock commands (to the trace first when it is on), and F_OFD_GETLK
  * (whose answer names the anchor's locks): out of line, so that the other
@@ -62,10 +79,46 @@ static __attribute__((noinline)) int lock_command(int fd, int cmd,
 {
 	if (cmd == F_OFD_GETLK)
 		return lockcmd_ofd_getlk(fd, (struct flock *)arg);
+#if SHIM_FLOCK32
+	if (cmd >= FL32_GETLK && cmd <= FL32_SETLKW)
+		return lock_command32(fd, cmd, (void *)arg);
+#endif
 	if (unlikely(trace_active()))
 		return trace_lockcmd(fd, cmd, (struct flock *)arg);
 	return lockcmd(fd, cmd, (struct flock *)arg);
 }
+
+#if SHIM_FLOCK32
+/*
+ * i386, commands 5, 6, 7 with the program's 32-bit struct flock: what
+ * the kernel does with them, around ours (12, 13, 14). The struct is
+ * widened; F_GETLK's answer is narrowed back, or EOVERFLOW. A struct
+ * that cannot be read goes to the kernel, which answers EBADF or EFAULT
+ * in its own order.
+ */
+static int lock_command32(int fd, int cmd, void *ufl)
+{
+	struct flock fl;
+	int r, err;
+
+	if (uaccess_flock32_in(&fl, ufl) < 0) {
+		if (fdstate_get(fd) == FD_OURS) {
+			errno = EBADF;
+			return -1;
+		}
+		return real_fcntl(fd, cmd, ufl);
+	}
+	r = lock_command(fd, cmd - FL32_GETLK + F_GETLK, (unsigned long)&fl);
+	if (r < 0 || cmd != FL32_GETLK)
+		return r;
+	err = uaccess_flock32_out(ufl, &fl);
+	if (err) {
+		errno = -err;
+		return -1;
+	}
+	return r;
+}
+#endif
 
 /*
  * The commands glibc passes straight to the kernel (all but F_SETLKW and
@@ -145,7 +198,41 @@ static int shim_fcntl(int fd, int cmd, unsigned long arg)
 	return real_fcntl(fd, cmd, (void *)arg);
 }
 
-SHIM_EXPORT int fcntl(int fd, int cmd, ...)
+#if SHIM_FLOCK32
+/*
+ * i386: glibc's fcntl (not fcntl64) takes the program's struct flock,
+ * with 32-bit fields, for the OFD commands and converts it to the
+ * kernel's flock64 (since 2.28, BZ#20251). The same here: read where
+ * glibc reads it; an answer that does not fit is EOVERFLOW, with
+ * nothing written back; F_OFD_SETLKW's is not written back.
+ */
+static __attribute__((noinline)) int fcntl_ofd32(int fd, int cmd,
+						 unsigned long arg)
+{
+	struct flock32 *u = (struct flock32 *)arg;
+	struct flock fl = {.l_type = u->l_type, .l_whence = u->l_whence,
+			   .l_start = u->l_start, .l_len = u->l_len,
+			   .l_pid = u->l_pid};
+	int r = shim_fcntl(fd, cmd, (unsigned long)&fl);
+
+	if (r == -1 || cmd == F_OFD_SETLKW)
+		return r;
+	if ((int32_t)fl.l_start != fl.l_start ||
+	    (int32_t)fl.l_len != fl.l_len) {
+		errno = EOVERFLOW;
+		return -1;
+	}
+	u->l_type = fl.l_type;
+	u->l_whence = fl.l_whence;
+	u->l_start = (int32_t)fl.l_start;
+	u->l_len = (int32_t)fl.l_len;
+	u->l_pid = fl.l_pid;
+	return r;
+}
+#endif
+
+SHIM_EXPORT int export_fcntl(int fd, int cmd, ...) EXPORT_AS(fcntl);
+int export_fcntl(int fd, int cmd, ...)
 {
 	unsigned long arg;
 	va_list ap;
@@ -153,9 +240,15 @@ SHIM_EXPORT int fcntl(int fd, int cmd, ...)
 	va_start(ap, cmd);
 	arg = va_arg(ap, unsigned long);
 	va_end(ap);
+#if SHIM_FLOCK32
+	if (unlikely(cmd >= F_OFD_GETLK && cmd <= F_OFD_SETLKW))
+		return fcntl_ofd32(fd, cmd, arg);
+#endif
 	return shim_fcntl(fd, cmd, arg);
 }
 
+/* fcntl64 (and on i386 __fcntl_time64, the same function, for programs
+ * built with _TIME_BITS=64): the struct follows the command. */
 SHIM_EXPORT int fcntl64(int fd, int cmd, ...)
 {
 	unsigned long arg;
@@ -167,9 +260,28 @@ SHIM_EXPORT int fcntl64(int fd, int cmd, ...)
 	return shim_fcntl(fd, cmd, arg);
 }
 
-/* glibc's lockf calls its internal fcntl, past any interposer: do what it
- * does through ours. F_TEST asks for a read lock, as glibc and musl do. */
-SHIM_EXPORT int lockf(int fd, int op, off_t len)
+#if defined(__i386__)
+SHIM_EXPORT int __fcntl_time64(int fd, int cmd, ...)
+	__attribute__((alias("fcntl64")));
+/*
+ * A program linked before glibc 2.28 calls fcntl@GLIBC_2.0, which is
+ * glibc's fcntl64 (it takes struct flock64 for the OFD commands); the
+ * fcntl above is fcntl@@GLIBC_2.28 (shim/i386.map), what programs link
+ * with since.
+ */
+SHIM_EXPORT int fcntl_glibc_2_0(int fd, int cmd, ...)
+	__attribute__((alias("fcntl64")));
+__asm__(".symver fcntl_glibc_2_0, fcntl@GLIBC_2.0, remove");
+#endif
+
+/*
+ * glibc's lockf calls its internal fcntl, past any interposer: do what it
+ * does through ours. F_TEST asks for a read lock, as glibc and musl do.
+ * narrow: lockf of a program with 32-bit off_t (i386), whose glibc asks
+ * F_GETLK through the 32-bit struct, and meets EOVERFLOW where the lock
+ * it finds does not fit.
+ */
+static int do_lockf(int fd, int op, off64_t len, int narrow)
 {
 	struct flock fl = {.l_whence = SEEK_CUR, .l_len = len};
 	int mine;
@@ -182,6 +294,19 @@ SHIM_EXPORT int lockf(int fd, int op, off_t len)
 		fl.l_type = F_RDLCK;
 		if (lockcmd_getlk(fd, &fl, &mine) < 0)
 			return -1;
+#if SHIM_FLOCK32
+		if (narrow) {
+			struct flock32 n;
+			int err = flock32_narrow(&n, &fl);
+
+			if (err) {
+				errno = -err;
+				return -1;
+			}
+		}
+#else
+		(void)narrow;
+#endif
 		if (fl.l_type == F_UNLCK || (fl.l_pid == getpid() && !mine))
 			return 0;
 		errno = EACCES;
@@ -200,9 +325,16 @@ SHIM_EXPORT int lockf(int fd, int op, off_t len)
 	return -1;
 }
 
-SHIM_EXPORT int lockf64(int fd, int op, off_t len)
+/* __off_t is the off_t of a program without _FILE_OFFSET_BITS=64. */
+SHIM_EXPORT int export_lockf(int fd, int op, __off_t len) EXPORT_AS(lockf);
+int export_lockf(int fd, int op, __off_t len)
 {
-	return lockf(fd, op, len);
+	return do_lockf(fd, op, len, SHIM_FLOCK32);
+}
+
+SHIM_EXPORT int lockf64(int fd, int op, off64_t len)
+{
+	return do_lockf(fd, op, len, 0);
 }
 
 SHIM_EXPORT int close(int fd)
@@ -284,19 +416,29 @@ SHIM_EXPORT int closedir(DIR *d)
 	return closes_closedir(d, fd, __builtin_return_address(0));
 }
 
-SHIM_EXPORT FILE *freopen(const char *path, const char *mode, FILE *fp)
+/* wide: freopen64, which opens with O_LARGEFILE on i386. */
+static FILE *do_freopen(const char *path, const char *mode, FILE *fp,
+			int wide, void *caller)
 {
 	int fd = fp ? fileno(fp) : -1;
 
 	if (likely(fdstate_get(fd) != FD_TRACKED && !watching_closes()) &&
 	    fdstate_unmark_dup(fd))
-		return real_freopen(path, mode, fp);
-	return closes_freopen(path, mode, fp, fd, __builtin_return_address(0));
+		return wide ? real_freopen64(path, mode, fp)
+			    : real_freopen(path, mode, fp);
+	return closes_freopen(path, mode, fp, fd, wide, caller);
+}
+
+SHIM_EXPORT FILE *export_freopen(const char *path, const char *mode,
+				 FILE *fp) EXPORT_AS(freopen);
+FILE *export_freopen(const char *path, const char *mode, FILE *fp)
+{
+	return do_freopen(path, mode, fp, 0, __builtin_return_address(0));
 }
 
 SHIM_EXPORT FILE *freopen64(const char *path, const char *mode, FILE *fp)
 {
-	return freopen(path, mode, fp);
+	return do_freopen(path, mode, fp, 1, __builtin_return_address(0));
 }
 
 SHIM_EXPORT int fcloseall(void)
@@ -479,6 +621,30 @@ SHIM_EXPORT int recvmmsg(int fd, struct mmsghdr *v, unsigned n, int flags,
 	return r;
 }
 
+#if defined(__i386__)
+/* A program built with _TIME_BITS=64 calls these (glibc converts the
+ * timestamps of its control messages). */
+SHIM_EXPORT ssize_t __recvmsg64(int fd, struct msghdr *msg, int flags)
+{
+	ssize_t r = real_recvmsg64(fd, msg, flags);
+
+	if (r >= 0 && msg && unlikely(msg->msg_controllen))
+		closes_received_msg(msg);
+	return r;
+}
+
+SHIM_EXPORT int __recvmmsg64(int fd, struct mmsghdr *v, unsigned n,
+			     int flags, void *timeout)
+{
+	int r = real_recvmmsg64(fd, v, n, flags, timeout);
+
+	for (int i = 0; i < r; i++)
+		if (unlikely(v[i].msg_hdr.msg_controllen))
+			closes_received_msg(&v[i].msg_hdr);
+	return r;
+}
+#endif
+
 SHIM_EXPORT int pidfd_getfd(int pidfd, int targetfd, unsigned flags)
 {
 	int r = real_pidfd_getfd(pidfd, targetfd, flags);
@@ -532,6 +698,23 @@ __asm__(".text\n"
 	"vfork:\n"
 	"	movl $1, vfork_seen(%rip)\n"
 	"	jmp __vfork@PLT\n"
+	".size vfork, .-vfork\n");
+#elif defined(__i386__)
+/* i386: a jump through the PLT needs our GOT's address in %ebx, which
+ * holds the caller's value here (saving it would need a frame). So the
+ * GOT is found from the PC, in %ecx (a scratch register, which __vfork
+ * overwrites too), and the jump goes through __vfork's GOT entry. The
+ * call below writes below the stack pointer only, as any call does
+ * before the child exists. */
+__asm__(".text\n"
+	".globl vfork\n"
+	".type vfork, @function\n"
+	"vfork:\n"
+	"	call 1f\n"
+	"1:	popl %ecx\n"
+	"	addl $_GLOBAL_OFFSET_TABLE_+[.-1b], %ecx\n"
+	"	movl $1, vfork_seen@GOTOFF(%ecx)\n"
+	"	jmp *__vfork@GOT(%ecx)\n"
 	".size vfork, .-vfork\n");
 #endif
 

@@ -681,7 +681,7 @@ static int lock_cmd(int fd, int cmd, struct flock *ufl, int *in_process)
 	r.tracked = st == FD_TRACKED;
 	/* The kernel's fstat: glibc's goes through fstatat with an empty
 	 * path, 15 ns more, on every lock call. */
-	if (syscall(SYS_fstat, fd, &r.st) < 0) {
+	if (syscall(SYS_FSTAT, fd, &r.st) < 0) {
 		int e = errno;
 
 		if (r.tracked && e == EBADF)

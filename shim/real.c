@@ -30,6 +30,7 @@ static struct {
 	int (*fclose)(FILE *);
 	int (*fcloseall)(void);
 	FILE *(*freopen)(const char *, const char *, FILE *);
+	FILE *(*freopen64)(const char *, const char *, FILE *);
 	int (*closedir)(DIR *);
 	int (*dup)(int);
 	int (*dup2)(int, int);
@@ -46,11 +47,16 @@ static struct {
 	int (*recvmmsg)(int, struct mmsghdr *, unsigned, int,
 			struct timespec *);
 	int (*pidfd_getfd)(int, int, unsigned);
+#if defined(__i386__)
+	ssize_t (*__recvmsg64)(int, struct msghdr *, int);
+	int (*__recvmmsg64)(int, struct mmsghdr *, unsigned, int, void *);
+#endif
 } real;
 
-#define RESOLVE(name) \
-	__atomic_store_n((void **)&real.name, dlsym(RTLD_NEXT, #name), \
+#define RESOLVE_AS(name, sym) \
+	__atomic_store_n((void **)&real.name, dlsym(RTLD_NEXT, sym), \
 			 __ATOMIC_RELEASE)
+#define RESOLVE(name) RESOLVE_AS(name, #name)
 #define LOAD(name) __atomic_load_n(&real.name, __ATOMIC_ACQUIRE)
 
 void real_init(void)
@@ -70,15 +76,22 @@ void real_init(void)
 	RESOLVE(recvmsg);
 	RESOLVE(recvmmsg);
 	RESOLVE(pidfd_getfd);
-	/* Last: fcntl is the one the shim itself calls most. */
+	/* Last: fcntl is the one the shim itself calls most. On i386 it
+	 * is glibc's fcntl64, which passes every command and our struct
+	 * flock (the kernel's flock64) to the kernel as they are; glibc's
+	 * fcntl there takes a 32-bit struct flock for the OFD commands. */
+#if defined(__i386__)
+	RESOLVE_AS(fcntl, "fcntl64");
+#else
 	RESOLVE(fcntl);
+#endif
 }
 
 int real_fcntl(int fd, int cmd, void *arg)
 {
 	if (likely(real.fcntl != NULL))
 		return real.fcntl(fd, cmd, arg);
-	return (int)syscall(SYS_fcntl, fd, cmd, arg);
+	return (int)syscall(SYS_FCNTL, fd, cmd, arg);
 }
 
 int real_close(int fd)
@@ -101,7 +114,7 @@ int real_dup2(int fd, int fd2)
 		return real.dup2(fd, fd2);
 	/* dup2(fd, fd) checks fd and returns it; dup3 would say EINVAL. */
 	if (fd == fd2)
-		return (int)syscall(SYS_fcntl, fd, F_GETFD) < 0 ? -1 : fd;
+		return (int)syscall(SYS_FCNTL, fd, F_GETFD) < 0 ? -1 : fd;
 	return (int)syscall(SYS_dup3, fd, fd2, 0);
 }
 
@@ -151,6 +164,14 @@ FILE *real_freopen(const char *path, const char *mode, FILE *f)
 {
 	ON_DEMAND(freopen);
 	return real.freopen(path, mode, f);
+}
+
+/* i386: the stream of a program built with _FILE_OFFSET_BITS=64 is
+ * opened with O_LARGEFILE (elsewhere the two are one function). */
+FILE *real_freopen64(const char *path, const char *mode, FILE *f)
+{
+	ON_DEMAND(freopen64);
+	return real.freopen64(path, mode, f);
 }
 
 int real_closedir(DIR *d)
@@ -227,6 +248,23 @@ int real_pidfd_getfd(int pidfd, int targetfd, unsigned flags)
 		return real.pidfd_getfd(pidfd, targetfd, flags);
 	return (int)syscall(SYS_pidfd_getfd, pidfd, targetfd, flags);
 }
+
+#if defined(__i386__)
+/* Resolved when first called: a program that calls them was built with
+ * _TIME_BITS=64, and dlsym does not call them. */
+ssize_t real_recvmsg64(int fd, struct msghdr *msg, int flags)
+{
+	ON_DEMAND(__recvmsg64);
+	return real.__recvmsg64(fd, msg, flags);
+}
+
+int real_recvmmsg64(int fd, struct mmsghdr *v, unsigned n, int flags,
+		    void *timeout)
+{
+	ON_DEMAND(__recvmmsg64);
+	return real.__recvmmsg64(fd, v, n, flags, timeout);
+}
+#endif
 
 void raw_close(int fd)
 {

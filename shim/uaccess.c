@@ -7,7 +7,8 @@
  * crash the program instead. A pointer into this thread's stack above the
  * current frame cannot fault (the common case: a local struct flock);
  * anything else is copied with process_vm_readv/writev, which fail with
- * EFAULT where the kernel would.
+ * EFAULT where the kernel would. On i386, the struct of a program
+ * without _FILE_OFFSET_BITS=64 is converted as the kernel converts it.
  */
 #include "uaccess.h"
 
@@ -19,6 +20,7 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 static uintptr_t main_lo, main_hi;
@@ -162,3 +164,93 @@ int uaccess_copy_out(void *dst, const void *src, size_t len)
 {
 	return user_copy(dst, src, len, 1);
 }
+
+#if SHIM_FLOCK32
+/* ---- i386: the program's 32-bit struct flock -----------------------------
+ * The kernel widens the struct (the offsets are signed) and narrows
+ * F_GETLK's answer back (fs/fcntl.c, fs/locks.c). Running on a 64-bit
+ * kernel (compat), the answer is EOVERFLOW when the lock found starts
+ * beyond 2^31 - 1, and a longer length is cut to 2^31 - 1; a 32-bit
+ * kernel says EOVERFLOW also when the lock ends beyond it. Which kernel
+ * runs us is asked once, when the difference shows. */
+static atomic_int kernel_bits; /* 0: not asked yet; 32 or 64 */
+
+/* /proc/sys/kernel/arch is the kernel's machine, which uname() is not
+ * under personality(PER_LINUX32). Raw calls, no allocation: F_GETLK may
+ * be called in a signal handler. In doubt, a 64-bit kernel: the usual
+ * home of i386 programs. */
+static int kernel_is_64bit(void)
+{
+	int bits = atomic_load_explicit(&kernel_bits, memory_order_relaxed);
+
+	if (!bits) {
+		char buf[sizeof(((struct utsname *)0)->machine)] = "";
+		int saved = errno;
+		int fd = (int)syscall(SYS_openat, AT_FDCWD,
+				      "/proc/sys/kernel/arch",
+				      O_RDONLY | O_CLOEXEC);
+		struct utsname u;
+
+		if (fd >= 0) {
+			if (syscall(SYS_read, fd, buf, sizeof(buf) - 1) < 0)
+				buf[0] = 0;
+			syscall(SYS_close, fd);
+		}
+		if (!buf[0] && uname(&u) == 0)
+			memcpy(buf, u.machine, sizeof(buf) - 1);
+		bits = !buf[0] || strstr(buf, "64") ? 64 : 32;
+		atomic_store_explicit(&kernel_bits, bits, memory_order_relaxed);
+		errno = saved;
+	}
+	return bits == 64;
+}
+
+int uaccess_flock32_in(struct flock *fl, const void *user)
+{
+	struct flock32 u;
+	int err = user_copy(&u, user, sizeof(u), 0);
+
+	if (err)
+		return err;
+	memset(fl, 0, sizeof(*fl));
+	fl->l_type = u.l_type;
+	fl->l_whence = u.l_whence;
+	fl->l_start = u.l_start;
+	fl->l_len = u.l_len;
+	fl->l_pid = u.l_pid;
+	return 0;
+}
+
+int flock32_narrow(struct flock32 *out, const struct flock *fl)
+{
+	off_t len = fl->l_len;
+
+	/* A free range is answered with the caller's own fields, which
+	 * came in 32 bits. */
+	if (fl->l_type != F_UNLCK) {
+		if (fl->l_start > INT32_MAX)
+			return -EOVERFLOW;
+		if (len - 1 > INT32_MAX - fl->l_start) {
+			if (!kernel_is_64bit())
+				return -EOVERFLOW; /* its end */
+			if (len > INT32_MAX)
+				len = INT32_MAX;
+		}
+	}
+	memset(out, 0, sizeof(*out));
+	out->l_type = fl->l_type;
+	out->l_whence = fl->l_whence;
+	out->l_start = (int32_t)fl->l_start;
+	out->l_len = (int32_t)len;
+	out->l_pid = fl->l_pid;
+	return 0;
+}
+
+int uaccess_flock32_out(void *user, const struct flock *fl)
+{
+	struct flock32 u;
+	int err = flock32_narrow(&u, fl);
+
+	return err ? err : user_copy(user, &u, sizeof(u), 1);
+}
+#endif

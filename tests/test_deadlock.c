@@ -146,9 +146,29 @@ static long now_ms(void)
 	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
 }
 
+/* Is pid a 32-bit (i386) process? Its /proc/PID/syscall names the
+ * calls by their i386 numbers. */
+static int is_32bit(pid_t pid)
+{
+	char path[64];
+	unsigned char id[5] = {0};
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	f = fopen(path, "r");
+	if (f) {
+		if (fread(id, 1, sizeof(id), f) != sizeof(id))
+			id[4] = 0;
+		fclose(f);
+	}
+	return id[4] == 1; /* ELFCLASS32 */
+}
+
 /* Is pid's main thread in a blocking lock call (F_SETLKW, or the
  * shim's F_OFD_SETLKW on its anchor)? /proc/PID/syscall, not /proc/locks:
- * read in pieces that one skips lines while others lock. */
+ * read in pieces that one skips lines while others lock. An i386
+ * process calls fcntl64 (221 there) with F_SETLKW 7, or 14 (F_SETLKW64:
+ * _FILE_OFFSET_BITS=64, and the shim's own). */
 static int in_setlkw(pid_t pid)
 {
 	char path[64], buf[256];
@@ -159,8 +179,14 @@ static int in_setlkw(pid_t pid)
 	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
 	f = fopen(path, "r");
 	if (f && fgets(buf, sizeof(buf), f) &&
-	    sscanf(buf, "%llu %llx %llx", &nr, &fd, &cmd) == 3)
-		r = nr == SYS_fcntl && (cmd == F_SETLKW || cmd == F_OFD_SETLKW);
+	    sscanf(buf, "%llu %llx %llx", &nr, &fd, &cmd) == 3) {
+		if (is_32bit(pid))
+			r = nr == 221 &&
+			    (cmd == 7 || cmd == 14 || cmd == F_OFD_SETLKW);
+		else
+			r = nr == SYS_fcntl &&
+			    (cmd == F_SETLKW || cmd == F_OFD_SETLKW);
+	}
 	if (f)
 		fclose(f);
 	return r;

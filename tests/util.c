@@ -3,6 +3,7 @@
 #include "util.h"
 
 #include <criterion/criterion.h>
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -192,6 +193,35 @@ const char *tu_preload(void)
 	const char *p = getenv("LOCKSPACE_TEST_PRELOAD");
 
 	return p && *p ? p : BUILD_DIR "/liblockspace-preload.so";
+}
+
+int tu_prog_off_bits(void)
+{
+	const char *p = getenv("LOCKSPACE_TEST_PROGS_OFF_BITS");
+
+	return p && atoi(p) == 32 ? 32 : 64;
+}
+
+int tu_elf_class(const char *path)
+{
+	unsigned char id[EI_NIDENT];
+	int fd = open(path, O_RDONLY | O_CLOEXEC), r = -1;
+
+	if (fd >= 0) {
+		if (read(fd, id, sizeof(id)) == (ssize_t)sizeof(id) &&
+		    !memcmp(id, ELFMAG, SELFMAG))
+			r = id[EI_CLASS];
+		close(fd);
+	}
+	return r;
+}
+
+int tu_preload_fits(const char *path)
+{
+	const char *p = tu_preload(), *lib = strrchr(p, ' ');
+
+	/* the shim is the last word (a sanitizer's runtime comes first) */
+	return tu_elf_class(path) == tu_elf_class(lib ? lib + 1 : p);
 }
 
 /* make check sets LOCKSPACE_TEST_LOG: the programs' stderr and the tests'

@@ -55,6 +55,15 @@ void tu_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Path of a built test program, and the preload line to use. */
 const char *tu_prog(const char *name);
 const char *tu_preload(void);
+/* The width of off_t in the programs of tu_prog(): 32 for i386 programs
+ * built without _FILE_OFFSET_BITS=64 (make check's 32-bit pass says so
+ * in LOCKSPACE_TEST_PROGS_OFF_BITS), else 64. */
+int tu_prog_off_bits(void);
+/* Whether the program at path is of the preload library's ELF class (a
+ * 64-bit interpreter cannot load the 32-bit shim of the 32-bit pass). */
+int tu_preload_fits(const char *path);
+/* EI_CLASS of the ELF file at path (ELFCLASS32, ELFCLASS64), or -1. */
+int tu_elf_class(const char *path);
 /* Run argv (argv[0] a tu_prog path) with or without the shim; returns the
  * exit status (or 128 + signal) and captures stdout into out. */
 int tu_run(int preload, const char *const *argv, const char *const *env,

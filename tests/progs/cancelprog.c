@@ -30,6 +30,15 @@
 #include <time.h>
 #include <unistd.h>
 
+/* The kernel's fcntl for this program's struct flock, the one glibc's
+ * fcntl makes: on i386 fcntl64 (the old fcntl refuses the 64-bit and the
+ * OFD commands). */
+#ifdef SYS_fcntl64
+#define SYS_FCNTL SYS_fcntl64
+#else
+#define SYS_FCNTL SYS_fcntl
+#endif
+
 #define NT 4
 
 static const char *path;
@@ -69,7 +78,7 @@ static pid_t hold(int *release)
 		int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDWR);
 
 		syscall(SYS_close, down[1]);
-		if (fd < 0 || syscall(SYS_fcntl, fd, F_SETLK, &fl) < 0)
+		if (fd < 0 || syscall(SYS_FCNTL, fd, F_SETLK, &fl) < 0)
 			syscall(SYS_exit_group, 1);
 		syscall(SYS_write, up[1], "x", 1);
 		while (syscall(SYS_read, down[0], &c, 1) > 0)

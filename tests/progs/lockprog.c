@@ -11,7 +11,7 @@
  *   open:N:MODE[:PATH]       MODE r, w or rw; PATH defaults to the file
  *   lock:N:T:WH:START:LEN[:wait]   fcntl F_SETLK (F_SETLKW with "wait");
  *                            T r|w|u or a number, WH set|cur|end or a number
- *   rawlock:N:T:WH:START:LEN the same with syscall(SYS_fcntl), past any
+ *   rawlock:N:T:WH:START:LEN the same with syscall(SYS_FCNTL), past any
  *                            interposer
  *   getlk:N:T:WH:START:LEN   F_GETLK; prints type, start, len and pid
  *   ptr:N:CMD:KIND           CMD getlk|setlk|setlkw with a bad struct
@@ -143,6 +143,15 @@
 #include <time.h>
 #include <unistd.h>
 
+/* The kernel's fcntl for this program's struct flock, the one glibc's
+ * fcntl makes: on i386 fcntl64 (the old fcntl refuses the 64-bit and the
+ * OFD commands). */
+#ifdef SYS_fcntl64
+#define SYS_FCNTL SYS_fcntl64
+#else
+#define SYS_FCNTL SYS_fcntl
+#endif
+
 #define MAXF 8
 
 extern char **environ;
@@ -230,10 +239,12 @@ static int sleeper_pipe = -1;
 static pid_t sleeper_pid;
 
 /* The probe's descriptor stays open: closing it would drop this
- * process's POSIX locks on the file. */
+ * process's POSIX locks on the file. The kernel's OFD commands take
+ * struct flock64 (the same as struct flock but on 32-bit machines
+ * without _FILE_OFFSET_BITS=64). */
 static char probe_type(off_t start, off_t len)
 {
-	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
+	struct flock64 fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
 			    .l_start = start, .l_len = len };
 	static int fd = -1;
 	long r;
@@ -241,7 +252,7 @@ static char probe_type(off_t start, off_t len)
 	if (fd < 0)
 		fd = (int)syscall(SYS_openat, AT_FDCWD, path,
 				  O_RDONLY | O_CLOEXEC);
-	r = fd < 0 ? -1 : syscall(SYS_fcntl, fd, F_OFD_GETLK, &fl);
+	r = fd < 0 ? -1 : syscall(SYS_FCNTL, fd, F_OFD_GETLK, &fl);
 	if (r < 0)
 		return '?';
 	return fl.l_type == F_UNLCK ? 'u' : fl.l_type == F_RDLCK ? 'r' : 'w';
@@ -375,10 +386,10 @@ static long prober(off_t start, off_t len)
 		syscall(SYS_close, stop[1]);
 		while (fd >= 0 && syscall(SYS_read, stop[0], &c, 1) < 0) {
 			fl.l_type = F_WRLCK;
-			if (syscall(SYS_fcntl, fd, F_SETLK, &fl) == 0) {
+			if (syscall(SYS_FCNTL, fd, F_SETLK, &fl) == 0) {
 				got = '1';
 				fl.l_type = F_UNLCK;
-				syscall(SYS_fcntl, fd, F_SETLK, &fl);
+				syscall(SYS_FCNTL, fd, F_SETLK, &fl);
 				break;
 			}
 			if (first)
@@ -998,7 +1009,7 @@ static void do_step(const char *step)
 		rc = fcntl(fd, n > 6 ? F_SETLKW : F_SETLK, &fl);
 	} else if (!strcmp(f[0], "rawlock")) {
 		fill(&fl, f, n, 2);
-		rc = syscall(SYS_fcntl, fd, F_SETLK, &fl);
+		rc = syscall(SYS_FCNTL, fd, F_SETLK, &fl);
 	} else if (!strcmp(f[0], "getlk")) {
 		fill(&fl, f, n, 2);
 		rc = fcntl(fd, F_GETLK, &fl);

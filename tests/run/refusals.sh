@@ -44,6 +44,32 @@ if build m32 "$CC" -m32; then
 	fi
 fi
 
+# The source tree's build/preload/ (both classes built): one value for
+# both, so a 64-bit script that runs a 32-bit program keeps its lock and
+# ld.so says nothing. Only when $b is the source tree's build/, which the
+# wrapper looks at.
+if [ -x "$t/m32" ] && [ -f "$b/preload/stamp" ] &&
+   [ "$(cd "$b" && pwd -P)" = "$(cd "$src/build" 2>/dev/null && pwd -P)" ]; then
+	printf '#!/bin/sh\n"%s" "$@"\n' "$t/m32" >"$t/wrap32.sh"
+	chmod 0755 "$t/wrap32.sh"
+	expect "the source tree: a 64-bit script that runs a 32-bit program" \
+		0 "" -- env -u LOCKSPACE_PRELOAD_LIBRARY \
+		-u LOCKSPACE_PRELOAD_LIBRARY32 "$run" "$t/wrap32.sh" \
+		"$(lockfile)"
+	expect "the source tree: a 32-bit program" 0 "" -- \
+		env -u LOCKSPACE_PRELOAD_LIBRARY -u LOCKSPACE_PRELOAD_LIBRARY32 \
+		"$run" "$t/m32" "$(lockfile)"
+	env -u LOCKSPACE_PRELOAD_LIBRARY -u LOCKSPACE_PRELOAD_LIBRARY32 \
+		-u LD_PRELOAD "$run" sh -c 'printf "%s\n" "$LD_PRELOAD"' \
+		>"$t/pre"
+	# shellcheck disable=SC2016
+	grep -q '/preload/\$LIB/liblockspace-preload.so$' "$t/pre" &&
+		ok "the source tree preloads $(cat "$t/pre")" ||
+		bad "the source tree preloads $(cat "$t/pre")"
+else
+	skip "the source tree's \$LIB layout: no $b/preload/stamp (i386 build)"
+fi
+
 # A script is looked at through its interpreter, and no further.
 printf '#!/bin/sh\nexec "$@"\n' >"$t/wrap.sh"
 chmod 0755 "$t/wrap.sh"
