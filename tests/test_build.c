@@ -127,8 +127,9 @@ Test(build, the_i386_library_exports_only_what_it_interposes)
 		 "nm -D --defined-only %s/i386/liblockspace-preload.so",
 		 BUILD_DIR);
 	each_line(cmd, exported);
-	/* fcntl twice: fcntl@GLIBC_2.0 and fcntl@@GLIBC_2.28 */
-	cr_expect_eq(nexported, N_INTERPOSED + N_INTERPOSED32 + 1);
+	/* fcntl twice: fcntl@GLIBC_2.0 and fcntl@@GLIBC_2.28; no dlopen
+	 * (its frameless wrapper is x86_64's only: README, Limits) */
+	cr_expect_eq(nexported, N_INTERPOSED + N_INTERPOSED32 + 1 - 1);
 }
 
 Test(build, no_i386_object_calls_an_interposed_name_through_the_plt)
