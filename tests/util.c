@@ -257,6 +257,8 @@ int tu_run(int preload, const char *const *argv, const char *const *env,
 			setenv("LD_PRELOAD", tu_preload(), 1);
 		for (i = 0; env && env[i]; i++)
 			putenv((char *)env[i]);
+		if (preload == TU_POSIX)
+			putenv("LOCKSPACE_PRELOAD_BACKEND=posix");
 		execv(argv[0], (char *const *)argv);
 		_exit(127);
 	}
@@ -314,6 +316,8 @@ int tu_proc_start(struct tu_proc *p, int preload, const char *const *argv,
 			setenv("LD_PRELOAD", tu_preload(), 1);
 		for (i = 0; env && env[i]; i++)
 			putenv((char *)env[i]);
+		if (preload == TU_POSIX)
+			putenv("LOCKSPACE_PRELOAD_BACKEND=posix");
 		execv(argv[0], (char *const *)argv);
 		_exit(127);
 	}
@@ -511,7 +515,10 @@ static void check_expect(int shim, int ready, const char *probe_path,
 			 const struct tu_proc *p)
 {
 	for (int i = 0; i < nex; i++) {
-		int want = shim ? ex[i].shim : ex[i].plain, got;
+		int want = shim ? ex[i].shim & 0xff : ex[i].plain, got;
+
+		if (shim == TU_POSIX && ex[i].shim >> 8)
+			want = (ex[i].shim >> 8) - 1;
 
 		if (ex[i].ready != ready)
 			continue;
@@ -519,7 +526,7 @@ static void check_expect(int shim, int ready, const char *probe_path,
 		cr_expect_eq(got, want,
 			     "[%s] at ready %d, bytes %lld+%lld: %s, want %s\n"
 			     "program output:\n%s",
-			     shim ? "shim" : "plain", ready,
+			     how(shim), ready,
 			     (long long)ex[i].start, (long long)ex[i].len,
 			     tn(got), tn(want), p->buf);
 	}
@@ -551,7 +558,7 @@ int tu_script_run(int shim, const char *prog, const char *path,
 		if (tu_proc_ready(p, 10000) < 0) {
 			st = tu_proc_finish(p, 0);	/* kills a hung one */
 			cr_assert_fail("[%s] no ready %d from %s (status %d); "
-				       "output:\n%s", shim ? "shim" : "plain",
+				       "output:\n%s", how(shim),
 				       r, prog, st, p->buf);
 		}
 		check_expect(shim, r, probe_path, ex, nex, p);
@@ -606,7 +613,7 @@ int tu_probe_count(const char *dir, int n, off_t start, off_t len)
 
 /* ---- a lockprog script run both ways ---------------------------------- */
 
-struct tu_proc tu_out[2];
+struct tu_proc tu_out[TU_RUNS];
 
 char *tu_mkfile(off_t size)
 {
