@@ -176,6 +176,23 @@ Test(protect, closedir_on_locked_directory_keeps_lock, .timeout = 60)
 	rmdir(dir);
 }
 
+/* scandir() opens and closes the directory inside libc, past closedir's
+ * interposer: the anchor keeps the lock; under backend = posix it goes,
+ * as plain (and tests/test_posix.c shows the report of such a close). */
+Test(protect, scandir_on_locked_directory_keeps_lock, .timeout = 60)
+{
+	char dir[] = "/tmp/lockspace-dir-XXXXXX";
+
+	cr_assert(mkdtemp(dir), "mkdtemp: %s", strerror(errno));
+	script(dir, NULL,
+	       STEPS("open:a:r", "lock:a:r:set:0:0", "ready", "scandir",
+		     "ready"),
+	       EXPECT({ 0, 0, 0, R, R }, { 1, 0, 0, U, BACKENDS(R, U) }),
+	       NULL);
+	expect_res("scandir", "2");
+	rmdir(dir);
+}
+
 /* A read lock needs only read access, so this runs as any user; it assumes
  * nsswitch "passwd: files" (the lock loss without the shim proves it).
  * getpwnam()'s close is inside libc: under backend = posix it drops the
