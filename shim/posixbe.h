@@ -143,6 +143,35 @@ void posixbe_closed_locked(const struct pb_key *k, const char *func, int fd);
  * table_lock held for writing. */
 void posixbe_give_up(int fd, int close_it, struct pb_key *k);
 
+/* ---- exec (exec.c, adopt.c) ---------------------------------------------- */
+struct handoff;
+struct hp;
+/* Before exec into an image that runs the shim (table_lock for writing,
+ * the holders' keep set by exec.c): the files whose ranges a holder that
+ * stays holds go into ho->p; every descriptor of such a file that would
+ * close at exec (kept ones, the program's close-on-exec ones) loses
+ * close-on-exec and goes as a kept one. 0 or -errno. */
+int posixbe_exec_prepare(struct handoff *ho);
+/* The exec failed: close-on-exec back where it was taken. */
+void posixbe_exec_undo(void);
+/* Before exec into an image without the shim: the note that the kept
+ * descriptors close there (the locks go, as at the program's close). */
+void posixbe_exec_convert(void);
+/* In the new image (adopt.c, table_lock for writing): NULL when the
+ * files under backend = posix of the hand-over hold (their descriptors
+ * open on them, the process holds exactly the claimed POSIX locks, no
+ * descriptor claimed twice, also with the anchors' claims), else why
+ * not. */
+const char *posixbe_validate(const struct handoff *ho);
+/* Take them in and let the leaving holders' ranges go: NULL, or why not
+ * (HANDOFF_NOMEM). */
+const char *posixbe_adopt(const struct handoff *ho);
+/* Without the table: the kept descriptors close, as the exec would have
+ * closed them (the locks go, as plain POSIX). From the struct, or read
+ * from the text past the D part (-1: malformed). */
+void posixbe_adopt_as_posix(const struct handoff *ho);
+int posixbe_nomem_pfiles(struct hp *ps);
+
 /* ---- children ----------------------------------------------------------- */
 /* The fork child holds nothing (fork.c closes the kept descriptors with
  * every FD_OURS one). */
