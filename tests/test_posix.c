@@ -407,6 +407,76 @@ Test(posix, many_deferred_closes_stay_within_a_bound, .timeout = 60)
 	unlink(path);
 }
 
+/* ---- across exec ------------------------------------------------------------- */
+
+/* A kept descriptor, and a close-on-exec one of a holder that leaves,
+ * would each drop the file's locks as the exec closes them: into an image
+ * that runs the shim they go over as that image's kept descriptors (its
+ * program meets their numbers as free), and what only the leaving holder
+ * held goes; the rest holds until its holder's last close, when the kept
+ * descriptors close too. Plain POSIX loses everything at the close of b
+ * already; the anchor gives the same answers as posix. */
+Test(posix, exec_hands_kept_descriptors_over_and_releases_the_leavers,
+     .timeout = 60)
+{
+	char *path = tu_mkfile(FILE_SIZE);
+
+	for (int shim = TU_PLAIN; shim < TU_RUNS; shim++)
+		run(shim, path,
+		    STEPS("open:a:rw", "lock:a:w:set:0:10", "open:b:r",
+			  "close:b", "open:c:rw", "cloexec:c:1",
+			  "lock:c:w:set:100:10", "ready", "reexec",
+			  "close:#4", "getfd:c", "ready", "close:a", "fds",
+			  "ready"),
+		    NULL,
+		    EXPECT({ 0, 0, 10, U, W }, { 0, 100, 10, W, W },
+			   { 1, 0, 10, U, W }, { 1, 100, 10, U, U },
+			   { 2, 0, 0, U, U }));
+	for (int shim = TU_PLAIN; shim < TU_RUNS; shim++) {
+		expect_res(shim, "close:#4", "-1 EBADF");
+		expect_res(shim, "getfd:c", "-1 EBADF");
+	}
+	expect_res(TU_POSIX, "fds", "[ ]");
+	unlink(path);
+}
+
+/* A failed exec changes nothing: close-on-exec is back where it was, the
+ * kept descriptor is still the shim's, every lock held. */
+Test(posix, failed_exec_puts_close_on_exec_back, .timeout = 60)
+{
+	char *path = tu_mkfile(FILE_SIZE);
+
+	run(TU_POSIX, path,
+	    STEPS("open:a:rw", "lock:a:w:set:0:10", "open:b:r", "close:b",
+		  "open:c:rw", "cloexec:c:1", "lock:c:w:set:100:10",
+		  "reexec:/nonexistent/lockprog", "getfd:c", "getfd:a",
+		  "close:#4", "ready"),
+	    NULL, EXPECT({ 0, 0, 10, U, W }, { 0, 100, 10, U, W }));
+	expect_res(TU_POSIX, "reexec:/nonexistent/lockprog", "-1 ENOENT");
+	expect_res(TU_POSIX, "getfd:c", "1");
+	expect_res(TU_POSIX, "getfd:a", "0");
+	expect_res(TU_POSIX, "close:#4", "-1 EBADF");
+	unlink(path);
+}
+
+/* Into an image without the shim the kept descriptor closes at the exec
+ * (it would be a leak there): the lock goes, as plain POSIX dropped it
+ * at the program's close of b. The anchor turns its locks into POSIX
+ * locks on the program's descriptors instead, and keeps them. */
+Test(posix, exec_without_the_shim_closes_kept_descriptors, .timeout = 60)
+{
+	char *path = tu_mkfile(FILE_SIZE);
+
+	for (int shim = TU_PLAIN; shim < TU_RUNS; shim++)
+		run(shim, path,
+		    STEPS("open:a:rw", "lock:a:w:set:0:10", "open:b:r",
+			  "close:b", "reexec:self:execv:noshim", "fds",
+			  "ready"),
+		    NULL, EXPECT({ 0, 0, 10, U, BACKENDS(W, U) }));
+	expect_res(TU_POSIX, "fds", "[ 3 ]");
+	unlink(path);
+}
+
 /* ---- closes inside libc -------------------------------------------------- */
 
 /* getpwnam() reads /etc/passwd and closes it inside libc, where no

@@ -625,12 +625,16 @@ char *tu_mkfile(off_t size)
 	return path;
 }
 
-void tu_script_both_prog(const char *prog, const char *path,
-			 const char *probe_path, const char *const *env,
-			 const char *const *steps, const struct tu_expect *ex,
-			 int nex, tu_ready_fn fn, void *arg)
+/* How many runs the last tu_script_*() made (2 or TU_RUNS). */
+static int last_runs = 2;
+
+static void script_runs(int runs, const char *prog, const char *path,
+			const char *probe_path, const char *const *env,
+			const char *const *steps, const struct tu_expect *ex,
+			int nex, tu_ready_fn fn, void *arg)
 {
-	for (int shim = 0; shim <= 1; shim++) {
+	last_runs = runs;
+	for (int shim = 0; shim < runs; shim++) {
 		int st = tu_script_run(shim, prog, path, probe_path, steps,
 				       env, ex, nex, fn, arg, &tu_out[shim]);
 
@@ -639,12 +643,28 @@ void tu_script_both_prog(const char *prog, const char *path,
 	}
 }
 
+void tu_script_both_prog(const char *prog, const char *path,
+			 const char *probe_path, const char *const *env,
+			 const char *const *steps, const struct tu_expect *ex,
+			 int nex, tu_ready_fn fn, void *arg)
+{
+	script_runs(2, prog, path, probe_path, env, steps, ex, nex, fn, arg);
+}
+
 void tu_script_both(const char *path, const char *const *env,
 		    const char *const *steps, const struct tu_expect *ex,
 		    int nex, tu_ready_fn fn, void *arg)
 {
 	tu_script_both_prog("lockprog", path, NULL, env, steps, ex, nex, fn,
 			    arg);
+}
+
+void tu_script_all(const char *path, const char *const *env,
+		   const char *const *steps, const struct tu_expect *ex,
+		   int nex, tu_ready_fn fn, void *arg)
+{
+	script_runs(TU_RUNS, "lockprog", path, NULL, env, steps, ex, nex, fn,
+		    arg);
 }
 
 const char *tu_res(int shim, const char *step)
@@ -660,6 +680,10 @@ void tu_expect_res2(const char *step, const char *plain, const char *shim)
 			 step, tu_res(0, step), plain, tu_out[0].buf);
 	cr_expect_str_eq(tu_res(1, step), shim, "[shim] %s: %s, want %s\n%s",
 			 step, tu_res(1, step), shim, tu_out[1].buf);
+	if (last_runs == TU_RUNS)
+		cr_expect_str_eq(tu_res(2, step), shim,
+				 "[posix] %s: %s, want %s\n%s", step,
+				 tu_res(2, step), shim, tu_out[2].buf);
 }
 
 void tu_expect_res(const char *step, const char *want)

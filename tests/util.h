@@ -149,6 +149,11 @@ void tu_script_both_prog(const char *prog, const char *path,
 			 const char *probe_path, const char *const *env,
 			 const char *const *steps, const struct tu_expect *ex,
 			 int nex, tu_ready_fn fn, void *arg);
+/* tu_script_both() with a third run under backend = posix ([2]), which
+ * tu_expect_res*() then hold to the shim's result too. */
+void tu_script_all(const char *path, const char *const *env,
+		   const char *const *steps, const struct tu_expect *ex,
+		   int nex, tu_ready_fn fn, void *arg);
 /* What a step printed in run shim ("(no output)" if nothing). */
 const char *tu_res(int shim, const char *step);
 /* The step printed plain without the shim and shim with it. */
