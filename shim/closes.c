@@ -73,7 +73,7 @@ static struct ls_holder *close_begin(int fd, struct loss *l, const char *func,
 		if (tracked)
 			return h;
 	}
-	if (watching_closes() & WATCH_POSIX) {
+	if ((watching_closes() & WATCH_POSIX) && posixbe_names_held(fd)) {
 		/* A descriptor of a locked file the shim does not track: its
 		 * close drops the process's POSIX locks all the same. */
 		crit_enter(&c, 1);

@@ -238,7 +238,7 @@ static void change(struct ls_file *f, trace_apply_fn fn, struct change *c)
 		fn(f, c);
 	count_held(f, had);
 	if (posixbe_file(f) && had != (f->t.map.root != NULL))
-		posixbe_held_changed(had ? -1 : 1);
+		posixbe_held_changed(f, had ? -1 : 1);
 }
 
 void file_lock(struct ls_file *f, uint64_t id, int64_t start, int64_t end,

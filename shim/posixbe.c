@@ -30,6 +30,67 @@ static int pb_home = -1;
  * does not track are looked at. */
 static atomic_int pb_held;
 
+/* Which they are, for those closes' look without a lock (most closes
+ * are of other files): (dev, ino) in a slot, ino 0 a free one. A slot is
+ * claimed, dev written, then ino (release); the reader loads ino
+ * (acquire), then dev. Past PB_HOT such files every close looks in the
+ * table (pb_hot_over). Written under the file's mutex. */
+#define PB_HOT 8
+static struct {
+	atomic_int used;
+	_Atomic uint64_t dev, ino;
+} pb_hot[PB_HOT];
+static atomic_int pb_hot_over;
+
+static void hot_add(const struct ls_file *f)
+{
+	for (int i = 0; i < PB_HOT; i++) {
+		int free_ = 0;
+
+		if (!atomic_compare_exchange_strong(&pb_hot[i].used, &free_,
+						    1))
+			continue;
+		atomic_store_explicit(&pb_hot[i].dev, (uint64_t)f->t.key.dev,
+				      memory_order_relaxed);
+		atomic_store_explicit(&pb_hot[i].ino, (uint64_t)f->t.key.ino,
+				      memory_order_release);
+		return;
+	}
+	atomic_fetch_add(&pb_hot_over, 1);
+}
+
+static void hot_remove(const struct ls_file *f)
+{
+	for (int i = 0; i < PB_HOT; i++)
+		if (atomic_load(&pb_hot[i].used) &&
+		    atomic_load(&pb_hot[i].ino) == (uint64_t)f->t.key.ino &&
+		    atomic_load(&pb_hot[i].dev) == (uint64_t)f->t.key.dev) {
+			atomic_store(&pb_hot[i].ino, 0);
+			atomic_store(&pb_hot[i].used, 0);
+			return;
+		}
+	atomic_fetch_sub(&pb_hot_over, 1);
+}
+
+int posixbe_names_held(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return 0;
+	if (atomic_load(&pb_hot_over) > 0)
+		return 1; /* the table will say */
+	for (int i = 0; i < PB_HOT; i++)
+		if (atomic_load_explicit(&pb_hot[i].ino,
+					 memory_order_acquire) ==
+			    (uint64_t)st.st_ino &&
+		    atomic_load_explicit(&pb_hot[i].dev,
+					 memory_order_relaxed) ==
+			    (uint64_t)st.st_dev)
+			return 1;
+	return 0;
+}
+
 int posixbe_is_kept(int fd)
 {
 	return fdstate_get(fd) == FD_OURS && fdstate_home(fd) == &pb_home;
@@ -51,14 +112,23 @@ static void watch_update(void)
 	}
 }
 
-void posixbe_held_changed(int delta)
+void posixbe_held_changed(const struct ls_file *f, int delta)
 {
+	if (delta > 0)
+		hot_add(f);
+	else
+		hot_remove(f);
 	atomic_fetch_add(&pb_held, delta);
 	watch_update();
 }
 
 void posixbe_atfork_child(void)
 {
+	for (int i = 0; i < PB_HOT; i++) {
+		atomic_store(&pb_hot[i].ino, 0);
+		atomic_store(&pb_hot[i].used, 0);
+	}
+	atomic_store(&pb_hot_over, 0);
 	atomic_store(&pb_held, 0);
 	watch_update();
 }

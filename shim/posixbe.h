@@ -111,8 +111,8 @@ enum { PB_CLOSED = -1, PB_UNSEEN = -2 };
  * split, the whole file goes, as plain POSIX would at that close. f->mu
  * and table_lock for writing held. */
 void posixbe_release(struct ls_file *f, uint64_t id, int how);
-/* The map of f went from empty to held (+1) or back (-1). */
-void posixbe_held_changed(int delta);
+/* The map of f went from empty to held (+1) or back (-1). f->mu held. */
+void posixbe_held_changed(const struct ls_file *f, int delta);
 
 /* ---- closes (closes.c) -------------------------------------------------- */
 /* The file a close is about to drop the locks of: 0 dev: none. */
@@ -120,6 +120,9 @@ struct pb_key {
 	dev_t dev;
 	ino_t ino;
 };
+/* Whether fd may name a file of backend = posix that holds a range: an
+ * fstat, and no lock (the close paths' first look, WATCH_POSIX set). */
+int posixbe_names_held(int fd);
 /* fd, tracked with holder h, is about to close: when the close would
  * drop ranges that must stay, fd is kept instead (1: fd is detached from
  * h, and h released when it was its last descriptor); 0: let it close.
