@@ -45,6 +45,7 @@ static struct ls_holder *close_begin(int fd, struct loss *l, const char *func,
 				     void *caller, struct close_how *how)
 {
 	struct ls_holder *h = NULL;
+	struct stat st;
 	struct crit c;
 
 	loss_init(l);
@@ -73,14 +74,14 @@ static struct ls_holder *close_begin(int fd, struct loss *l, const char *func,
 		if (tracked)
 			return h;
 	}
-	if ((watching_closes() & WATCH_POSIX) && posixbe_names_held(fd)) {
+	if ((watching_closes() & WATCH_POSIX) && posixbe_names_held(fd, &st)) {
 		/* A descriptor of a locked file the shim does not track: its
 		 * close drops the process's POSIX locks all the same. */
 		crit_enter(&c, 1);
-		if (how->may_keep && posixbe_keep_untracked(fd))
+		if (how->may_keep && posixbe_keep_untracked(fd, &st))
 			how->kept = 1;
 		else
-			posixbe_will_close(fd, &how->pk);
+			posixbe_will_close(fd, &st, &how->pk);
 		crit_leave(&c);
 	}
 	if (watching_events())
@@ -524,7 +525,7 @@ static int dup_over_locked(int fd, int fd2, int flags, int is_dup3,
 	 * file, whichever description it is; they are taken again after. */
 	if (fdstate_get(fd2) != FD_OURS && !pk.dev &&
 	    (watching_closes() & WATCH_POSIX))
-		posixbe_will_close(fd2, &pk);
+		posixbe_will_close(fd2, NULL, &pk);
 	h = fdstate_holder(fd2);
 	if (h && fdstate_holder(fd) == h)
 		h = NULL; /* a dup of its own description: nothing closes */
@@ -626,7 +627,7 @@ static int keep_step(void *arg, long fd)
 		return 0;
 	st = fdstate_get((int)fd);
 	if (st == FD_NONE || st == FD_DUP)
-		posixbe_keep_untracked((int)fd);
+		posixbe_keep_untracked((int)fd, NULL);
 	return 0;
 }
 

@@ -30,6 +30,10 @@ static int pb_home = -1;
  * does not track are looked at. */
 static atomic_int pb_held;
 
+/* Files with kept descriptors (table_lock for writing): while there is
+ * one, every kept number is its own, and no fstat says whose it is. */
+static int pb_files_kept;
+
 /* Which they are, for those closes' look without a lock (most closes
  * are of other files): (dev, ino) in a slot, ino 0 a free one. A slot is
  * claimed, dev written, then ino (release); the reader loads ino
@@ -72,21 +76,19 @@ static void hot_remove(const struct ls_file *f)
 	atomic_fetch_sub(&pb_hot_over, 1);
 }
 
-int posixbe_names_held(int fd)
+int posixbe_names_held(int fd, struct stat *st)
 {
-	struct stat st;
-
-	if (fstat(fd, &st) < 0)
+	if (fstat(fd, st) < 0)
 		return 0;
 	if (atomic_load(&pb_hot_over) > 0)
 		return 1; /* the table will say */
 	for (int i = 0; i < PB_HOT; i++)
 		if (atomic_load_explicit(&pb_hot[i].ino,
 					 memory_order_acquire) ==
-			    (uint64_t)st.st_ino &&
+			    (uint64_t)st->st_ino &&
 		    atomic_load_explicit(&pb_hot[i].dev,
 					 memory_order_relaxed) ==
-			    (uint64_t)st.st_dev)
+			    (uint64_t)st->st_dev)
 			return 1;
 	return 0;
 }
@@ -124,6 +126,7 @@ void posixbe_held_changed(const struct ls_file *f, int delta)
 
 void posixbe_atfork_child(void)
 {
+	pb_files_kept = 0;
 	for (int i = 0; i < PB_HOT; i++) {
 		atomic_store(&pb_hot[i].ino, 0);
 		atomic_store(&pb_hot[i].used, 0);
@@ -143,6 +146,15 @@ static int names_file(int fd, const struct ls_file *f)
 	       st.st_ino == f->t.key.ino;
 }
 
+
+static void kept_add(struct ls_file *f, int n)
+{
+	unsigned was = f->pb_kept;
+
+	f->pb_kept = (uint8_t)(was + n);
+	pb_files_kept += (was == 0) - (f->pb_kept == 0);
+}
+
 int posixbe_each_kept(const struct ls_file *f, int (*fn)(void *, int),
 		      void *arg)
 {
@@ -150,7 +162,8 @@ int posixbe_each_kept(const struct ls_file *f, int (*fn)(void *, int),
 	unsigned left = f->pb_kept;
 
 	for (int fd = 0; fd <= max && left; fd++) {
-		if (!posixbe_is_kept(fd) || !names_file(fd, f))
+		if (!posixbe_is_kept(fd) ||
+		    (pb_files_kept > 1 && !names_file(fd, f)))
 			continue;
 		left--;
 		if (fn(arg, fd))
@@ -398,7 +411,7 @@ static void flush_locked(struct ls_file *f)
 	if (!f->pb_kept)
 		return;
 	posixbe_each_kept(f, close_kept, NULL);
-	f->pb_kept = 0;
+	kept_add(f, -(int)f->pb_kept);
 }
 
 void posixbe_flush(dev_t dev, ino_t ino)
@@ -431,22 +444,31 @@ static void over_limit(struct ls_file *f)
 	fmu_unlock(&f->mu);
 }
 
-/* fd becomes a kept descriptor of f: close-on-exec (exec.c hands it over
- * where that keeps locks), the program's calls on it EBADF. */
+/* fd (its descriptor flags fl) becomes a kept descriptor of f:
+ * close-on-exec (exec.c hands it over where that keeps locks), the
+ * program's calls on it EBADF. */
+static void keep_fl(int fd, int fl, struct ls_file *f)
+{
+	if (!(fl & FD_CLOEXEC))
+		real_fcntl(fd, F_SETFD, (void *)(long)(fl | FD_CLOEXEC));
+	fdstate_own(fd, &pb_home);
+	kept_add(f, 1);
+}
+
 static void keep(int fd, struct ls_file *f)
 {
 	int fl = real_fcntl(fd, F_GETFD, NULL);
 
-	if (fl >= 0 && !(fl & FD_CLOEXEC))
-		real_fcntl(fd, F_SETFD, (void *)(long)(fl | FD_CLOEXEC));
-	fdstate_own(fd, &pb_home);
-	f->pb_kept++;
+	keep_fl(fd, fl < 0 ? 0 : fl, f);
 }
 
+/* fd's descriptor flags when it can be kept (a number the states hold,
+ * open), else -1. */
 static int can_keep(int fd)
 {
-	return (unsigned)fd < fd_state_size && fd_state &&
-	       real_fcntl(fd, F_GETFD, NULL) >= 0;
+	if ((unsigned)fd >= fd_state_size || !fd_state)
+		return -1;
+	return real_fcntl(fd, F_GETFD, NULL);
 }
 
 /* Does a close of a descriptor of holder h (NULL: untracked) drop ranges
@@ -468,40 +490,46 @@ int posixbe_keep_tracked(int fd, struct ls_holder *h)
 {
 	struct ls_file *f = h->file;
 	struct ls_holder *gone;
+	int fl;
 
-	if (!must_keep(f, h) || !can_keep(fd))
+	if (!must_keep(f, h) || (fl = can_keep(fd)) < 0)
 		return 0;
 	gone = holder_detach(fd);
-	keep(fd, f);
+	keep_fl(fd, fl, f);
 	if (gone)
 		holder_release_as(gone, fd);
 	over_limit(f);
 	return 1;
 }
 
-static struct ls_file *file_of(int fd)
+/* The entry of the file fd names (st: its fstat, or NULL to ask). */
+static struct ls_file *file_of(int fd, const struct stat *st)
 {
-	struct stat st;
+	struct stat sb;
 
-	if (fstat(fd, &st) < 0)
-		return NULL;
-	return file_find(st.st_dev, st.st_ino);
+	if (!st) {
+		if (fstat(fd, &sb) < 0)
+			return NULL;
+		st = &sb;
+	}
+	return file_find(st->st_dev, st->st_ino);
 }
 
-int posixbe_keep_untracked(int fd)
+int posixbe_keep_untracked(int fd, const struct stat *st)
 {
-	struct ls_file *f = file_of(fd);
+	struct ls_file *f = file_of(fd, st);
+	int fl;
 
-	if (!f || !must_keep(f, NULL) || !can_keep(fd))
+	if (!f || !must_keep(f, NULL) || (fl = can_keep(fd)) < 0)
 		return 0;
-	keep(fd, f);
+	keep_fl(fd, fl, f);
 	over_limit(f);
 	return 1;
 }
 
-void posixbe_will_close(int fd, struct pb_key *k)
+void posixbe_will_close(int fd, const struct stat *st, struct pb_key *k)
 {
-	struct ls_file *f = file_of(fd);
+	struct ls_file *f = file_of(fd, st);
 
 	/* Even with nothing held now: another thread may lock before the
 	 * close, and the close drops that too (posixbe_closed looks). */
@@ -543,14 +571,14 @@ void posixbe_closed(const struct pb_key *k, const char *func, int fd)
 
 void posixbe_give_up(int fd, int close_it, struct pb_key *k)
 {
-	struct ls_file *f = file_of(fd);
+	struct ls_file *f = file_of(fd, NULL);
 
 	k->dev = 0;
 	if (f && posixbe_file(f)) {
 		k->dev = f->t.key.dev;
 		k->ino = f->t.key.ino;
 		if (f->pb_kept)
-			f->pb_kept--;
+			kept_add(f, -1);
 	}
 	fdstate_clear(fd);
 	if (close_it) {

@@ -121,20 +121,22 @@ struct pb_key {
 	ino_t ino;
 };
 /* Whether fd may name a file of backend = posix that holds a range: an
- * fstat, and no lock (the close paths' first look, WATCH_POSIX set). */
-int posixbe_names_held(int fd);
+ * fstat (into *st), and no lock (the close paths' first look, WATCH_POSIX
+ * set). */
+struct stat;
+int posixbe_names_held(int fd, struct stat *st);
 /* fd, tracked with holder h, is about to close: when the close would
  * drop ranges that must stay, fd is kept instead (1: fd is detached from
  * h, and h released when it was its last descriptor); 0: let it close.
  * table_lock held for writing. */
 int posixbe_keep_tracked(int fd, struct ls_holder *h);
-/* The same for fd the shim does not track. */
-int posixbe_keep_untracked(int fd);
+/* The same for fd the shim does not track (st: its fstat, or NULL). */
+int posixbe_keep_untracked(int fd, const struct stat *st);
 /* The close of fd cannot be kept (dup2 over it, freopen), or need not
  * be: *k names its file when that is under backend = posix (for
- * posixbe_closed after the close), else k->dev is 0. table_lock held for
- * writing. */
-void posixbe_will_close(int fd, struct pb_key *k);
+ * posixbe_closed after the close), else k->dev is 0 (st: fd's fstat, or
+ * NULL). table_lock held for writing. */
+void posixbe_will_close(int fd, const struct stat *st, struct pb_key *k);
 /* A descriptor of k's file was really closed: what the table holds is
  * taken again at once (func, fd: for the log). Takes the locks; with
  * _locked, table_lock is held for writing. */
