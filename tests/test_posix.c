@@ -362,13 +362,18 @@ Test(posix, dup2_over_a_descriptor_of_the_file_retakes_the_lock,
 Test(posix, a_kept_number_is_given_up_at_the_descriptor_limit,
      .timeout = 60)
 {
-	char *path = tu_mkfile(FILE_SIZE);
+	char *path = tu_mkfile(FILE_SIZE), asan[1024];
+	const char *old = getenv("ASAN_OPTIONS");
+	const char *e[] = { asan, NULL };
 
+	/* LeakSanitizer (make asan) needs a free descriptor at exit */
+	snprintf(asan, sizeof(asan), "ASAN_OPTIONS=%s%sdetect_leaks=0",
+		 old ? old : "", old && *old ? ":" : "");
 	for (int shim = TU_PLAIN; shim < TU_RUNS; shim += 2) {
 		run(shim, path,
 		    STEPS("open:a:rw", "lock:a:w:set:0:0", "open:b:r",
 			  "close:b", "rlimit:5", "dup:c:a", "ready"),
-		    NULL, EXPECT({ 0, 0, 0, U, W }));
+		    e, EXPECT({ 0, 0, 0, U, W }));
 		expect_res(shim, "dup:c:a", "4");
 	}
 	unlink(path);
