@@ -39,18 +39,34 @@ static void release_after(struct ls_holder *h)
 struct close_how {
 	int may_keep, kept;
 	struct pb_key pk;
+	int looked;      /* st is the fstat of the descriptor, before */
+	struct stat st;
+	int counted;     /* posixbe_close_start() */
+	/* A descriptor of a posix file that really closes: table_lock stays
+	 * held for writing across the close (freopen's: its open too) and
+	 * the locks taken again after it, so that no lock call of another
+	 * thread comes between the decision and the close (which would drop
+	 * what it took), nor finds the locks dropped (and calls it
+	 * unseen). */
+	int locked;
+	struct crit c;
 };
 
 static struct ls_holder *close_begin(int fd, struct loss *l, const char *func,
 				     void *caller, struct close_how *how)
 {
 	struct ls_holder *h = NULL;
-	struct stat st;
 	struct crit c;
 
 	loss_init(l);
 	how->kept = 0;
 	how->pk.dev = 0;
+	how->looked = 0;
+	how->locked = 0;
+	how->counted = (watching_closes() & WATCH_POSIX) ||
+		       fdstate_get(fd) == FD_TRACKED;
+	if (how->counted)
+		posixbe_close_start();
 	/* A descriptor adopted as a sibling between the look and the claim
 	 * is tracked; one that a sibling scan kept from being claimed is
 	 * claimed here, after the scan. */
@@ -63,25 +79,43 @@ static struct ls_holder *close_begin(int fd, struct loss *l, const char *func,
 			holder_before_close(fdstate_holder(fd));
 			loss_tracked(l, fdstate_holder(fd), fd, func, caller);
 			if (how->may_keep &&
-			    posixbe_keep_tracked(fd, fdstate_holder(fd)))
+			    posixbe_keep_tracked(fd, fdstate_holder(fd))) {
 				how->kept = 1;
-			else
+			} else {
+				/* posix: what another thread locks before
+				 * the close drops it is taken again after */
+				posixbe_will_close_tracked(fdstate_holder(fd),
+							   &how->pk);
 				h = holder_detach(fd);
+			}
 		} else if (fdstate_get(fd) == FD_DUP) {
 			fdstate_set(fd, FD_NONE);
+		}
+		if (tracked && !how->kept && how->pk.dev) {
+			how->c = c;
+			how->locked = 1;
+			return h;
 		}
 		crit_leave(&c);
 		if (tracked)
 			return h;
 	}
-	if ((watching_closes() & WATCH_POSIX) && posixbe_names_held(fd, &st)) {
+	if ((watching_closes() & WATCH_POSIX) &&
+	    (how->looked = posixbe_names_held(fd, &how->st) ? 2 : 1) == 2) {
 		/* A descriptor of a locked file the shim does not track: its
 		 * close drops the process's POSIX locks all the same. */
 		crit_enter(&c, 1);
-		if (how->may_keep && posixbe_keep_untracked(fd, &st))
+		if (how->may_keep && posixbe_keep_untracked(fd, &how->st))
 			how->kept = 1;
 		else
-			posixbe_will_close(fd, &st, &how->pk);
+			posixbe_will_close(fd, &how->st, &how->pk);
+		if (!how->kept && how->pk.dev) {
+			if (watching_events())
+				loss_untracked_locked(l, fd, func, caller);
+			how->c = c;
+			how->locked = 1;
+			return h;
+		}
 		crit_leave(&c);
 	}
 	if (watching_events())
@@ -90,13 +124,25 @@ static struct ls_holder *close_begin(int fd, struct loss *l, const char *func,
 }
 
 static void close_end(struct ls_holder *h, struct loss *l, int closed,
-		      const struct close_how *how, const char *func, int fd)
+		      struct close_how *how, const char *func, int fd)
 {
 	int saved = errno;
 
-	release_after(h);
-	if (closed)
-		posixbe_closed(&how->pk, func, fd);
+	if (how->locked) {
+		if (h)
+			holder_release(h);
+		if (closed)
+			posixbe_closed_locked(&how->pk, func, fd);
+		crit_leave(&how->c);
+	} else {
+		release_after(h);
+		if (closed && how->looked == 1)
+			posixbe_after_close(&how->st, &how->pk);
+		if (closed)
+			posixbe_closed(&how->pk, func, fd);
+	}
+	if (how->counted)
+		posixbe_close_done();
 	loss_finish(l, closed);
 	errno = saved;
 }
@@ -547,10 +593,10 @@ static int dup_over_locked(int fd, int fd2, int flags, int is_dup3,
 		}
 		if (gone)
 			holder_release(gone);
+		/* before another thread can look (and call it unseen) */
+		posixbe_closed_locked(&pk, func, fd2);
 	}
 	crit_leave(&c);
-	if (r >= 0)
-		posixbe_closed(&pk, func, fd2);
 	loss_finish(&l, r >= 0);
 	errno = saved;
 	return r;

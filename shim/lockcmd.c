@@ -45,6 +45,7 @@ struct req {
 	unsigned gen;    /* WAIT_LOCAL: the generation seen under the mutex */
 	unsigned rounds; /* waits in the kernel so far */
 	int flush;       /* backend = posix: kept descriptors to close */
+	int settle;      /* backend = posix: the map went from empty */
 };
 
 static int lsr_type_of(short t)
@@ -256,7 +257,10 @@ static int anchor_for(struct ls_file *f, struct req *r)
 static int posix_try(struct ls_file *f, struct ls_holder *o, struct req *r,
 		     int *res)
 {
+	int was_empty = !f->t.map.root;
+
 	*res = posixbe_set(f, o, r->fd, r->type, r->start, r->end);
+	r->settle = was_empty && *res == 0 && f->t.map.root;
 	if (*res == -EAGAIN && r->cmd == F_SETLKW)
 		return WAIT;
 	return DONE;
@@ -447,6 +451,8 @@ static int set_cmd(struct req *r)
 		crit_leave(&c);
 		if (r->flush)
 			posixbe_flush(r->st.st_dev, r->st.st_ino);
+		if (r->settle)
+			posixbe_settle(r->st.st_dev, r->st.st_ino);
 		if (what == DONE)
 			return res;
 		if (what == PASS)

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -76,21 +77,57 @@ static void hot_remove(const struct ls_file *f)
 	atomic_fetch_sub(&pb_hot_over, 1);
 }
 
-int posixbe_names_held(int fd, struct stat *st)
+/* Sequentially consistent: the other half of posixbe_settle() (a close
+ * counted as started, then this look; a first lock put in the list, then
+ * the look at the count). */
+static int hot_has(const struct stat *st)
 {
-	if (fstat(fd, st) < 0)
-		return 0;
 	if (atomic_load(&pb_hot_over) > 0)
 		return 1; /* the table will say */
 	for (int i = 0; i < PB_HOT; i++)
-		if (atomic_load_explicit(&pb_hot[i].ino,
-					 memory_order_acquire) ==
-			    (uint64_t)st->st_ino &&
-		    atomic_load_explicit(&pb_hot[i].dev,
-					 memory_order_relaxed) ==
-			    (uint64_t)st->st_dev)
+		if (atomic_load(&pb_hot[i].ino) == (uint64_t)st->st_ino &&
+		    atomic_load(&pb_hot[i].dev) == (uint64_t)st->st_dev)
 			return 1;
 	return 0;
+}
+
+/*
+ * A close decides, then closes with nothing held: a first lock of the
+ * file in another thread between the two would be dropped by it (a close
+ * that found nothing to keep). The closes that may drop posix locks are
+ * counted, started and done; a lock call that made a file's map go from
+ * empty to held waits, with nothing held, for the closes that had started
+ * by then, and takes again what they dropped. A close that starts later
+ * finds the file in the held list and keeps its descriptor.
+ */
+static atomic_ulong pb_close_started, pb_close_done;
+/* This thread's closes in progress: a signal handler's lock call must not
+ * wait for the close it interrupted. */
+static __thread unsigned long pb_my_closes;
+
+void posixbe_close_start(void)
+{
+	pb_my_closes++;
+	atomic_fetch_add(&pb_close_started, 1);
+}
+
+void posixbe_close_done(void)
+{
+	atomic_fetch_add(&pb_close_done, 1);
+	pb_my_closes--;
+}
+
+int posixbe_names_held(int fd, struct stat *st)
+{
+	return fstat(fd, st) == 0 && hot_has(st);
+}
+
+void posixbe_after_close(const struct stat *st, struct pb_key *k)
+{
+	if (k->dev || !(watching_closes() & WATCH_POSIX) || !hot_has(st))
+		return;
+	k->dev = st->st_dev;
+	k->ino = st->st_ino;
 }
 
 int posixbe_is_kept(int fd)
@@ -396,9 +433,11 @@ static void retake(struct ls_file *f, const char *func, int fd)
 
 /* ---- kept descriptors ------------------------------------------------------- */
 
+/* arg: NULL, or two kept descriptors to leave open (-1: none). */
 static int close_kept(void *arg, int fd)
 {
-	(void)arg;
+	if (arg && (((int *)arg)[0] == fd || ((int *)arg)[1] == fd))
+		return 0;
 	fdstate_clear(fd);
 	raw_close(fd);
 	return 0;
@@ -433,12 +472,28 @@ void posixbe_flush(dev_t dev, ino_t ino)
  * writing. */
 static void over_limit(struct ls_file *f)
 {
+	static atomic_int noted;
+	struct pick w = {LSR_WRLCK, -1}, r = {LSR_RDLCK, -1};
+	int spare[2];
+
 	if (f->pb_kept <= POSIXBE_KEEP_MAX)
 		return;
-	log_note("backend = posix: more than %d deferred closes of ino %lu: "
-		 "they happen now, and its locks are taken again",
-		 POSIXBE_KEEP_MAX, (unsigned long)f->t.key.ino);
-	flush_locked(f);
+	if (!atomic_exchange(&noted, 1))
+		log_note("backend = posix: more than %d deferred closes of "
+			 "ino %lu: they happen now, and its locks are taken "
+			 "again (said once)", POSIXBE_KEEP_MAX,
+			 (unsigned long)f->t.key.ino);
+	/* One with write access and one with read access stay (one when
+	 * it has both): the holders left may not have the access a range's
+	 * type needs to be taken again. */
+	posixbe_each_kept(f, pick_kept, &w);
+	if (w.fd < 0 || !fd_allows(w.fd, LSR_RDLCK))
+		posixbe_each_kept(f, pick_kept, &r);
+	spare[0] = w.fd;
+	spare[1] = r.fd;
+	posixbe_each_kept(f, close_kept, spare);
+	kept_add(f, (w.fd >= 0) + (r.fd >= 0 && r.fd != w.fd) -
+		    (int)f->pb_kept);
 	fmu_lock(&f->mu);
 	retake(f, "close", -1);
 	fmu_unlock(&f->mu);
@@ -540,6 +595,15 @@ void posixbe_will_close(int fd, const struct stat *st, struct pb_key *k)
 	}
 }
 
+void posixbe_will_close_tracked(const struct ls_holder *h, struct pb_key *k)
+{
+	k->dev = 0;
+	if (posixbe_file(h->file)) {
+		k->dev = h->file->t.key.dev;
+		k->ino = h->file->t.key.ino;
+	}
+}
+
 void posixbe_closed_locked(const struct pb_key *k, const char *func, int fd)
 {
 	struct ls_file *f;
@@ -554,6 +618,22 @@ void posixbe_closed_locked(const struct pb_key *k, const char *func, int fd)
 	fmu_unlock(&f->mu);
 	if (!f->t.map.root)
 		flush_locked(f);
+}
+
+/* The counts say how many, not which: a close that started later and is
+ * done already counts for an earlier one still running, and the wait may
+ * end early (that close takes the locks again itself after it, as every
+ * close does); it also ends after a while (a close may block, NFS). */
+void posixbe_settle(dev_t dev, ino_t ino)
+{
+	unsigned long until = atomic_load(&pb_close_started) - pb_my_closes;
+	struct pb_key k = {dev, ino};
+
+	if (atomic_load(&pb_close_done) >= until)
+		return;
+	for (int i = 0; i < 100000 && atomic_load(&pb_close_done) < until; i++)
+		sched_yield();
+	posixbe_closed(&k, "close", -1);
 }
 
 void posixbe_closed(const struct pb_key *k, const char *func, int fd)

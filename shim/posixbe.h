@@ -115,6 +115,14 @@ void posixbe_release(struct ls_file *f, uint64_t id, int how);
 void posixbe_held_changed(const struct ls_file *f, int delta);
 
 /* ---- closes (closes.c) -------------------------------------------------- */
+/* Around a close that may drop posix locks (the close paths past the
+ * fast one): counted for posixbe_settle(). */
+void posixbe_close_start(void);
+void posixbe_close_done(void);
+/* A lock call made the map of (dev, ino) go from empty to held: wait,
+ * with nothing held, for the closes that had started, and take again
+ * what they dropped. */
+void posixbe_settle(dev_t dev, ino_t ino);
 /* The file a close is about to drop the locks of: 0 dev: none. */
 struct pb_key {
 	dev_t dev;
@@ -125,6 +133,11 @@ struct pb_key {
  * set). */
 struct stat;
 int posixbe_names_held(int fd, struct stat *st);
+/* After the real close of a descriptor whose file held nothing when
+ * posixbe_names_held() looked (st: its fstat): another thread may have
+ * locked the file meanwhile, and the close dropped that; then *k names it
+ * (for posixbe_closed). No lock. */
+void posixbe_after_close(const struct stat *st, struct pb_key *k);
 /* fd, tracked with holder h, is about to close: when the close would
  * drop ranges that must stay, fd is kept instead (1: fd is detached from
  * h, and h released when it was its last descriptor); 0: let it close.
@@ -137,6 +150,8 @@ int posixbe_keep_untracked(int fd, const struct stat *st);
  * posixbe_closed after the close), else k->dev is 0 (st: fd's fstat, or
  * NULL). table_lock held for writing. */
 void posixbe_will_close(int fd, const struct stat *st, struct pb_key *k);
+/* The same for a tracked descriptor of holder h that closes. */
+void posixbe_will_close_tracked(const struct ls_holder *h, struct pb_key *k);
 /* A descriptor of k's file was really closed: what the table holds is
  * taken again at once (func, fd: for the log). Takes the locks; with
  * _locked, table_lock is held for writing. */
