@@ -621,9 +621,58 @@ static void w_grant(struct child *c)
 	stop_child(pid);
 }
 
+/* ---- rows 15-16: backend = posix's deferred closes (issue 20) ------------- */
+
+/* Row 15: lock, open and close another descriptor of the file, unlock:
+ * SQLite's reader that opens the database again inside a transaction.
+ * Plain, the close drops the lock; the anchor keeps it and the close is
+ * a close; posix keeps the descriptor until the unlock, which closes it
+ * for real. */
+static void w_deferred(struct child *c)
+{
+	char path[PATH_MAX];
+	int fd = open_in(c->dir, "dc", O_RDWR);
+
+	snprintf(path, sizeof(path), "%s/dc", c->dir);
+	TIMED(c, {
+		int b;
+
+		setlk(fd, F_SETLK, F_WRLCK, 0, 0);
+		b = open(path, O_RDONLY);
+		if (b < 0)
+			die("open %s", path);
+		if (close(b) < 0)
+			die("close");
+		setlk(fd, F_SETLK, F_UNLCK, 0, 0);
+	});
+	c->ns_op = c->total_ns / c->iters;
+}
+
+/* Row 16: close() of a descriptor that holds no lock while the process
+ * holds a lock on another file: under backend = posix every such close
+ * asks which file it names (it may be the locked one's). */
+static void w_close_held(struct child *c)
+{
+	int base = open_in(c->dir, "oc", O_RDONLY);
+	int held = open_in(c->dir, "ch", O_RDWR);
+
+	setlk(held, F_SETLK, F_WRLCK, 0, 0);
+	TIMED(c, {
+		int fd = (int)syscall(SYS_dup, base);
+
+		if (fd < 0)
+			die("dup syscall");
+		if (close(fd) < 0)
+			die("close");
+	});
+	c->ns_op = c->total_ns / c->iters;
+}
+
 /* ---- the workloads, as the driver sees them ------------------------------ */
 
-enum kind { K_RATIO, K_OFD, K_SCALE, K_THREADS, K_PERF };
+/* K_BACKENDS: plain, the shim with the anchor and with backend = posix,
+ * the posix line below the anchor's. */
+enum kind { K_RATIO, K_OFD, K_SCALE, K_THREADS, K_PERF, K_BACKENDS };
 
 struct work {
 	int row;
@@ -648,7 +697,7 @@ static const struct work works[] = {
 	{ 3, "fcntl(F_GETFL)", w_getfl, K_RATIO, 0, 0, 1.02, "<=1.02" },
 	{ 4, "F_SETLK wrlck+unlck, anchor open", w_setlk, K_OFD,
 	  0, 0, 1.3, "<=1.3x OFD" },
-	{ 5, "open+first lock (new anchor)+close", w_first, K_RATIO,
+	{ 5, "open+first lock (new anchor)+close", w_first, K_BACKENDS,
 	  0, 0, 4.0, "<=4" },
 	{ 6, "churn: 1000 ranges lock+unlock, /call", w_churn, K_RATIO,
 	  0, 0, 0, "report" },
@@ -686,6 +735,10 @@ static const struct work works[] = {
 	  5000, 0, 0, "report" },
 	{ 14, "F_SETLKW: unlock to grant, ns", w_grant, K_RATIO,
 	  0, 0, 0, "report (<=20 us)" },
+	{ 15, "lock, open+close 2nd fd, unlock", w_deferred, K_BACKENDS,
+	  0, 0, 0, "report" },
+	{ 16, "close() unlocked fd, other file locked", w_close_held,
+	  K_BACKENDS, 0, 0, 0, "report" },
 };
 #define NWORKS ((int)(sizeof(works) / sizeof(works[0])))
 
@@ -711,8 +764,9 @@ static int quick, big, rounds, timeout, only;
 static double round_ns;
 static int failed;
 
-enum { V_PLAIN, V_SHIM, V_OFD, NVAR };
-static const char *const vname[NVAR] = { "plain", "shim", "ofd" };
+/* V_POSIX: the shim with backend = posix (issue 20). */
+enum { V_PLAIN, V_SHIM, V_OFD, V_POSIX, NVAR };
+static const char *const vname[NVAR] = { "plain", "shim", "ofd", "posix" };
 
 struct series {
 	int n;
@@ -761,10 +815,12 @@ static int run(char *const *args, int v, const char *perf_out, double out[3],
 	}
 	if (pid == 0) {
 		dup2(p[1], 1);
-		if (v == V_SHIM) {
+		if (v == V_SHIM || v == V_POSIX) {
 			setenv("LD_PRELOAD", shim, 1);
 			setenv("LOCKSPACE_PRELOAD_MODE", "protect", 1);
 			setenv("LOCKSPACE_PRELOAD_CONFLICTS", "process", 1);
+			setenv("LOCKSPACE_PRELOAD_BACKEND",
+			       v == V_POSIX ? "posix" : "anchor", 1);
 		} else {
 			unsetenv("LD_PRELOAD");
 		}
@@ -956,29 +1012,43 @@ static double print_pair(int row, const char *name, const struct series *p,
 	return ratio;
 }
 
-/* Rows 1-6, 8 and the timing of row 9: rounds of A B (C). */
-static void bench_rounds(int w, int nvar, struct series *sv)
+/* Rows 1-6, 8 and the timing of row 9: rounds of A B (C ...), the
+ * variants of mask (1 << V_*), sv indexed by variant. */
+static void bench_variants(int w, unsigned mask, struct series *sv)
 {
 	char err[96] = "";
 	double out[3];
 	long iters;
 
-	memset(sv, 0, nvar * sizeof(*sv));
+	memset(sv, 0, NVAR * sizeof(*sv));
 	iters = calibrate(w, err, sizeof(err));
 	if (!iters) {
-		for (int v = 0; v < nvar; v++)
+		for (int v = 0; v < NVAR; v++)
 			snprintf(sv[v].err, sizeof(sv[v].err), "%s", err);
 		return;
 	}
 	for (int r = 0; r < rounds; r++) {
-		for (int v = 0; v < nvar; v++) {
-			if (sv[v].err[0])
+		for (int v = 0; v < NVAR; v++) {
+			if (!(mask & (1u << v)) || sv[v].err[0])
 				continue;
 			if (run_work(w, iters, v, 0, out, sv[v].err,
 				     sizeof(sv[v].err)) == 0)
 				add(&sv[v], out);
 		}
 	}
+}
+
+static void bench_rounds(int w, int nvar, struct series *sv)
+{
+	bench_variants(w, (1u << nvar) - 1, sv);
+}
+
+/* The line of backend = posix below the anchor's. */
+static void print_posix(int row, const struct series *sv, double target,
+			const char *tnote)
+{
+	print_pair(row, "  the same, backend = posix", &sv[V_PLAIN],
+		   &sv[V_POSIX], target, tnote, NULL);
 }
 
 static int perf_ok;
@@ -1203,7 +1273,7 @@ static void create(const char *name)
 
 static int driver(void)
 {
-	struct series sv[NVAR], t1[2];
+	struct series sv[NVAR], t1[NVAR];
 	ssize_t n;
 	char name[32];
 
@@ -1233,6 +1303,8 @@ static int driver(void)
 	create("churn");
 	create("gl");
 	create("gr");
+	create("dc");
+	create("ch");
 	for (int i = 0; i < 8; i++) {
 		snprintf(name, sizeof(name), "t.%d", i);
 		create(name);
@@ -1260,11 +1332,19 @@ static int driver(void)
 			print_pair(k->row, k->name, &sv[0], &sv[1], k->target,
 				   k->tnote, NULL);
 			break;
+		case K_BACKENDS:
+			bench_variants(w, 1u << V_PLAIN | 1u << V_SHIM |
+				       1u << V_POSIX, sv);
+			print_pair(k->row, k->name, &sv[V_PLAIN], &sv[V_SHIM],
+				   k->target, k->tnote, NULL);
+			print_posix(k->row, sv, k->target, k->tnote);
+			break;
 		case K_OFD: {
 			char b[48];
 			double ofd, shm;
 
-			bench_rounds(w, 3, sv);
+			bench_variants(w, 1u << V_PLAIN | 1u << V_SHIM |
+				       1u << V_OFD | 1u << V_POSIX, sv);
 			print_pair(k->row, k->name, &sv[0], &sv[1], 0,
 				   "vs plain: report", NULL);
 			note[0] = 0;
@@ -1281,6 +1361,7 @@ static int driver(void)
 			       fmt_series(b, sizeof(b), &sv[2]), "", "",
 			       note);
 			print_err(&sv[2]);
+			print_posix(k->row, sv, 0, "vs plain: report");
 			break;
 		}
 		case K_SCALE:

@@ -23,6 +23,7 @@
 #include "files.h"
 #include "handoff.h"
 #include "log.h"
+#include "posixbe.h"
 #include "procfs.h"
 #include "real.h"
 
@@ -496,7 +497,8 @@ static int nomem_file(struct hp *ps)
 static void adopt_nomem(const char *text, size_t len, int64_t fdmax)
 {
 	struct hp ps;
-	size_t nf;
+	size_t nf, nd;
+	int fd;
 
 	hp_init(&ps, text, len, fdmax);
 	if (hp_header(&ps, getpid(), &nf))
@@ -504,6 +506,12 @@ static void adopt_nomem(const char *text, size_t len, int64_t fdmax)
 	for (size_t i = 0; i < nf; i++)
 		if (nomem_file(&ps) < 0)
 			return;
+	if (hp_dups(&ps, &nd))
+		return;
+	for (size_t i = 0; i < nd; i++)
+		if (hp_fd(&ps, &fd))
+			return;
+	posixbe_nomem_pfiles(&ps); /* backend = posix's files */
 }
 
 /* ---- where the text is ------------------------------------------------------------ */
@@ -599,11 +607,15 @@ void adopt_handoff(void)
 	}
 	crit_enter(&c, 1);
 	why = validate(&ho);
+	if (!why)
+		why = posixbe_validate(&ho); /* backend = posix's files */
 	if (why && why != HANDOFF_NOMEM) {
 		/* not ours: the descriptors stay as they are */
-	} else if (why || (why = adopt(&ho)) != NULL) {
+	} else if (why || (why = adopt(&ho)) != NULL ||
+		   (why = posixbe_adopt(&ho)) != NULL) {
 		files_forget_free();
 		adopt_as_posix(&ho);
+		posixbe_adopt_as_posix(&ho);
 	} else {
 		release_leavers(&ho);
 		adopt_dups(&ho);

@@ -7,6 +7,7 @@
 #include "files.h"
 #include "lockcmd.h"
 #include "observe.h"
+#include "posixbe.h"
 #include "procfs.h"
 #include "real.h"
 
@@ -32,13 +33,40 @@ static void release_after(struct ls_holder *h)
 	crit_leave(&c);
 }
 
+/* How one close goes under backend = posix (posixbe.h): whether it may be
+ * deferred, whether it was, and the file whose locks a close that
+ * happens drops (to be taken again after it). */
+struct close_how {
+	int may_keep, kept;
+	struct pb_key pk;
+	int looked;      /* st is the fstat of the descriptor, before */
+	struct stat st;
+	int counted;     /* posixbe_close_start() */
+	/* A descriptor of a posix file that really closes: table_lock stays
+	 * held for writing across the close (freopen's: its open too) and
+	 * the locks taken again after it, so that no lock call of another
+	 * thread comes between the decision and the close (which would drop
+	 * what it took), nor finds the locks dropped (and calls it
+	 * unseen). */
+	int locked;
+	struct crit c;
+};
+
 static struct ls_holder *close_begin(int fd, struct loss *l, const char *func,
-				     void *caller)
+				     void *caller, struct close_how *how)
 {
 	struct ls_holder *h = NULL;
 	struct crit c;
 
 	loss_init(l);
+	how->kept = 0;
+	how->pk.dev = 0;
+	how->looked = 0;
+	how->locked = 0;
+	how->counted = (watching_closes() & WATCH_POSIX) ||
+		       fdstate_get(fd) == FD_TRACKED;
+	if (how->counted)
+		posixbe_close_start();
 	/* A descriptor adopted as a sibling between the look and the claim
 	 * is tracked; one that a sibling scan kept from being claimed is
 	 * claimed here, after the scan. */
@@ -50,30 +78,78 @@ static struct ls_holder *close_begin(int fd, struct loss *l, const char *func,
 		if (tracked) {
 			holder_before_close(fdstate_holder(fd));
 			loss_tracked(l, fdstate_holder(fd), fd, func, caller);
-			h = holder_detach(fd);
+			if (how->may_keep &&
+			    posixbe_keep_tracked(fd, fdstate_holder(fd))) {
+				how->kept = 1;
+			} else {
+				/* posix: what another thread locks before
+				 * the close drops it is taken again after */
+				posixbe_will_close_tracked(fdstate_holder(fd),
+							   &how->pk);
+				h = holder_detach(fd);
+			}
 		} else if (fdstate_get(fd) == FD_DUP) {
 			fdstate_set(fd, FD_NONE);
+		}
+		if (tracked && !how->kept && how->pk.dev) {
+			how->c = c;
+			how->locked = 1;
+			return h;
 		}
 		crit_leave(&c);
 		if (tracked)
 			return h;
 	}
-	if (watching_closes())
+	if ((watching_closes() & WATCH_POSIX) &&
+	    (how->looked = posixbe_names_held(fd, &how->st) ? 2 : 1) == 2) {
+		/* A descriptor of a locked file the shim does not track: its
+		 * close drops the process's POSIX locks all the same. */
+		crit_enter(&c, 1);
+		if (how->may_keep && posixbe_keep_untracked(fd, &how->st))
+			how->kept = 1;
+		else
+			posixbe_will_close(fd, &how->st, &how->pk);
+		if (!how->kept && how->pk.dev) {
+			if (watching_events())
+				loss_untracked_locked(l, fd, func, caller);
+			how->c = c;
+			how->locked = 1;
+			return h;
+		}
+		crit_leave(&c);
+	}
+	if (watching_events())
 		loss_untracked(l, fd, func, caller);
 	return h;
 }
 
-static void close_end(struct ls_holder *h, struct loss *l, int closed)
+static void close_end(struct ls_holder *h, struct loss *l, int closed,
+		      struct close_how *how, const char *func, int fd)
 {
 	int saved = errno;
 
-	release_after(h);
+	if (how->locked) {
+		if (h)
+			holder_release(h);
+		if (closed)
+			posixbe_closed_locked(&how->pk, func, fd);
+		crit_leave(&how->c);
+	} else {
+		release_after(h);
+		if (closed && how->looked == 1)
+			posixbe_after_close(&how->st, &how->pk);
+		if (closed)
+			posixbe_closed(&how->pk, func, fd);
+	}
+	if (how->counted)
+		posixbe_close_done();
 	loss_finish(l, closed);
 	errno = saved;
 }
 
 int closes_close(int fd, void *caller)
 {
+	struct close_how how = {.may_keep = 1};
 	struct ls_holder *h;
 	struct loss l;
 	int r;
@@ -81,26 +157,42 @@ int closes_close(int fd, void *caller)
 	if (guard_passthrough())
 		return real_close(fd);
 	pthread_testcancel();
-	h = close_begin(fd, &l, "close", caller);
+	h = close_begin(fd, &l, "close", caller, &how);
+	if (how.kept) {
+		/* Deferred (posixbe.h): as after a close, for the program. */
+		close_end(NULL, &l, 1, &how, "close", fd);
+		return 0;
+	}
 	r = real_close(fd);
-	close_end(h, &l, r == 0 || errno != EBADF);
+	close_end(h, &l, r == 0 || errno != EBADF, &how, "close", fd);
 	return r;
 }
 
 /* A stream's close (fclose, closedir) around the real one, which closes
- * fd inside libc. */
+ * fd inside libc; keep_fn frees the stream and leaves fd open (a close
+ * that was deferred), or closes it after all (1). */
 static int close_stream(void *stream, int fd, const char *func,
-			void *caller, int (*real_fn)(void *))
+			void *caller, int (*real_fn)(void *),
+			int (*keep_fn)(void *, int, int *))
 {
+	struct close_how how = {.may_keep = 1};
 	struct ls_holder *h;
 	struct loss l;
+	struct crit c;
 	int r;
 
 	if (guard_passthrough())
 		return real_fn(stream);
-	h = close_begin(fd, &l, func, caller);
-	r = real_fn(stream);
-	close_end(h, &l, 1);
+	h = close_begin(fd, &l, func, caller, &how);
+	if (how.kept && keep_fn(stream, fd, &r)) {
+		/* It closed after all: the kept number is no longer ours. */
+		crit_enter(&c, 1);
+		posixbe_give_up(fd, 0, &how.pk);
+		crit_leave(&c);
+	} else if (!how.kept) {
+		r = real_fn(stream);
+	}
+	close_end(h, &l, 1, &how, func, fd);
 	return r;
 }
 
@@ -114,31 +206,90 @@ static int closedir_stream(void *d)
 	return real_closedir(d);
 }
 
+/*
+ * glibc's fclose() leaves the descriptor open when the stream says so
+ * (_IO_FLAGS2_NOCLOSE in _flags2, which its freopen() sets for a moment
+ * for the same purpose): the flush and the freeing still happen, and the
+ * kept descriptor's close comes later (posixbe.h). A stream that is not
+ * a file's (_IO_IS_FILEBUF) has no descriptor to close.
+ */
+#define GLIBC_IO_IS_FILEBUF 0x2000
+#define GLIBC_IO_FLAGS2_NOCLOSE 32
+
+static int fclose_keep(void *stream, int fd, int *r)
+{
+	FILE *fp = stream;
+	int keeps = (fp->_flags & GLIBC_IO_IS_FILEBUF) && fp->_fileno == fd;
+
+	if (keeps)
+		fp->_flags2 |= GLIBC_IO_FLAGS2_NOCLOSE;
+	*r = real_fclose(fp);
+	return !keeps;
+}
+
+/*
+ * glibc's closedir() frees the DIR and closes the descriptor its first
+ * member holds (struct __dirstream): a descriptor of /dev/null takes its
+ * place there, and is what closedir() closes. Without one, the directory
+ * closes, and its locks are taken again (posixbe_closed).
+ */
+static int closedir_keep(void *stream, int fd, int *r)
+{
+	DIR *d = stream;
+	int *first = (int *)(void *)d, null = -1;
+
+	if (*first == fd && dirfd(d) == fd)
+		null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (null >= 0)
+		*first = null;
+	*r = real_closedir(d);
+	return null < 0;
+}
+
 int closes_fclose(FILE *fp, int fd, void *caller)
 {
-	return close_stream(fp, fd, "fclose", caller, fclose_stream);
+	return close_stream(fp, fd, "fclose", caller, fclose_stream,
+			    fclose_keep);
 }
 
 int closes_closedir(DIR *d, int fd, void *caller)
 {
-	return close_stream(d, fd, "closedir", caller, closedir_stream);
+	return close_stream(d, fd, "closedir", caller, closedir_stream,
+			    closedir_keep);
 }
 
+/* freopen() closes the old descriptor inside libc (glibc's dup3 of the
+ * new one over it): that close cannot be deferred. */
 FILE *closes_freopen(const char *path, const char *mode, FILE *fp, int fd,
 		     int wide, void *caller)
 {
 	FILE *(*reopen)(const char *, const char *, FILE *) =
 		wide ? real_freopen64 : real_freopen;
+	struct close_how how = {.may_keep = 0};
 	struct ls_holder *h;
 	struct loss l;
 	FILE *r;
 
 	if (guard_passthrough())
 		return reopen(path, mode, fp);
-	h = close_begin(fd, &l, "freopen", caller);
+	h = close_begin(fd, &l, "freopen", caller, &how);
 	r = reopen(path, mode, fp);
-	close_end(h, &l, 1);
+	close_end(h, &l, 1, &how, "freopen", fd);
 	return r;
+}
+
+/* backend = posix: any stream fcloseall() closed on a locked file dropped
+ * its locks; they are taken again (posixbe.h). table_lock for writing. */
+static void fcloseall_posix(void)
+{
+	struct lst_file *lf;
+	size_t i;
+
+	for (i = 0; (lf = lst_table_next(&files_table, &i));) {
+		struct pb_key k = {lf->key.dev, lf->key.ino};
+
+		posixbe_closed_locked(&k, "fcloseall", -1);
+	}
 }
 
 /* fcloseall() closes every stream inside libc: afterwards, every tracked
@@ -165,6 +316,8 @@ int closes_fcloseall(void)
 		if (h)
 			holder_release(h);
 	}
+	if (watching_closes() & WATCH_POSIX)
+		fcloseall_posix();
 	crit_leave(&c);
 	errno = saved;
 	return r;
@@ -205,15 +358,22 @@ void closes_dup_raced(int fd, int r)
  * another number (anchor_evict: its home is told); when no other number
  * can be had (the budget rule of DESIGN.md), an anchor's file falls back
  * to plain POSIX locks and the anchor closes; the log's descriptor is
- * given up (it reopens when it next writes). close_it: n is closed too
- * (else the caller's dup2 closes it). 0, or -1 with errno when n stays
- * ours. table_lock held for writing.
+ * given up (it reopens when it next writes); a kept descriptor of
+ * backend = posix is given up, and its file's locks are taken again
+ * after its close (*pk, posixbe.h). close_it: n is closed too (else the
+ * caller's dup2 closes it). 0, or -1 with errno when n stays ours.
+ * table_lock held for writing.
  */
-static int free_number(int n, int close_it)
+static int free_number(int n, int close_it, struct pb_key *pk)
 {
 	int *home = fdstate_home(n), err;
 	struct ls_file *f;
 
+	pk->dev = 0;
+	if (posixbe_is_kept(n)) {
+		posixbe_give_up(n, close_it, pk);
+		return 0;
+	}
 	if (!home) {
 		fdstate_clear(n);
 	} else if (anchor_evict(n) < 0) {
@@ -243,6 +403,7 @@ static int dup_again(int fd, int cmd, int min)
 static int dup_number_locked(int fd, int cmd, int min, int r, int *err)
 {
 	int lo = band_lowest(), max = atomic_load(&fd_state_max), n;
+	struct pb_key pk;
 
 	if (r >= 0) {
 		for (n = min > lo ? min : lo; n < r; n++)
@@ -261,7 +422,7 @@ static int dup_number_locked(int fd, int cmd, int min, int r, int *err)
 		if (n > max)
 			return r;
 	}
-	free_number(n, 1);
+	free_number(n, 1, &pk);
 	r = dup_again(fd, cmd, min);
 	*err = errno;
 	return r;
@@ -385,6 +546,7 @@ static int dup_over_locked(int fd, int fd2, int flags, int is_dup3,
 {
 	const char *func = is_dup3 ? "dup3" : "dup2";
 	struct ls_holder *gone = NULL, *h;
+	struct pb_key pk = {0, 0};
 	struct loss l;
 	struct crit c;
 	int r, saved;
@@ -398,15 +560,20 @@ static int dup_over_locked(int fd, int fd2, int flags, int is_dup3,
 	if (fd == fd2)
 		return dup_real(fd, fd2, flags, is_dup3);
 	loss_init(&l);
-	if (fdstate_get(fd2) == FD_NONE && watching_closes())
+	if (fdstate_get(fd2) == FD_NONE && watching_events())
 		loss_untracked(&l, fd2, func, caller);
 	crit_enter(&c, 1);
-	if (fdstate_get(fd2) == FD_OURS && free_number(fd2, 0) < 0) {
+	if (fdstate_get(fd2) == FD_OURS && free_number(fd2, 0, &pk) < 0) {
 		saved = errno;
 		crit_leave(&c);
 		errno = saved;
 		return -1;
 	}
+	/* backend = posix: closing fd2 drops the process's locks on its
+	 * file, whichever description it is; they are taken again after. */
+	if (fdstate_get(fd2) != FD_OURS && !pk.dev &&
+	    (watching_closes() & WATCH_POSIX))
+		posixbe_will_close(fd2, NULL, &pk);
 	h = fdstate_holder(fd2);
 	if (h && fdstate_holder(fd) == h)
 		h = NULL; /* a dup of its own description: nothing closes */
@@ -428,6 +595,8 @@ static int dup_over_locked(int fd, int fd2, int flags, int is_dup3,
 		}
 		if (gone)
 			holder_release(gone);
+		/* before another thread can look (and call it unseen) */
+		posixbe_closed_locked(&pk, func, fd2);
 	}
 	crit_leave(&c);
 	loss_finish(&l, r >= 0);
@@ -496,6 +665,21 @@ static int watch_step(void *arg, long fd)
 
 #define NLOSS 4
 
+/* backend = posix: an open descriptor in [first, last] the shim does not
+ * track may be a locked file's: kept (posixbe.h), and skipped below. */
+static int keep_step(void *arg, long fd)
+{
+	const struct watch_ctx *w = arg;
+	int st;
+
+	if (fd < (long)w->first || fd > (long)w->last)
+		return 0;
+	st = fdstate_get((int)fd);
+	if (st == FD_NONE || st == FD_DUP)
+		posixbe_keep_untracked((int)fd, NULL);
+	return 0;
+}
+
 int closes_close_range(unsigned first, unsigned last, int flags,
 		       const char *func, void *caller)
 {
@@ -513,8 +697,10 @@ int closes_close_range(unsigned first, unsigned last, int flags,
 		return real_close_range(first, last, flags);
 	w.loss = loss;
 	crit_enter(&c, 1);
+	if (watching_closes() & WATCH_POSIX)
+		pf_dir_numbers("/proc/self/fd", keep_step, &w);
 	max = (unsigned)atomic_load(&fd_state_max);
-	if (watching_closes())
+	if (watching_events())
 		pf_dir_numbers("/proc/self/fd", watch_step, &w);
 	lo = first;
 	for (fd = first; fd <= last && fd <= max; fd++) {
@@ -530,14 +716,19 @@ int closes_close_range(unsigned first, unsigned last, int flags,
 					     caller);
 				w.nloss += loss[w.nloss].active;
 			}
-			h = holder_detach((int)fd);
-			if (h) {
-				h->fnext = gone;
-				gone = h;
+			if (posixbe_keep_tracked((int)fd, h)) {
+				st = FD_OURS; /* deferred: skipped below */
+			} else {
+				h = holder_detach((int)fd);
+				if (h) {
+					h->fnext = gone;
+					gone = h;
+				}
 			}
 		} else if (st == FD_DUP) {
 			fdstate_set((int)fd, FD_NONE);
-		} else if (st == FD_OURS) {
+		}
+		if (st == FD_OURS) {
 			/* Ours stay: close the run before this one. */
 			if (fd > lo && real_close_range(lo, fd - 1, flags) < 0)
 				r = -1;

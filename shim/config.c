@@ -341,7 +341,7 @@ void config_policy(const char *path, struct policy *p)
 	config_lookup(&cfg, path, p);
 	if (p->mode == MODE_OBSERVE || log_enabled(LOGL_INFO) ||
 	    log_reporting())
-		atomic_store(&watch_closes, 1);
+		atomic_fetch_or(&watch_closes, WATCH_EVENTS);
 }
 
 /* Whether any [glob] section exists: without one, a file's path need not

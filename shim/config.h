@@ -38,13 +38,22 @@ int config_has_rules(void);
 
 
 /* Closes of descriptors the shim does not track are looked at only when
- * the user asked for events (a file under observe, log-level info,
- * --report): set by config_policy(), read by the fast paths. */
+ * the user asked for events (WATCH_EVENTS: a file under observe,
+ * log-level info, --report, a trace; set by config_policy() and
+ * trace.c, never cleared), or while a file under backend = posix holds
+ * a range (WATCH_POSIX, posixbe.h: such a close may have to be
+ * deferred). The fast paths read the word once. */
+enum { WATCH_EVENTS = 1, WATCH_POSIX = 2 };
 extern atomic_int watch_closes;
 
 static inline int watching_closes(void)
 {
 	return atomic_load_explicit(&watch_closes, memory_order_relaxed);
+}
+
+static inline int watching_events(void)
+{
+	return watching_closes() & WATCH_EVENTS;
 }
 
 #endif

@@ -47,7 +47,7 @@
 
 static const char *const mode_names[] = {"off", "observe", "protect", NULL};
 static const char *const conflicts_names[] = {"process", "fd", NULL};
-static const char *const backend_names[] = {"anchor", NULL};
+static const char *const backend_names[] = {"anchor", "posix", NULL};
 static const char *const level_names[] = {"error", "warning", "notice",
 					  "info", "debug", NULL};
 static const char *const bool_names[] = {"off", "on", NULL};
@@ -65,7 +65,7 @@ static const struct key_def {
 } keys[] = {
 	[K_MODE] = {"mode", 0, mode_names, "off, observe or protect"},
 	[K_CONFLICTS] = {"conflicts", 0, conflicts_names, "process or fd"},
-	[K_BACKEND] = {"backend", 0, backend_names, "anchor"},
+	[K_BACKEND] = {"backend", 0, backend_names, "anchor or posix"},
 	[K_LOG] = {"log", 1, NULL, "stderr, syslog or an absolute path"},
 	[K_LOG_LEVEL] = {"log-level", 1, level_names,
 			 "error, warning, notice, info or debug"},

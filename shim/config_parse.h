@@ -13,7 +13,7 @@
 
 enum { MODE_OFF, MODE_OBSERVE, MODE_PROTECT };
 enum { LOGL_ERROR, LOGL_WARNING, LOGL_NOTICE, LOGL_INFO, LOGL_DEBUG };
-enum { BACKEND_ANCHOR };
+enum { BACKEND_ANCHOR, BACKEND_POSIX };
 enum { LOGD_STDERR, LOGD_SYSLOG, LOGD_FILE };
 
 /* What applies to one file: the global keys, overridden by the first
@@ -21,7 +21,7 @@ enum { LOGD_STDERR, LOGD_SYSLOG, LOGD_FILE };
 struct policy { /* one byte: it is in every locked file */
 	uint8_t mode : 3;         /* MODE_* */
 	uint8_t conflicts_fd : 1; /* conflicts = fd */
-	uint8_t backend : 3;      /* BACKEND_*; only anchor so far */
+	uint8_t backend : 3;      /* BACKEND_* */
 };
 
 #define CONFIG_LINE_MAX 4096      /* bytes of one line, without its '\n' */

@@ -37,6 +37,7 @@
 #include "image.h"
 #include "lockcmd.h"
 #include "log.h"
+#include "posixbe.h"
 #include "real.h"
 
 #include <errno.h>
@@ -288,7 +289,7 @@ static void exec_scan(void)
 			continue;
 		h = holder_detach(fd);
 		if (h)
-			holder_release(h);
+			holder_release_as(h, PB_UNSEEN);
 	}
 	for (i = 0; (lf = lst_table_next(&files_table, &i));)
 		for (o = ((struct ls_file *)lf)->ofds; o; o = o->fnext) {
@@ -317,6 +318,7 @@ static int exec_convert_locked(struct exec_state *es)
 	size_t i;
 
 	exec_scan();
+	posixbe_exec_convert(); /* backend = posix: a note */
 	for (int fd = 0; fd <= max; fd++) {
 		int fl;
 
@@ -410,6 +412,12 @@ static int exec_prepare_locked(struct exec_state *es, struct handoff *ho)
 			if (o->keep)
 				o->keep = 2;
 	}
+	/* backend = posix's files, whose locks are the process's
+	 * (posixbe.h): before the dups, which leave out their holders. */
+	err = posixbe_exec_prepare(ho);
+	if (err < 0)
+		goto out;
+	err = -ENOMEM;
 	if (np)
 		qsort(pairs, np, sizeof(*pairs), cmp_pair);
 	/* A holder of a file with nothing left to hand over (it holds no
@@ -441,7 +449,7 @@ static int exec_prepare_locked(struct exec_state *es, struct handoff *ho)
 		if (describe_file(&ho->f[k++], u->f, pairs + j, e - j) < 0)
 			goto out;
 	}
-	err = (int)(ho->nf + ho->nd);
+	err = (int)(ho->nf + ho->nd + ho->np);
 out:
 	free(pairs);
 	return err;
@@ -451,6 +459,7 @@ static void exec_undo(struct exec_state *es)
 {
 	for (size_t i = 0; i < es->nu; i++)
 		undo_one(&es->u[i]);
+	posixbe_exec_undo();
 }
 
 /* The environment for the new image: envp without an older hand-over,

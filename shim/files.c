@@ -9,6 +9,7 @@
 #include "anchor.h"
 #include "fdstate.h"
 #include "log.h"
+#include "posixbe.h"
 #include "real.h"
 
 #include <errno.h>
@@ -196,6 +197,8 @@ struct change {
 	uint64_t id;
 	int64_t start, end;
 	int type, res;
+	lst_freed_fn freed; /* do_release's callback */
+	void *freed_arg;
 };
 
 static void do_lock(struct ls_file *f, void *arg)
@@ -216,7 +219,8 @@ static void do_release(struct ls_file *f, void *arg)
 {
 	struct change *c = arg;
 
-	c->res = lst_release(&f->t, files_pool(), c->id, file_unlock_freed, f);
+	c->res = lst_release(&f->t, files_pool(), c->id, c->freed,
+			     c->freed_arg);
 }
 
 static void do_clear(struct ls_file *f, void *arg)
@@ -234,19 +238,21 @@ static void change(struct ls_file *f, trace_apply_fn fn, struct change *c)
 	else
 		fn(f, c);
 	count_held(f, had);
+	if (posixbe_file(f) && had != (f->t.map.root != NULL))
+		posixbe_held_changed(f, had ? -1 : 1);
 }
 
 void file_lock(struct ls_file *f, uint64_t id, int64_t start, int64_t end,
 	       int type)
 {
-	struct change c = {id, start, end, type, 0};
+	struct change c = {id, start, end, type, 0, NULL, NULL};
 
 	change(f, do_lock, &c);
 }
 
 void file_unlock(struct ls_file *f, int64_t start, int64_t end)
 {
-	struct change c = {0, start, end, 0, 0};
+	struct change c = {0, start, end, 0, 0, NULL, NULL};
 
 	change(f, do_unlock, &c);
 }
@@ -259,17 +265,23 @@ void file_unlock_freed(void *arg, int64_t start, int64_t end)
 		klock(f->anchor, F_OFD_SETLK, LSR_UNLCK, start, end);
 }
 
-int file_release(struct ls_file *f, uint64_t id)
+int file_release_cb(struct ls_file *f, uint64_t id, lst_freed_fn fn,
+		    void *arg)
 {
-	struct change c = {id, 0, LSR_OFF_MAX, 0, 0};
+	struct change c = {id, 0, LSR_OFF_MAX, 0, 0, fn, arg};
 
 	change(f, do_release, &c);
 	return c.res;
 }
 
+int file_release(struct ls_file *f, uint64_t id)
+{
+	return file_release_cb(f, id, file_unlock_freed, f);
+}
+
 void file_clear(struct ls_file *f)
 {
-	struct change c = {0, 0, LSR_OFF_MAX, 0, 0};
+	struct change c = {0, 0, LSR_OFF_MAX, 0, 0, NULL, NULL};
 
 	change(f, do_clear, &c);
 }
@@ -458,11 +470,18 @@ struct ls_holder *holder_detach(int fd)
 
 void holder_release(struct ls_holder *h)
 {
+	holder_release_as(h, PB_CLOSED);
+}
+
+void holder_release_as(struct ls_holder *h, int how)
+{
 	struct ls_file *f = h->file;
 
 	assert(h->ndesc == 0);
 	fmu_lock(&f->mu);
-	if (!f->fallback && f->refs == 1 && f->anchor >= 0 &&
+	if (posixbe_file(f)) {
+		posixbe_release(f, h->id, how); /* backend = posix */
+	} else if (!f->fallback && f->refs == 1 && f->anchor >= 0 &&
 	    lst_only_holder(&f->t, h->id) && !anchor_own_posix(f->anchor)) {
 		/* The last holder of the file: its locks go, and so does the
 		 * anchor. Unlocked first: a fork child may still share the
@@ -541,6 +560,7 @@ void files_check_file(const struct ls_file *f)
 	assert(f->refs >= n);
 	assert(!f->fallback || !f->t.map.root);
 	assert(!f->t.map.root || f->anchor >= 0 || f->fallback ||
-	       f->pol.mode == MODE_OBSERVE);
+	       f->pol.mode == MODE_OBSERVE || posixbe_file(f));
+	assert(!f->pb_kept || posixbe_file(f));
 }
 #endif

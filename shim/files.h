@@ -37,6 +37,10 @@
  *   - fallback, once set, stays for the life of the process (its note
  *     is given once), and the entry with it.
  *   - refs >= the number of holders on ofds.
+ *   - under backend = posix (posixbe.h) there is no anchor: the kernel
+ *     locks are the process's POSIX locks, taken through the program's
+ *     descriptors, and t.map follows what the kernel granted; pb_kept
+ *     descriptors of the file are kept open for deferred closes.
  * Locks: table_lock for reading keeps the file and its holders alive;
  * the file's mu guards anchor, anchor_rw, fallback and t; refs and ofds
  * change only with table_lock held for writing. Order: table_lock, then
@@ -54,6 +58,8 @@ struct ls_file {
 	 * between fields that different locks guard). */
 	uint8_t anchor_rw;
 	uint8_t fallback;
+	uint8_t pb_kept;     /* backend = posix: kept descriptors (table_lock
+			      * for writing; posixbe.h) */
 	struct ls_holder *ofds; /* the holders, linked through fnext */
 };
 
@@ -117,6 +123,10 @@ void file_unlock(struct ls_file *f, int64_t start, int64_t end);
 /* 0, or -ENOMEM when the holder's ranges cannot be split: then nothing
  * changed. */
 int file_release(struct ls_file *f, uint64_t id);
+/* The same, with fn called for each range nobody holds any more instead
+ * of file_unlock_freed (posixbe.c). */
+int file_release_cb(struct ls_file *f, uint64_t id, lst_freed_fn fn,
+		    void *arg);
 /* lst_release()'s callback: unlock a range nobody holds any more on the
  * anchor of f (a struct ls_file *). */
 void file_unlock_freed(void *f, int64_t start, int64_t end);
@@ -151,6 +161,9 @@ struct ls_holder *holder_detach(int fd);
 /* The holder's description is gone: release its ranges, and maybe the
  * anchor. table_lock held for writing. */
 void holder_release(struct ls_holder *h);
+/* The same, saying how it went for backend = posix: a kept descriptor,
+ * PB_CLOSED (holder_release) or PB_UNSEEN (posixbe.h). */
+void holder_release_as(struct ls_holder *h, int how);
 /* The thread that last locked through holder id of f (conflicts = fd's
  * deadlock check), or 0. f->mu held. */
 pid_t holder_tid(struct ls_file *f, uint64_t id);

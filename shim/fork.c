@@ -26,6 +26,7 @@
 #include "files.h"
 #include "getlk.h"
 #include "guard.h"
+#include "posixbe.h"
 #include "real.h"
 #include "wait.h"
 
@@ -63,6 +64,7 @@ CHILD_CODE void fork_child(void)
 	dl_forget();
 	wait_atfork_child();
 	getlk_atfork_child();
+	posixbe_atfork_child(); /* its kept descriptors went with ours */
 	if (atomic_load(&sib_scan.active))
 		atomic_store(&sib_scan.active, 0); /* a scan the fork cut short */
 }

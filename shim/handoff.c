@@ -59,6 +59,29 @@ static void sb_add(struct sbuf *b, const char *fmt, ...)
 	}
 }
 
+static void emit_map(struct sbuf *b, const struct hf_range *map, size_t n)
+{
+	for (size_t j = 0; j < n; j++)
+		sb_add(b, " %lld %lld %d", (long long)map[j].start,
+		       (long long)map[j].end, map[j].type);
+}
+
+static void emit_holders(struct sbuf *b, const struct hf_holder *h, size_t n)
+{
+	sb_add(b, " %zu", n);
+	for (size_t j = 0; j < n; j++) {
+		const struct hf_holder *o = &h[j];
+
+		sb_add(b, " H %d %zu", o->accmode, o->nfds);
+		for (size_t k = 0; k < o->nfds; k++)
+			sb_add(b, " %d", o->fds[k]);
+		sb_add(b, " %zu", o->nr);
+		for (size_t k = 0; k < o->nr; k++)
+			sb_add(b, " %lld %lld", (long long)o->r[k].start,
+			       (long long)o->r[k].end);
+	}
+}
+
 char *handoff_emit(const struct handoff *h, size_t *len)
 {
 	struct sbuf b = {0};
@@ -69,26 +92,26 @@ char *handoff_emit(const struct handoff *h, size_t *len)
 
 		sb_add(&b, " F %llu %llu %d %d %zu", (unsigned long long)f->dev,
 		       (unsigned long long)f->ino, f->anchor, f->rw, f->nmap);
-		for (size_t j = 0; j < f->nmap; j++)
-			sb_add(&b, " %lld %lld %d", (long long)f->map[j].start,
-			       (long long)f->map[j].end, f->map[j].type);
-		sb_add(&b, " %zu", f->nh);
-		for (size_t j = 0; j < f->nh; j++) {
-			const struct hf_holder *o = &f->h[j];
-
-			sb_add(&b, " H %d %zu", o->accmode, o->nfds);
-			for (size_t k = 0; k < o->nfds; k++)
-				sb_add(&b, " %d", o->fds[k]);
-			sb_add(&b, " %zu", o->nr);
-			for (size_t k = 0; k < o->nr; k++)
-				sb_add(&b, " %lld %lld", (long long)o->r[k].start,
-				       (long long)o->r[k].end);
-		}
+		emit_map(&b, f->map, f->nmap);
+		emit_holders(&b, f->h, f->nh);
 	}
 	if (h->nd) {
 		sb_add(&b, " D %zu", h->nd);
 		for (size_t i = 0; i < h->nd; i++)
 			sb_add(&b, " %d", h->dups[i]);
+	}
+	if (h->np)
+		sb_add(&b, " P %zu", h->np);
+	for (size_t i = 0; i < h->np; i++) {
+		const struct hf_pfile *f = &h->p[i];
+
+		sb_add(&b, " Q %llu %llu %zu", (unsigned long long)f->dev,
+		       (unsigned long long)f->ino, f->nmap);
+		emit_map(&b, f->map, f->nmap);
+		emit_holders(&b, f->h, f->nh);
+		sb_add(&b, " %zu", f->nk);
+		for (size_t k = 0; k < f->nk; k++)
+			sb_add(&b, " %d", f->kept[k]);
 	}
 	if (b.err) {
 		free(b.p);
@@ -277,6 +300,25 @@ int hp_dups(struct hp *ps, size_t *nd)
 	return hp_count(ps, nd, 1);
 }
 
+int hp_posix(struct hp *ps, size_t *np)
+{
+	struct hp look = *ps;
+
+	*np = 0;
+	if (ps->p == ps->end || word(&look, "P"))
+		return 0;
+	*ps = look;
+	return hp_count(ps, np, 5);
+}
+
+int hp_pfile(struct hp *ps, struct hf_pfile *f)
+{
+	if (word(ps, "Q") || u64(ps, &f->dev) || u64(ps, &f->ino) ||
+	    hp_count(ps, &f->nmap, 3))
+		return -1;
+	return 0;
+}
+
 int hp_end(struct hp *ps)
 {
 	return ps->p == ps->end ? 0 : fail(ps, "trailing data");
@@ -299,6 +341,18 @@ void handoff_free(struct handoff *h)
 	}
 	free(h->f);
 	free(h->dups);
+	for (size_t i = 0; h->p && i < h->np; i++) {
+		struct hf_pfile *f = &h->p[i];
+
+		for (size_t j = 0; f->h && j < f->nh; j++) {
+			free(f->h[j].fds);
+			free(f->h[j].r);
+		}
+		free(f->h);
+		free(f->map);
+		free(f->kept);
+	}
+	free(h->p);
 	memset(h, 0, sizeof(*h));
 }
 
@@ -328,31 +382,55 @@ static int parse_holder(struct hp *ps, struct hf_holder *o)
 	return 0;
 }
 
-static int parse_file(struct hp *ps, struct hf_file *f)
+/* A map of *nmap ranges (counted already) and the holders after it;
+ * *nmap and *nh count what is filled, for handoff_free. */
+static int parse_map_holders(struct hp *ps, struct hf_range **map,
+			     size_t *nmap, struct hf_holder **h, size_t *nh)
 {
-	size_t nmap, nh;
+	size_t want = *nmap, nwant;
 
-	if (hp_file(ps, f))
-		return -1;
-	nmap = f->nmap;
-	f->nmap = 0; /* counts what is filled, for handoff_free */
-	f->map = alloc(nmap, sizeof(*f->map));
-	if (!f->map)
+	*nmap = 0;
+	*map = alloc(want, sizeof(**map));
+	if (!*map)
 		return fail(ps, HANDOFF_NOMEM);
-	for (; f->nmap < nmap; f->nmap++)
-		if (hp_range(ps, f->nmap ? &f->map[f->nmap - 1] : NULL,
-			     &f->map[f->nmap]))
+	for (; *nmap < want; (*nmap)++)
+		if (hp_range(ps, *nmap ? &(*map)[*nmap - 1] : NULL,
+			     &(*map)[*nmap]))
 			return -1;
-	if (hp_count(ps, &nh, 4))
+	if (hp_count(ps, &nwant, 4))
 		return -1;
-	f->h = alloc(nh, sizeof(*f->h));
-	if (!f->h)
+	*h = alloc(nwant, sizeof(**h));
+	if (!*h)
 		return fail(ps, HANDOFF_NOMEM);
-	for (; f->nh < nh; f->nh++)
-		if (parse_holder(ps, &f->h[f->nh])) {
-			f->nh++; /* its arrays are freed too */
+	for (; *nh < nwant; (*nh)++)
+		if (parse_holder(ps, &(*h)[*nh])) {
+			(*nh)++; /* its arrays are freed too */
 			return -1;
 		}
+	return 0;
+}
+
+static int parse_file(struct hp *ps, struct hf_file *f)
+{
+	if (hp_file(ps, f))
+		return -1;
+	return parse_map_holders(ps, &f->map, &f->nmap, &f->h, &f->nh);
+}
+
+static int parse_pfile(struct hp *ps, struct hf_pfile *f)
+{
+	size_t nk;
+
+	if (hp_pfile(ps, f) ||
+	    parse_map_holders(ps, &f->map, &f->nmap, &f->h, &f->nh) ||
+	    hp_count(ps, &nk, 1))
+		return -1;
+	f->kept = alloc(nk, sizeof(*f->kept));
+	if (!f->kept)
+		return fail(ps, HANDOFF_NOMEM);
+	for (; f->nk < nk; f->nk++)
+		if (hp_fd(ps, &f->kept[f->nk]))
+			return -1;
 	return 0;
 }
 
@@ -360,7 +438,7 @@ int handoff_parse(const char *text, size_t len, pid_t self, int64_t fdmax,
 		  struct handoff *out, const char **why)
 {
 	struct hp ps;
-	size_t nf;
+	size_t nf, np;
 
 	memset(out, 0, sizeof(*out));
 	hp_init(&ps, text, len, fdmax);
@@ -387,6 +465,18 @@ int handoff_parse(const char *text, size_t len, pid_t self, int64_t fdmax,
 	for (size_t k = 0; k < out->nd; k++)
 		if (hp_fd(&ps, &out->dups[k]))
 			goto bad;
+	if (hp_posix(&ps, &np))
+		goto bad;
+	out->p = alloc(np, sizeof(*out->p));
+	if (!out->p) {
+		fail(&ps, HANDOFF_NOMEM);
+		goto bad;
+	}
+	for (; out->np < np; out->np++)
+		if (parse_pfile(&ps, &out->p[out->np])) {
+			out->np++;
+			goto bad;
+		}
 	if (hp_end(&ps))
 		goto bad;
 	return 0;

@@ -13,6 +13,13 @@
  *       { <start> <end> <type> } <nholders>
  *       { H <accmode> <nfds> { <fd> } <nranges> { <start> <end> } } }
  *       [ D <ndups> { <fd> } ]
+ *       [ P <npfiles> { Q <dev> <ino> <nmap> { <start> <end> <type> }
+ *         <nholders> { H ... } <nkept> { <fd> } } ]
+ *
+ * P: the files under backend = posix (posixbe.h), which have no anchor:
+ * the kernel holds their map as the process's POSIX locks, and kept are
+ * the descriptors the shim keeps open across exec, whose close would
+ * drop those locks.
  *
  * dev and ino are unsigned 64-bit (a FUSE filesystem's inode numbers
  * reach past 2^63), types 1 (read) and 2 (write), offsets inclusive and
@@ -59,6 +66,18 @@ struct hf_file {
 	struct hf_holder *h;
 };
 
+/* One file under backend = posix: its map (the process's POSIX locks),
+ * the holders that stay, the descriptors kept for it. */
+struct hf_pfile {
+	uint64_t dev, ino;
+	size_t nmap;
+	struct hf_range *map;
+	size_t nh;
+	struct hf_holder *h;
+	size_t nk;
+	int *kept;
+};
+
 struct handoff {
 	pid_t pid;
 	size_t nf;
@@ -66,6 +85,8 @@ struct handoff {
 	size_t nd;
 	int *dups; /* descriptors known as dups of a description that
 		    * holds nothing (FD_DUP) */
+	size_t np;
+	struct hf_pfile *p;
 };
 
 /* The text of h: malloc'ed, NUL-terminated, *len bytes; NULL when there
@@ -101,6 +122,10 @@ int hp_fd(struct hp *ps, int *fd);
 int hp_span(struct hp *ps, struct hf_span *s);
 /* " D ndups", optional: *nd 0 when the text ends here. */
 int hp_dups(struct hp *ps, size_t *nd);
+/* " P npfiles", optional likewise. */
+int hp_posix(struct hp *ps, size_t *np);
+/* "Q dev ino nmap": f's fields but map, h and kept. */
+int hp_pfile(struct hp *ps, struct hf_pfile *f);
 /* Nothing may follow. */
 int hp_end(struct hp *ps);
 

@@ -17,6 +17,7 @@
 #include "getlk.h"
 #include "log.h"
 #include "observe.h"
+#include "posixbe.h"
 #include "real.h"
 #include "uaccess.h"
 #include "wait.h"
@@ -43,6 +44,8 @@ struct req {
 	uint64_t blk, req_id; /* WAIT_LOCAL: holders, blocking and ours */
 	unsigned gen;    /* WAIT_LOCAL: the generation seen under the mutex */
 	unsigned rounds; /* waits in the kernel so far */
+	int flush;       /* backend = posix: kept descriptors to close */
+	int settle;      /* backend = posix: the map went from empty */
 };
 
 static int lsr_type_of(short t)
@@ -285,6 +288,20 @@ static int anchor_for(struct ls_file *f, struct req *r)
 	return 0;
 }
 
+/* backend = posix: the kernel decides, through the program's own
+ * descriptor, and the table follows (posixbe.h). */
+static int posix_try(struct ls_file *f, struct ls_holder *o, struct req *r,
+		     int *res)
+{
+	int was_empty = !f->t.map.root;
+
+	*res = posixbe_set(f, o, r->fd, r->type, r->start, r->end);
+	r->settle = was_empty && *res == 0 && f->t.map.root;
+	if (*res == -EAGAIN && r->cmd == F_SETLKW)
+		return WAIT;
+	return DONE;
+}
+
 /* One attempt at a set request, f->mu held. Returns DONE with *res set,
  * WAIT when F_SETLKW must wait, PASS to hand the call to the kernel. */
 static int setlk_try(struct ls_file *f, struct ls_holder *o, struct req *r,
@@ -299,8 +316,11 @@ static int setlk_try(struct ls_file *f, struct ls_holder *o, struct req *r,
 		observe_unseen(f);
 		return OBSERVE;
 	}
+	if (posixbe_file(f))
+		observe_unseen(f); /* closes nobody saw (posixbe.h) */
 	if (r->type == LSR_UNLCK)
-		return unlock_try(f, r, res);
+		return posixbe_file(f) ? posix_try(f, o, r, res)
+				       : unlock_try(f, r, res);
 	if (f->pol.conflicts_fd) {
 		struct lst_conflict cf;
 
@@ -320,6 +340,8 @@ static int setlk_try(struct ls_file *f, struct ls_holder *o, struct req *r,
 			return WAIT_LOCAL;
 		}
 	}
+	if (posixbe_file(f))
+		return posix_try(f, o, r, res);
 	if (anchor_for(f, r) == PASS)
 		return PASS;
 	if (lst_prepare_lock(&f->t, p, o->id) < 0) {
@@ -383,7 +405,7 @@ static void drop_stale(int fd)
 				     : names_other_file(h, &st))) {
 		h = holder_detach(fd);
 		if (h)
-			holder_release(h);
+			holder_release_as(h, PB_UNSEEN);
 	}
 	crit_leave(&c);
 }
@@ -461,11 +483,16 @@ static int set_cmd(struct req *r)
 		if (what == WAIT)
 			f->refs++;
 		files_check_file(f);
+		r->flush = posixbe_flush_due(f);
 		fmu_unlock(&f->mu);
 		if (pinned)
 			file_unpin(pinned);
 		pinned = NULL;
 		crit_leave(&c);
+		if (r->flush)
+			posixbe_flush(r->st.st_dev, r->st.st_ino);
+		if (r->settle)
+			posixbe_settle(r->st.st_dev, r->st.st_ino);
 		if (what == DONE)
 			return res;
 		if (what == PASS)
@@ -481,7 +508,11 @@ static int set_cmd(struct req *r)
 			waited = 1;
 			continue;
 		}
-		res = wait_anchor(f, r->type, r->start, r->end, r->rounds++);
+		if (posixbe_file(f))
+			res = posixbe_wait(f, r->fd, r->type, r->start, r->end);
+		else
+			res = wait_anchor(f, r->type, r->start, r->end,
+					  r->rounds++);
 		if (res < 0)
 			return res;
 		/* Granted to the dup: apply it again on the current anchor
@@ -524,6 +555,10 @@ static int get_cmd(struct req *r, struct flock *out)
 		struct lst_conflict cf;
 
 		fmu_lock(&f->mu);
+		if (posixbe_file(f)) {
+			observe_unseen(f); /* closes nobody saw */
+			r->flush = posixbe_flush_due(f);
+		}
 		if (f->pol.conflicts_fd && !f->fallback &&
 		    f->pol.mode == MODE_PROTECT &&
 		    lst_conflict(&f->t, o ? o->id : 0, r->start, r->end,
@@ -533,6 +568,8 @@ static int get_cmd(struct req *r, struct flock *out)
 			fl.l_pid = getpid();
 			fmu_unlock(&f->mu);
 			crit_leave(&c);
+			if (r->flush)
+				posixbe_flush(r->st.st_dev, r->st.st_ino);
 			*out = fl;
 			r->in_process = 1;
 			return 0;
@@ -550,6 +587,8 @@ static int get_cmd(struct req *r, struct flock *out)
 		ino = f->t.key.ino;
 	}
 	crit_leave(&c);
+	if (r->flush)
+		posixbe_flush(dev, ino);
 	if (res < 0)
 		return res;
 	if (afd < 0)

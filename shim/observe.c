@@ -23,6 +23,7 @@
 #include "files.h"
 #include "callsite.h"
 #include "log.h"
+#include "posixbe.h"
 #include "procfs.h"
 #include "real.h"
 #include "trace.h"
@@ -37,7 +38,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-static void loss_add(struct loss *l, int fd, int64_t s, int64_t e, int type)
+void loss_add(struct loss *l, int fd, int64_t s, int64_t e, int type)
 {
 	if (l->n < LOSS_MAX) {
 		l->r[l->n].fd = fd;
@@ -388,39 +389,59 @@ static int own_step(void *arg, const struct pf_lock *l)
 }
 
 /* The POSIX locks of this process on f's file, as the kernel lists them
- * in the fdinfo of the holders' descriptors, into set k. */
+ * in the fdinfo of the holders' descriptors, into set k. A POSIX lock is
+ * listed only in the fdinfo of the description it was taken through:
+ * under backend = posix that may be a kept descriptor's (posixbe.h). */
+static int fdinfo_locks(void *arg, int fd)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	return pf_locks_each(path, own_step, arg) != 0;
+}
+
 static int kernel_locks(struct ls_file *f, struct lsr_set *k)
 {
 	struct own_ctx c = {.k = k, .self = table_owner};
 	const struct ls_holder *o;
 
-	for (o = f->ofds; o; o = o->fnext) {
-		char path[64];
-
-		snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", o->fd);
-		if (pf_locks_each(path, own_step, &c) != 0)
+	for (o = f->ofds; o; o = o->fnext)
+		if (fdinfo_locks(&c, o->fd))
 			return -1;
-	}
+	if (posixbe_file(f) && posixbe_each_kept(f, fdinfo_locks, &c))
+		return -1;
 	return 0;
 }
 
-/* f->mu held, observe mode: what the table holds and the kernel does not
- * was lost by a close the shim did not see. Forget it, and say so. */
-void observe_unseen(struct ls_file *f)
+void loss_report(struct loss *l, const struct ls_file *f, const char *event,
+		 int level, const char *func, int fd)
+{
+	l->fd = fd;
+	l->func = func;
+	l->caller = NULL;
+	l->active = 1;
+	l->dev = f->t.key.dev;
+	l->ino = f->t.key.ino;
+	l->path[0] = 0;
+	if (f->ofds)
+		set_path(l, f->ofds->fd);
+	write_event(l, event, level, 1);
+}
+
+int observe_forget_lost(struct ls_file *f, const char *event,
+			const char *func, int fd)
 {
 	struct lsr_set k;
 	struct loss l;
 	struct unseen_ctx c = {.l = &l, .k = &k};
 
-	if (f->pol.mode != MODE_OBSERVE || !f->t.map.root)
-		return;
 	memset(&l, 0, sizeof(l));
 	lsr_set_init(&k);
 	if (kernel_locks(f, &k) == 0)
 		lsr_set_visit(&f->t.map, 0, LSR_OFF_MAX, kernel_step, &c);
 	lsr_set_clear(&k, files_pool());
 	if (!l.n)
-		return;
+		return 0;
 	/* Name the holders that lost each piece. */
 	for (size_t i = 0; i < l.n; i++) {
 		const struct ls_holder *o;
@@ -438,15 +459,24 @@ void observe_unseen(struct ls_file *f)
 	for (size_t i = 0; i < l.n; i++)
 		if (lst_prepare_unlock(&f->t, files_pool()) == 0)
 			file_unlock(f, l.r[i].start, l.r[i].end);
-	l.fd = -1;
-	l.func = "unseen";
-	l.active = 1;
-	l.dev = f->t.key.dev;
-	l.ino = f->t.key.ino;
-	if (f->ofds)
-		set_path(&l, f->ofds->fd);
 	log_count(LOGC_OBSERVED, 1);
-	write_event(&l, "lock-loss-unseen", LOGL_WARNING, 1);
+	loss_report(&l, f, event, LOGL_WARNING, func, fd);
+	return (int)(l.n + l.more);
+}
+
+/* f->mu held, observe mode or backend = posix: what the table holds and
+ * the kernel does not was lost by a close the shim did not see. Forget
+ * it, and say so. */
+void observe_unseen(struct ls_file *f)
+{
+	if ((f->pol.mode != MODE_OBSERVE && !posixbe_file(f)) ||
+	    !f->t.map.root)
+		return;
+	/* One F_OFD_GETLK per range says, most of the time, that nothing
+	 * was lost: the walk of fdinfo only when it cannot tell. */
+	if (posixbe_file(f) && posixbe_all_held(f))
+		return;
+	observe_forget_lost(f, "lock-loss-unseen", "unseen", -1);
 }
 
 /* At exit: the same comparison for every file under observe. */

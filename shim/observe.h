@@ -46,9 +46,21 @@ void loss_untracked_locked(struct loss *l, int fd, const char *func,
 /* After the real close (closed: it closed something), nothing held. */
 void loss_finish(struct loss *l, int closed);
 
-/* f->mu held, observe mode: what the table holds and the kernel does not
- * was lost by a close the shim did not see. Forget it, and say so. */
+/* f->mu held, observe mode or backend = posix (posixbe.h): what the
+ * table holds and the kernel does not was lost by a close the shim did
+ * not see. Forget it, and say so (lock-loss-unseen). */
 void observe_unseen(struct ls_file *f);
+/* The same comparison whatever the mode, for a close the shim saw (func,
+ * fd): what the kernel no longer holds is forgotten and reported as
+ * event. The count of ranges lost. f->mu held. */
+int observe_forget_lost(struct ls_file *f, const char *event,
+			const char *func, int fd);
+/* Add a range to l (past LOSS_MAX, counted). */
+void loss_add(struct loss *l, int fd, int64_t s, int64_t e, int type);
+/* Write l as event of f (func, fd: the close; -1 none) at level, f->mu
+ * held. */
+void loss_report(struct loss *l, const struct ls_file *f, const char *event,
+		 int level, const char *func, int fd);
 /* mode = observe: fl (the caller's request, type over [start, end]
  * resolved) goes to the kernel through fd; the table follows. 0 or
  * -errno. Nothing held. */

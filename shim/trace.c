@@ -337,7 +337,7 @@ void trace_setup(const char *path)
 	/* Closes are looked at, as under observe or --report, so that a
 	 * prevented loss through a descriptor the shim does not track is
 	 * seen too. */
-	atomic_store(&watch_closes, 1);
+	atomic_fetch_or(&watch_closes, WATCH_EVENTS);
 	atomic_store(&trace_on, 1);
 }
 

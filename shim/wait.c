@@ -9,6 +9,7 @@
 #include "deadlock.h"
 #include "fdstate.h"
 #include "files.h"
+#include "posixbe.h"
 #include "real.h"
 
 #include <errno.h>
@@ -262,10 +263,20 @@ int wait_anchor(struct ls_file *f, int type, int64_t start, int64_t end,
  * between.
  */
 struct relock_ctx {
-	int anchor;
+	struct ls_file *f;
 	int64_t pos, end; /* the first byte not yet done, the last */
 	int done;
 };
+
+/* The kernel lock of f over [s, e]: on the anchor, or under backend =
+ * posix through a descriptor of the file (posixbe.h). */
+static void kset(struct ls_file *f, int type, int64_t s, int64_t e)
+{
+	if (posixbe_file(f))
+		posixbe_klock(f, -1, type, s, e);
+	else
+		klock(f->anchor, F_OFD_SETLK, type, s, e);
+}
 
 static int relock_step(void *arg, int64_t s, int64_t e, int type)
 {
@@ -274,8 +285,8 @@ static int relock_step(void *arg, int64_t s, int64_t e, int type)
 	s = s < c->pos ? c->pos : s;
 	e = e > c->end ? c->end : e;
 	if (s > c->pos)
-		klock(c->anchor, F_OFD_SETLK, LSR_UNLCK, c->pos, s - 1);
-	klock(c->anchor, F_OFD_SETLK, type, s, e);
+		kset(c->f, LSR_UNLCK, c->pos, s - 1);
+	kset(c->f, type, s, e);
 	if (e == c->end)
 		c->done = 1;
 	else
@@ -285,15 +296,15 @@ static int relock_step(void *arg, int64_t s, int64_t e, int type)
 
 void wait_resync(struct ls_file *f, int64_t start, int64_t end)
 {
-	struct relock_ctx c = {f->anchor, start, end, 0};
+	struct relock_ctx c = {f, start, end, 0};
 
 	/* After a fallback the table is empty and the anchor must hold
 	 * nothing: the program's own POSIX lock would wait on it. */
-	if (f->anchor < 0)
+	if (f->anchor < 0 && !posixbe_file(f))
 		return;
 	lsr_set_visit(&f->t.map, start, end, relock_step, &c);
 	if (!c.done)
-		klock(f->anchor, F_OFD_SETLK, LSR_UNLCK, c.pos, end);
+		kset(f, LSR_UNLCK, c.pos, end);
 }
 
 void wait_grant_drop(struct ls_file *f, int64_t start, int64_t end)

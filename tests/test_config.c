@@ -87,6 +87,8 @@ Test(config, every_global_key_and_value)
 	cr_assert_eq(c.global.conflicts_fd, 0);
 	cr_assert_eq(parse("backend = anchor\n"), 0);
 	cr_assert_eq(c.global.backend, BACKEND_ANCHOR);
+	cr_assert_eq(parse("backend = posix\n"), 0);
+	cr_assert_eq(c.global.backend, BACKEND_POSIX);
 	cr_assert_eq(parse("log = syslog\n"), 0);
 	cr_assert_eq(c.log_dest, LOGD_SYSLOG);
 	cr_assert_eq(parse("log = stderr\n"), 0);
@@ -179,6 +181,31 @@ Test(config, sections_first_match_wins_and_inherit_global)
 	cr_assert_eq(p.mode, MODE_OBSERVE);
 }
 
+/* issue 20: the paths whose lock holders other tools name (dpkg's locks,
+ * pidfiles) keep classic POSIX locks; the others keep the anchor. */
+Test(config, backend_per_section_and_forced)
+{
+	struct policy p;
+	char why[160];
+
+	cr_assert_eq(parse("[/var/lib/dpkg/lock*]\nbackend = posix\n"
+			   "[/run/*.pid]\nbackend = posix\nconflicts = fd\n"),
+		     0);
+	config_lookup(&c, "/var/lib/dpkg/lock-frontend", &p);
+	cr_assert_eq(p.backend, BACKEND_POSIX);
+	config_lookup(&c, "/run/sshd.pid", &p);
+	cr_assert_eq(p.backend, BACKEND_POSIX);
+	cr_assert_eq(p.conflicts_fd, 1);
+	config_lookup(&c, "/var/lib/dpkg/status", &p);
+	cr_assert_eq(p.backend, BACKEND_ANCHOR);
+	cr_assert_eq(config_set(&c, "backend", "anchor", why, sizeof(why)),
+		     0);
+	c.forced |= CFG_BACKEND;
+	config_lookup(&c, "/run/sshd.pid", &p);
+	cr_assert_eq(p.backend, BACKEND_ANCHOR);
+	cr_assert_eq(p.conflicts_fd, 1);
+}
+
 Test(config, bracket_expressions_in_patterns)
 {
 	struct policy p;
@@ -258,8 +285,9 @@ Test(config, bad_values)
 	refused_mode("conflicts = thread\n", 1, "for key \"conflicts\"",
 		     MODE_PROTECT);
 	cr_assert_eq(c.global.conflicts_fd, 0);
-	refused_mode("backend = posix\n", 1, "bad value \"posix\" for key "
-		     "\"backend\" (expected anchor)", MODE_PROTECT);
+	refused_mode("backend = ofd\n", 1, "bad value \"ofd\" for key "
+		     "\"backend\" (expected anchor or posix)", MODE_PROTECT);
+	cr_assert_eq(c.global.backend, BACKEND_ANCHOR);
 	refused("log = file.log\n", 1, "for key \"log\"");
 	cr_assert_eq(c.log_dest, LOGD_STDERR);
 	refused("log-level = verbose\n", 1, "for key \"log-level\"");

@@ -36,12 +36,30 @@
 #define FILE_SIZE 100
 
 /* How a run goes: without the shim, or with it in conflicts = process
- * or conflicts = fd. */
-enum how { PLAIN, SHIM, SHIM_FD };
+ * or conflicts = fd; with backend = posix (issue 20: the kernel finds
+ * the cycles of POSIX locks); or the members of the cycle alternating
+ * between the anchor and posix backends (MIXED: the first member on an
+ * anchor, MIXED_REV: the first under posix), where the registry must
+ * follow a POSIX lock as it follows an anchor's. */
+enum how { PLAIN, SHIM, SHIM_FD, POSIX, MIXED, MIXED_REV };
 
 static const char *how_name(enum how h)
 {
-	return h == PLAIN ? "plain" : h == SHIM ? "shim" : "shim conflicts=fd";
+	static const char *const names[] = {
+		"plain", "shim", "shim conflicts=fd", "shim backend=posix",
+		"anchor, posix, ...", "posix, anchor, ..." };
+
+	return names[h];
+}
+
+/* The backend of the i-th member of a cycle. */
+static enum how member(enum how h, int i)
+{
+	if (h == MIXED)
+		return i % 2 ? POSIX : SHIM;
+	if (h == MIXED_REV)
+		return i % 2 ? SHIM : POSIX;
+	return h;
 }
 
 static char wait_dir[64];
@@ -125,7 +143,9 @@ static void start(struct tu_proc *p, enum how h, const char *path,
 	if (h == SHIM_FD)
 		env[ne++] = "LOCKSPACE_PRELOAD_CONFLICTS=fd";
 	env[ne] = NULL;
-	cr_assert(tu_proc_start(p, h != PLAIN, argv, env) == 0, "spawn");
+	cr_assert(tu_proc_start(p, h == PLAIN ? TU_PLAIN :
+				   h == POSIX ? TU_POSIX : TU_SHIM,
+				argv, env) == 0, "spawn");
 }
 
 static void ready(struct tu_proc *p, enum how h, const char *who)
@@ -254,10 +274,10 @@ static void cycle2(enum how h, int one_file)
 	wy = one_file ? "lock:b:w:set:1:1:wait" : "lock:b:w:set:0:1:wait";
 	wx = "lock:b:w:set:0:1:wait";
 
-	start(&a, h, x, STEPS("open:a:rw", openb_a, lx, "ready", wy,
-			      "ready"));
+	start(&a, member(h, 0), x, STEPS("open:a:rw", openb_a, lx, "ready",
+					 wy, "ready"));
 	ready(&a, h, "A");
-	start(&b, h, y, STEPS("open:a:rw", openb_b, ly, "ready", wx,
+	start(&b, member(h, 1), y, STEPS("open:a:rw", openb_b, ly, "ready", wx,
 			      one_file ? "lock:a:u:set:1:1"
 				       : "lock:a:u:set:0:1",
 			      "ready"));
@@ -310,6 +330,29 @@ Test(deadlock, two_processes_two_bytes_shim, .timeout = 20)
 Test(deadlock, two_processes_two_files_conflicts_fd, .timeout = 20)
 {
 	cycle2(SHIM_FD, 0);
+}
+
+Test(deadlock, two_processes_two_files_posix, .timeout = 20)
+{
+	cycle2(POSIX, 0);
+}
+
+Test(deadlock, two_processes_two_bytes_posix, .timeout = 20)
+{
+	cycle2(POSIX, 1);
+}
+
+/* A cycle through an anchor and a POSIX lock: the registry follows a
+ * waiting process's POSIX locks in its fdinfo as it follows its
+ * anchors', and the kernel knows of no cycle. */
+Test(deadlock, two_processes_anchor_then_posix, .timeout = 20)
+{
+	cycle2(MIXED, 0);
+}
+
+Test(deadlock, two_processes_posix_then_anchor, .timeout = 20)
+{
+	cycle2(MIXED_REV, 0);
 }
 
 Test(deadlock, two_processes_two_bytes_conflicts_fd, .timeout = 20)
@@ -434,7 +477,7 @@ static void cycle3(enum how h)
 			 f[(i + 1) % 3]);
 	make_wait_dir();
 	for (int i = 0; i < 3; i++) {
-		start(&p[i], h, f[i], STEPS("open:a:rw", next[i],
+		start(&p[i], member(h, i), f[i], STEPS("open:a:rw", next[i],
 					    "lock:a:w:set:0:0", "ready", w,
 					    "lock:a:u:set:0:0", "ready"));
 		ready(&p[i], h, "holder");
@@ -479,6 +522,21 @@ Test(deadlock, three_process_cycle_shim, .timeout = 20)
 Test(deadlock, three_process_cycle_conflicts_fd, .timeout = 20)
 {
 	cycle3(SHIM_FD);
+}
+
+Test(deadlock, three_process_cycle_posix, .timeout = 20)
+{
+	cycle3(POSIX);
+}
+
+Test(deadlock, three_process_cycle_anchor_posix_anchor, .timeout = 20)
+{
+	cycle3(MIXED);
+}
+
+Test(deadlock, three_process_cycle_posix_anchor_posix, .timeout = 20)
+{
+	cycle3(MIXED_REV);
 }
 
 /* ---- no false EDEADLK ------------------------------------------------- */

@@ -28,12 +28,13 @@
 
 #define HANDOFF "LOCKSPACE_PRELOAD_HANDOFF"
 
-/* Both runs of lockprog (tests/util.c), with this suite's environment. */
+/* The runs of lockprog (tests/util.c: plain, anchor, posix), with this
+ * suite's environment. */
 static void script(const char *path, const char *const *steps,
 		   const struct tu_expect *ex, int nex, tu_ready_fn fn,
 		   void *arg)
 {
-	tu_script_both(path, NULL, steps, ex, nex, fn, arg);
+	tu_script_all(path, NULL, steps, ex, nex, fn, arg);
 }
 
 /* ---- the wrapper that locks and execs ----------------------------------- */

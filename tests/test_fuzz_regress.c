@@ -133,6 +133,40 @@ Test(fuzzregress, handoff_real_table_parses)
 	free(data);
 }
 
+/* A hand-over with files under backend = posix (issue 20): their maps,
+ * holders and kept descriptors parse back and write back to the text. */
+Test(fuzzregress, handoff_posix_section_round_trips)
+{
+	char path[8192], *text;
+	struct handoff h;
+	const char *why = NULL;
+	size_t size, len;
+	uint8_t *data;
+
+	snprintf(path, sizeof(path), "%s/posix_1file.txt",
+		 fuzz_dir("corpus_handoff"));
+	data = slurp(path, &size);
+	cr_assert_eq(handoff_parse((char *)data, size, FUZZ_PID, FUZZ_FDMAX,
+				   &h, &why), 0, "%s", why);
+	cr_expect_eq(h.nf, 1);
+	cr_expect_eq(h.nd, 1);
+	cr_assert_eq(h.np, 1);
+	cr_expect_eq(h.p[0].ino, 10960135);
+	cr_expect_eq(h.p[0].nmap, 2);
+	cr_expect_eq(h.p[0].map[1].type, LSR_RDLCK);
+	cr_expect_eq(h.p[0].nh, 2);
+	cr_expect_eq(h.p[0].h[1].fds[0], 6);
+	cr_assert_eq(h.p[0].nk, 2);
+	cr_expect(h.p[0].kept[0] == 7 && h.p[0].kept[1] == 8);
+	text = handoff_emit(&h, &len);
+	cr_assert_not_null(text);
+	cr_expect(len == size && !memcmp(text, data, size),
+		  "emitted:\n%s\nread:\n%.*s", text, (int)size, data);
+	free(text);
+	handoff_free(&h);
+	free(data);
+}
+
 /* Inode and device numbers past 2^63 (a FUSE filesystem's) go through:
  * the writer and the parser agree on unsigned 64-bit. */
 Test(fuzzregress, handoff_inode_past_int64_max_round_trips)
@@ -143,7 +177,7 @@ Test(fuzzregress, handoff_inode_past_int64_max_round_trips)
 	struct hf_holder holder = {O_RDWR, 1, fds, 1, &span};
 	struct hf_file file = {UINT64_MAX - 1, 9223372036854775808ull, 300, 1,
 			       1, &map, 1, &holder};
-	struct handoff h = {FUZZ_PID, 1, &file, 0, NULL}, back;
+	struct handoff h = {FUZZ_PID, 1, &file, 0, NULL, 0, NULL}, back;
 	const char *why = NULL;
 	size_t len;
 	char *text = handoff_emit(&h, &len);

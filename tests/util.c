@@ -287,6 +287,8 @@ int tu_run(int preload, const char *const *argv, const char *const *env,
 			setenv("LD_PRELOAD", tu_preload(), 1);
 		for (i = 0; env && env[i]; i++)
 			putenv((char *)env[i]);
+		if (preload == TU_POSIX)
+			putenv("LOCKSPACE_PRELOAD_BACKEND=posix");
 		execv(argv[0], (char *const *)argv);
 		_exit(127);
 	}
@@ -344,6 +346,8 @@ int tu_proc_start(struct tu_proc *p, int preload, const char *const *argv,
 			setenv("LD_PRELOAD", tu_preload(), 1);
 		for (i = 0; env && env[i]; i++)
 			putenv((char *)env[i]);
+		if (preload == TU_POSIX)
+			putenv("LOCKSPACE_PRELOAD_BACKEND=posix");
 		execv(argv[0], (char *const *)argv);
 		_exit(127);
 	}
@@ -541,7 +545,10 @@ static void check_expect(int shim, int ready, const char *probe_path,
 			 const struct tu_proc *p)
 {
 	for (int i = 0; i < nex; i++) {
-		int want = shim ? ex[i].shim : ex[i].plain, got;
+		int want = shim ? ex[i].shim & 0xff : ex[i].plain, got;
+
+		if (shim == TU_POSIX && ex[i].shim >> 8)
+			want = (ex[i].shim >> 8) - 1;
 
 		if (ex[i].ready != ready)
 			continue;
@@ -549,7 +556,7 @@ static void check_expect(int shim, int ready, const char *probe_path,
 		cr_expect_eq(got, want,
 			     "[%s] at ready %d, bytes %lld+%lld: %s, want %s\n"
 			     "program output:\n%s",
-			     shim ? "shim" : "plain", ready,
+			     how(shim), ready,
 			     (long long)ex[i].start, (long long)ex[i].len,
 			     tn(got), tn(want), p->buf);
 	}
@@ -581,7 +588,7 @@ int tu_script_run(int shim, const char *prog, const char *path,
 		if (tu_proc_ready(p, 10000) < 0) {
 			st = tu_proc_finish(p, 0);	/* kills a hung one */
 			cr_assert_fail("[%s] no ready %d from %s (status %d); "
-				       "output:\n%s", shim ? "shim" : "plain",
+				       "output:\n%s", how(shim),
 				       r, prog, st, p->buf);
 		}
 		check_expect(shim, r, probe_path, ex, nex, p);
@@ -636,7 +643,7 @@ int tu_probe_count(const char *dir, int n, off_t start, off_t len)
 
 /* ---- a lockprog script run both ways ---------------------------------- */
 
-struct tu_proc tu_out[2];
+struct tu_proc tu_out[TU_RUNS];
 
 char *tu_mkfile(off_t size)
 {
@@ -648,12 +655,16 @@ char *tu_mkfile(off_t size)
 	return path;
 }
 
-void tu_script_both_prog(const char *prog, const char *path,
-			 const char *probe_path, const char *const *env,
-			 const char *const *steps, const struct tu_expect *ex,
-			 int nex, tu_ready_fn fn, void *arg)
+/* How many runs the last tu_script_*() made (2 or TU_RUNS). */
+static int last_runs = 2;
+
+static void script_runs(int runs, const char *prog, const char *path,
+			const char *probe_path, const char *const *env,
+			const char *const *steps, const struct tu_expect *ex,
+			int nex, tu_ready_fn fn, void *arg)
 {
-	for (int shim = 0; shim <= 1; shim++) {
+	last_runs = runs;
+	for (int shim = 0; shim < runs; shim++) {
 		int st = tu_script_run(shim, prog, path, probe_path, steps,
 				       env, ex, nex, fn, arg, &tu_out[shim]);
 
@@ -662,12 +673,28 @@ void tu_script_both_prog(const char *prog, const char *path,
 	}
 }
 
+void tu_script_both_prog(const char *prog, const char *path,
+			 const char *probe_path, const char *const *env,
+			 const char *const *steps, const struct tu_expect *ex,
+			 int nex, tu_ready_fn fn, void *arg)
+{
+	script_runs(2, prog, path, probe_path, env, steps, ex, nex, fn, arg);
+}
+
 void tu_script_both(const char *path, const char *const *env,
 		    const char *const *steps, const struct tu_expect *ex,
 		    int nex, tu_ready_fn fn, void *arg)
 {
 	tu_script_both_prog("lockprog", path, NULL, env, steps, ex, nex, fn,
 			    arg);
+}
+
+void tu_script_all(const char *path, const char *const *env,
+		   const char *const *steps, const struct tu_expect *ex,
+		   int nex, tu_ready_fn fn, void *arg)
+{
+	script_runs(TU_RUNS, "lockprog", path, NULL, env, steps, ex, nex, fn,
+		    arg);
 }
 
 const char *tu_res(int shim, const char *step)
@@ -683,6 +710,10 @@ void tu_expect_res2(const char *step, const char *plain, const char *shim)
 			 step, tu_res(0, step), plain, tu_out[0].buf);
 	cr_expect_str_eq(tu_res(1, step), shim, "[shim] %s: %s, want %s\n%s",
 			 step, tu_res(1, step), shim, tu_out[1].buf);
+	if (last_runs == TU_RUNS)
+		cr_expect_str_eq(tu_res(2, step), shim,
+				 "[posix] %s: %s, want %s\n%s", step,
+				 tu_res(2, step), shim, tu_out[2].buf);
 }
 
 void tu_expect_res(const char *step, const char *want)

@@ -22,10 +22,17 @@
 		      sizeof(struct tu_expect))
 #define NO_EXPECT NULL, 0
 
-/* "shim" or "plain", for messages. */
+/* The runs of a program: without the shim, under it (backend = anchor,
+ * the default), and under it with backend = posix (issue 20). A "shim"
+ * argument of the helpers below takes these; TU_POSIX adds
+ * LOCKSPACE_PRELOAD_BACKEND=posix to the program's environment, after
+ * the env given. */
+enum { TU_PLAIN = 0, TU_SHIM = 1, TU_POSIX = 2, TU_RUNS = 3 };
+
+/* "plain", "shim" or "posix", for messages. */
 static inline const char *how(int shim)
 {
-	return shim ? "shim" : "plain";
+	return shim == TU_POSIX ? "posix" : shim ? "shim" : "plain";
 }
 
 /* One lock line of /proc/locks. end is -1 for EOF. */
@@ -111,8 +118,11 @@ const char *tu_proc_result(const struct tu_proc *p, const char *step);
 struct tu_expect {
 	int ready;
 	off_t start, len;
-	int plain, shim;
+	int plain, shim; /* shim: both backends, or BACKENDS(a, p) */
 };
+/* The shim column when the backends differ: a under backend = anchor, p
+ * under backend = posix. */
+#define BACKENDS(a, p) ((a) | (((p) + 1) << 8))
 
 /* Called at each "ready" point, after the probes. */
 typedef void (*tu_ready_fn)(int shim, int ready, struct tu_proc *p,
@@ -132,8 +142,9 @@ int tu_script_run(int shim, const char *prog, const char *path,
 int tu_probe_count(const char *dir, int n, off_t start, off_t len);
 
 /* ---- a lockprog script run both ways (tests/progs/lockprog.c) ---------- */
-/* The two runs of the last tu_script_both(): [0] plain, [1] the shim. */
-extern struct tu_proc tu_out[2];
+/* The runs of the last tu_script_both(): [0] plain, [1] the shim; [2]
+ * backend = posix, for the suites that run it (test_protect.c). */
+extern struct tu_proc tu_out[TU_RUNS];
 /* A fresh temporary file of size bytes; its path (static storage). */
 char *tu_mkfile(off_t size);
 /* lockprog with steps on path, plain then under the shim (with env);
@@ -147,6 +158,11 @@ void tu_script_both_prog(const char *prog, const char *path,
 			 const char *probe_path, const char *const *env,
 			 const char *const *steps, const struct tu_expect *ex,
 			 int nex, tu_ready_fn fn, void *arg);
+/* tu_script_both() with a third run under backend = posix ([2]), which
+ * tu_expect_res*() then hold to the shim's result too. */
+void tu_script_all(const char *path, const char *const *env,
+		   const char *const *steps, const struct tu_expect *ex,
+		   int nex, tu_ready_fn fn, void *arg);
 /* What a step printed in run shim ("(no output)" if nothing). */
 const char *tu_res(int shim, const char *step);
 /* The step printed plain without the shim and shim with it. */

@@ -106,7 +106,8 @@ static void print_policy(const struct policy *p, unsigned set)
 	if (set & CFG_CONFLICTS)
 		printf("conflicts = %s\n", p->conflicts_fd ? "fd" : "process");
 	if (set & CFG_BACKEND)
-		printf("backend = anchor\n");
+		printf("backend = %s\n",
+		       p->backend == BACKEND_POSIX ? "posix" : "anchor");
 }
 
 static void print_config(const struct config *c)

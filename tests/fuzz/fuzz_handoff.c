@@ -12,7 +12,9 @@
  * anchors and descriptors are in [0, FUZZ_FDMAX], whose map is sorted,
  * disjoint, with start <= end and a lock type, and whose holders have
  * as many descriptors and ranges as they claim, each range with
- * start <= end, and whose dups are in [0, FUZZ_FDMAX]. No text has more
+ * start <= end, and whose dups are in [0, FUZZ_FDMAX]; files under
+ * backend = posix the same, their kept descriptors in [0, FUZZ_FDMAX].
+ * No text has more
  * files, map entries, holder entries or dups than it has bytes for.
  * Round trip: what was accepted, written again (handoff_emit), parses to
  * the same hand-over, and writing that gives the same text again.
@@ -26,13 +28,11 @@
 #define FUZZ_PID 4242
 #define FUZZ_FDMAX 65535
 
-static void check_file(const struct hf_file *f, size_t size)
+/* The map and holders of a file. */
+static void check_body(const struct hf_file *f, size_t size)
 {
 	size_t j, k;
 
-	if (f->anchor < 0 || f->anchor > FUZZ_FDMAX ||
-	    (f->rw != 0 && f->rw != 1))
-		abort();
 	if (f->nmap > size || f->nh > size || (f->nmap && !f->map) ||
 	    (f->nh && !f->h))
 		abort();
@@ -60,10 +60,85 @@ static void check_file(const struct hf_file *f, size_t size)
 	}
 }
 
+static void check_file(const struct hf_file *f, size_t size)
+{
+	if (f->anchor < 0 || f->anchor > FUZZ_FDMAX ||
+	    (f->rw != 0 && f->rw != 1))
+		abort();
+	check_body(f, size);
+}
+
+static void check_map_holders(const struct hf_range *map, size_t nmap,
+			      const struct hf_holder *hs, size_t nh,
+			      size_t size)
+{
+	struct hf_file f = {0};
+
+	f.nmap = nmap;
+	f.map = (struct hf_range *)map;
+	f.nh = nh;
+	f.h = (struct hf_holder *)hs;
+	check_body(&f, size);
+}
+
+/* A file under backend = posix: as a file, and its kept descriptors. */
+static void check_pfile(const struct hf_pfile *f, size_t size)
+{
+	check_map_holders(f->map, f->nmap, f->h, f->nh, size);
+	if (f->nk > size || !f->kept)
+		abort();
+	for (size_t k = 0; k < f->nk; k++)
+		if (f->kept[k] < 0 || f->kept[k] > FUZZ_FDMAX)
+			abort();
+}
+
+static int same_holders(const struct hf_holder *a, const struct hf_holder *b,
+			size_t n)
+{
+	for (size_t j = 0; j < n; j++) {
+		const struct hf_holder *h = &a[j], *g = &b[j];
+
+		if (h->accmode != g->accmode || h->nfds != g->nfds ||
+		    h->nr != g->nr ||
+		    memcmp(h->fds, g->fds, h->nfds * sizeof(*h->fds)) ||
+		    memcmp(h->r, g->r, h->nr * sizeof(*h->r)))
+			return 0;
+	}
+	return 1;
+}
+
+static int same_map(const struct hf_range *a, const struct hf_range *b,
+		    size_t n)
+{
+	for (size_t j = 0; j < n; j++) /* not memcmp: padding */
+		if (a[j].start != b[j].start || a[j].end != b[j].end ||
+		    a[j].type != b[j].type)
+			return 0;
+	return 1;
+}
+
+static int same_pfiles(const struct handoff *a, const struct handoff *b)
+{
+	if (a->np != b->np)
+		return 0;
+	for (size_t i = 0; i < a->np; i++) {
+		const struct hf_pfile *x = &a->p[i], *y = &b->p[i];
+
+		if (x->dev != y->dev || x->ino != y->ino ||
+		    x->nmap != y->nmap || x->nh != y->nh || x->nk != y->nk ||
+		    !same_map(x->map, y->map, x->nmap) ||
+		    !same_holders(x->h, y->h, x->nh) ||
+		    memcmp(x->kept, y->kept, x->nk * sizeof(*x->kept)))
+			return 0;
+	}
+	return 1;
+}
+
 static int same_handoff(const struct handoff *a, const struct handoff *b)
 {
 	if (a->pid != b->pid || a->nf != b->nf || a->nd != b->nd ||
-	    memcmp(a->dups, b->dups, a->nd * sizeof(*a->dups)))
+	    memcmp(a->dups, b->dups, a->nd * sizeof(*a->dups)) ||
+	    !same_pfiles(a, b))
 		return 0;
 	for (size_t i = 0; i < a->nf; i++) {
 		const struct hf_file *x = &a->f[i], *y = &b->f[i];
@@ -132,6 +207,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (i = 0; i < h.nd; i++)
 		if (h.dups[i] < 0 || h.dups[i] > FUZZ_FDMAX)
 			abort();
+	if (h.np > size || !h.p)
+		abort();
+	for (i = 0; i < h.np; i++)
+		check_pfile(&h.p[i], size);
 	round_trip(&h);
 	handoff_free(&h);
 	return 0;

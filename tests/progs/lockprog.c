@@ -26,6 +26,8 @@
  *   freopen[:PATH]           fopen(PATH, "r"), freopen(PATH, "r") over
  *                            it, then fclose
  *   closedir[:PATH]          opendir(PATH) then closedir
+ *   scandir[:PATH]           scandir(PATH): opendir and closedir inside
+ *                            libc; prints the count of entries
  *   getpwnam:USER  system:CMD
  *   setuid:UID:GID           give up root as a daemon does: setgroups to
  *                            GID alone, setgid(GID), setuid(UID)
@@ -39,6 +41,7 @@
  *   watch / events           inotify watch on the file (IN_CLOSE_WRITE,
  *                            IN_OPEN) / print the IN_CLOSE_WRITE count
  *   fds                      print the numbers above 2 in /proc/self/fd
+ *   forkfds                  the same, printed by a forked child
  *   t:STEP                   run STEP in a new thread and join it
  *   ready                    print "ready", wait for a line on stdin
  *
@@ -1094,6 +1097,14 @@ static void do_step(const char *step)
 		DIR *d = opendir(n > 1 ? f[1] : path);
 
 		rc = d ? closedir(d) : -1;
+	} else if (!strcmp(f[0], "scandir")) {
+		struct dirent **list;
+
+		rc = scandir(n > 1 ? f[1] : path, &list, NULL, NULL);
+		for (long i = 0; i < rc; i++)
+			free(list[i]);
+		if (rc >= 0)
+			free(list);
 	} else if (!strcmp(f[0], "getpwnam")) {
 		rc = getpwnam(f[1]) ? 0 : -1;
 	} else if (!strcmp(f[0], "setuid")) {
@@ -1190,6 +1201,15 @@ static void do_step(const char *step)
 			}
 	} else if (!strcmp(f[0], "fds")) {
 		print_fds(step);
+		return;
+	} else if (!strcmp(f[0], "forkfds")) {
+		pid_t c = fork();
+
+		if (c == 0) {
+			print_fds(step);
+			_exit(0);
+		}
+		waitpid(c, NULL, 0);
 		return;
 	} else if (!strcmp(f[0], "reexec")) {
 		rc = reexec(f, n);	/* returns only when it failed */

@@ -5,7 +5,7 @@
  *
  *   torture [--seed N] [--seconds N] [--procs N] [--threads N]
  *           [--files N] [--expect-loss] [--no-fork] [--fork-rate PCT]
- *           [--dir DIR] [--verbose]
+ *           [--kept N] [--dir DIR] [--verbose]
  *
  * The controller (this process) starts --procs workers (fork + exec of
  * itself). Each worker runs --threads threads that do random open, fopen,
@@ -41,6 +41,13 @@
  * what it frees, so their order cannot change the result: the model
  * stays exact without serializing the shim. A descriptor in a lock call
  * or being dup'ed is not closed meanwhile, one being closed is not used.
+ *
+ * --kept N: the shim runs with backend = posix, whose deferred closes
+ * keep descriptors of a file while it holds a byte: up to N other
+ * descriptors of such a file are allowed, and none once it holds
+ * nothing. (Its locks are free for a moment at a dup2 over a descriptor
+ * of their file: with other processes, or fork children probing, that
+ * moment is seen as a lost lock; run it with --procs 1 --no-fork.)
  *
  * --no-fork leaves out fork: its child asks F_GETLK, for which the shim
  * searches /proc with malloc, and a fork child of a threaded program may
@@ -1018,6 +1025,7 @@ struct wk {
 static uint64_t g_seed;
 static int g_procs = 3, g_threads = 4, g_verbose, g_expect_loss;
 static long g_lost, g_phantom, g_leak, g_checks, g_execs;
+static int g_kept; /* --kept N */
 
 static void fail_dump(struct wk *w, int n, const char *why)
 {
@@ -1246,8 +1254,11 @@ static int check_worker(struct wk *w, int idx, int shim)
 				krd[f], kwr[f]);
 			bad = 1;
 		}
-		if (anchors[f] > (shim ? 1 : 0) ||
-		    (anchors[f] && !(w->rd[f] | w->wr[f]) &&
+		int held = !!(w->rd[f] | w->wr[f]);
+		int allowed = g_kept ? (held ? g_kept : 0) : (shim ? 1 : 0);
+
+		if (anchors[f] > allowed ||
+		    (!g_kept && anchors[f] && !held &&
 		     !(open_fds && w->locked[f]))) {
 			g_leak++;
 			fprintf(stderr, "torture: LEAK worker %d f%d: %d "
@@ -1329,7 +1340,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: torture [--seed N] [--seconds N] [--procs N]"
 		" [--threads N] [--files N] [--expect-loss] [--no-fork]"
-		" [--fork-rate PCT] [--dir DIR] [--verbose]\n");
+		" [--fork-rate PCT] [--kept N] [--dir DIR] [--verbose]\n");
 	exit(3);
 }
 
@@ -1358,6 +1369,10 @@ int main(int argc, char **argv)
 		}
 		if (!strcmp(a, "--verbose")) {
 			g_verbose = 1;
+			continue;
+		}
+		if (!strcmp(a, "--kept") && i + 1 < argc) {
+			g_kept = atoi(argv[++i]);
 			continue;
 		}
 		if (!strcmp(a, "--no-fork")) {
