@@ -672,7 +672,8 @@ static int keep_step(void *arg, long fd)
 	const struct watch_ctx *w = arg;
 	int st;
 
-	if (fd < (long)w->first || fd > (long)w->last)
+	/* unsigned, as in watch_step */
+	if ((unsigned long)fd < w->first || (unsigned long)fd > w->last)
 		return 0;
 	st = fdstate_get((int)fd);
 	if (st == FD_NONE || st == FD_DUP)

@@ -300,7 +300,7 @@ int posixbe_set(struct ls_file *f, struct ls_holder *o, int fd, int type,
 	file_lock(f, o->id, start, end, type);
 	log_count(LOGC_LOCKS, 1);
 	o->last_tid = my_tid();
-	table_changed_if_waited(); /* a conversion may free readers */
+	table_changed(); /* a conversion may free readers */
 	return 0;
 }
 
