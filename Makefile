@@ -29,6 +29,9 @@ mandir     ?= $(datadir)/man
 pkgconfigdir ?= $(libdir)/pkgconfig
 
 B          ?= build
+# the source tree's shim/lockspace-run finds the libraries and tools of
+# this build, not build/'s, in the tests of make B=... check
+export LOCKSPACE_RUN_BUILD := $(abspath $(B))
 CC         ?= cc
 CFLAGS     ?= -O2 -g
 override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -pthread -fPIC \

@@ -865,7 +865,9 @@ Test(config_run, secure_execution_ignores_the_environment)
 Test(config_run, lockspace_run_check_config)
 {
 	const char *good = path_in("good.conf"), *bad = path_in("bad.conf");
-	const char *env[] = {run_lib(), NULL};
+	/* the tool of this build (make B=build/deb check) */
+	const char *env[] = {run_lib(),
+			     envvar("LOCKSPACE_RUN_BUILD", BUILD_DIR), NULL};
 	const char *a_good[] = {run_script(), "--check-config", good, NULL};
 	const char *a_bad[] = {run_script(), "--check-config", bad, NULL};
 	const char *a_conf[] = {run_script(), "--config", bad,
@@ -901,8 +903,8 @@ Test(config_run, lockspace_run_check_config)
 	snprintf(opt, sizeof(opt), "--check-config=%s", good);
 	a_print[1] = opt;
 	{
-		const char *e2[] = {run_lib(), "LOCKSPACE_PRELOAD_LOG_LEVEL=x",
-				    NULL};
+		const char *e2[] = {env[0], env[1],
+				    "LOCKSPACE_PRELOAD_LOG_LEVEL=x", NULL};
 
 		run(&r, 0, a_print, e2);
 		cr_assert_eq(r.status, 1, "%s%s", r.out, r.err);

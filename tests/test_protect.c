@@ -803,8 +803,8 @@ static void intr_kernel_view(int shim, int ready, pid_t pid, const char *path)
 	cr_assert(fd >= 0);
 	n = tu_kernel_locks(fd, k, 8);
 	close(fd);
-	cr_expect_eq(n, 2, "[%s] %d kernel locks, want the test's and 20-29",
-		     how(shim), n);
+	cr_expect_eq(n, 2, "[%s] %d kernel locks, want the test's and 20-29"
+		     ": %s", how(shim), n, tu_kernel_locks_str(k, n));
 	for (int i = 0; i < n; i++)
 		if (k[i].start == 0)
 			cr_expect_eq(k[i].pid, intr_holder,

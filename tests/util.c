@@ -48,6 +48,24 @@ static int by_start(const void *a, const void *b)
 static int parse_locks(const char *path, int fd, struct kernel_lock *out,
 		       int max);
 
+/* One process's POSIX locks on a file never coincide (the kernel merges
+ * or splits them), so an entry met twice was read twice. OFD and flock
+ * entries can coincide for real: two descriptions' read locks. */
+static int posix_seen(const struct kernel_lock *k, int n, const char *kind,
+		      const char *type, int pid, long long start,
+		      const char *end)
+{
+	int64_t e = strcmp(end, "EOF") ? atoll(end) : -1;
+
+	if (strcmp(kind, "POSIX"))
+		return 0;
+	for (int i = 0; i < n; i++)
+		if (!strcmp(k[i].kind, kind) && !strcmp(k[i].type, type) &&
+		    k[i].pid == pid && k[i].start == start && k[i].end == e)
+			return 1;
+	return 0;
+}
+
 /* /proc/locks read in pieces can skip or repeat entries while other
  * processes lock (the tests run in parallel). */
 int tu_kernel_locks(int fd, struct kernel_lock *out, int max)
@@ -69,6 +87,25 @@ int tu_kernel_locks(int fd, struct kernel_lock *out, int max)
 	}
 	free(prev);
 	return n;
+}
+
+const char *tu_kernel_locks_str(const struct kernel_lock *k, int n)
+{
+	static __thread char buf[1024];
+	size_t len = 0;
+
+	buf[0] = 0;
+	for (int i = 0; i < n && len < sizeof(buf); i++) {
+		int w = snprintf(buf + len, sizeof(buf) - len,
+				 "%s%s %s pid %d %lld-%lld", i ? "; " : "",
+				 k[i].kind, k[i].type, (int)k[i].pid,
+				 (long long)k[i].start, (long long)k[i].end);
+
+		if (w < 0)
+			break;
+		len += (size_t)w;
+	}
+	return n > 0 ? buf : "none";
 }
 
 int tu_fd_locks(int fd, struct kernel_lock *out, int max)
@@ -127,6 +164,8 @@ static int parse_locks(const char *path, int fd, struct kernel_lock *out,
 			continue;
 		if (ino != st.st_ino || makedev(maj, min) != st.st_dev)
 			continue;
+		if (n < max && posix_seen(out, n, kind, type, pid, start, end))
+			continue; /* the same entry again: read across a change */
 		if (n < max) {
 			snprintf(out[n].kind, sizeof(out[n].kind), "%s", kind);
 			snprintf(out[n].type, sizeof(out[n].type), "%s", type);

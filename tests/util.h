@@ -48,6 +48,9 @@ int tu_tmpfile(char *path, size_t len, off_t size);
 /* Locks of /proc/locks on the file of fd (skipping waiters "->"), sorted by
  * start; returns the count, at most max. */
 int tu_kernel_locks(int fd, struct kernel_lock *out, int max);
+/* k[0..n) as text, for a message: "POSIX WRITE pid 12 0-9; ..." (end -1:
+ * to EOF). A thread's buffer, overwritten by the next call. */
+const char *tu_kernel_locks_str(const struct kernel_lock *k, int n);
 /* The same from /proc/self/fdinfo/fd: the locks taken through fd's open
  * file description, read atomically (/proc/locks is not). */
 int tu_fd_locks(int fd, struct kernel_lock *out, int max);
