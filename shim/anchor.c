@@ -12,7 +12,9 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/vfs.h>
+#include <time.h>
 #include <unistd.h>
 
 void range_to_flock(struct flock *fl, int type, int64_t start, int64_t end)
@@ -43,22 +45,51 @@ int klock(int fd, int cmd, int type, int64_t start, int64_t end)
  * released between the two calls would look like ours. (Where F_GETLK
  * finds another owner's lock over the same bytes, ours is not told
  * apart: the call is not refused for it.)
+ *
+ * On FUSE too another host's lock can go between the two calls, and a
+ * yes switches the file to plain POSIX locks for good (two sqlite3
+ * writers on two mounts did, in 1 run of 2). So the answer must hold
+ * OWN_ROUNDS times, OWN_PAUSE_NS apart: the lock still there through
+ * the anchor, still unseen by F_GETLK. Another host's lock would have to
+ * go and come back between each pair of calls. Only this path pays, and
+ * only when the first answer was yes.
  */
 #define FUSE_MAGIC 0x65735546
+#define OWN_ROUNDS 4
+#define OWN_PAUSE_NS 1000000L
+
+static int unseen_by_getlk(int fd, const struct flock *fl)
+{
+	struct flock q = *fl;
+
+	q.l_type = F_WRLCK;
+	return real_fcntl(fd, F_GETLK, &q) == 0 && q.l_type == F_UNLCK;
+}
 
 int anchor_lock_is_own_posix(int fd, const struct flock *fl)
 {
 	struct statfs sf;
-	struct flock q;
 
 	if (fl->l_pid == table_owner)
 		return 1;
 	if (fl->l_pid != -1 || fstatfs(fd, &sf) < 0 ||
-	    sf.f_type != FUSE_MAGIC)
+	    sf.f_type != FUSE_MAGIC || !unseen_by_getlk(fd, fl))
 		return 0;
-	q = *fl;
-	q.l_type = F_WRLCK;
-	return real_fcntl(fd, F_GETLK, &q) == 0 && q.l_type == F_UNLCK;
+	for (int i = 1; i < OWN_ROUNDS; i++) {
+		struct timespec pause = {0, OWN_PAUSE_NS};
+		struct flock o = *fl;
+
+		/* the system call: nanosleep() is a cancellation point,
+		 * and the file's mutex is held; a signal only shortens it */
+		syscall(SYS_nanosleep, &pause, NULL);
+		o.l_type = F_WRLCK;
+		o.l_pid = 0; /* F_OFD_GETLK's EINVAL otherwise */
+		if (real_fcntl(fd, F_OFD_GETLK, &o) < 0 ||
+		    o.l_type == F_UNLCK || o.l_pid != -1 ||
+		    !unseen_by_getlk(fd, &o))
+			return 0;
+	}
+	return 1;
 }
 
 /* F_OFD_GETLK from fd's own description sees every other owner's lock.
