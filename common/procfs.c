@@ -28,7 +28,9 @@ static int pf_open(const char *path, int flags)
 	return open(path, flags | O_RDONLY | O_CLOEXEC | O_NOCTTY);
 }
 
-char *pf_read(const char *path, size_t *lenp)
+/* one: the file is one record (fdinfo: seq_file's single_open), so a
+ * read shorter than asked is its end, and no read is made to see 0. */
+static char *read_all(const char *path, size_t *lenp, int one)
 {
 	size_t len = 0, cap = 8192;
 	int fd = pf_open(path, 0), err;
@@ -50,6 +52,8 @@ char *pf_read(const char *path, size_t *lenp)
 		if (n <= 0)
 			break;
 		len += (size_t)n;
+		if (one && len < cap - 1)
+			break;
 		if (cap - 1 - len >= 4096)
 			continue;
 		nb = cap < (64u << 20) ? realloc(buf, cap * 2) : NULL;
@@ -69,6 +73,11 @@ char *pf_read(const char *path, size_t *lenp)
 	if (lenp)
 		*lenp = len;
 	return buf;
+}
+
+char *pf_read(const char *path, size_t *lenp)
+{
+	return read_all(path, lenp, 0);
 }
 
 static int kind_of(const char *k)
@@ -119,7 +128,7 @@ int pf_lock_parse(const char *line, struct pf_lock *l)
 
 int pf_locks_each(const char *path, pf_lock_fn fn, void *arg)
 {
-	char *buf = pf_read(path, NULL), *line, *save = NULL;
+	char *buf = read_all(path, NULL, 1), *line, *save = NULL;
 	struct pf_lock l;
 	int r = 0;
 

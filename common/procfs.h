@@ -49,8 +49,9 @@ char *pf_read(const char *path, size_t *len);
 /* One lock line (of /proc/locks or an fdinfo "lock:" line) into l: 0, or
  * -1 when it is not one. */
 int pf_lock_parse(const char *line, struct pf_lock *l);
-/* fn for each lock line of the file at path, until it returns non-zero
- * (returned); -1 with errno when the file cannot be read. */
+/* fn for each lock line of the fdinfo file at path (one record: read
+ * until a read comes back short), until it returns non-zero (returned);
+ * -1 with errno when the file cannot be read. */
 typedef int (*pf_lock_fn)(void *arg, const struct pf_lock *l);
 int pf_locks_each(const char *path, pf_lock_fn fn, void *arg);
 
