@@ -214,9 +214,41 @@ static const char *validate(const struct handoff *ho)
 
 /* ---- taking it in -------------------------------------------------------------- */
 
-static const char *adopt_file(const struct hf_file *f)
+int adopt_holders(struct ls_file *lf, const struct hf_holder *hs, size_t nh,
+		  const struct hf_range *map, size_t nmap)
 {
 	struct lsr_pool *p = files_pool();
+
+	for (size_t j = 0; j < nh; j++) {
+		const struct hf_holder *h = &hs[j];
+		struct ls_holder *o;
+
+		if (!h->nfds)
+			continue;
+		o = holder_new(lf, h->accmode, h->fds[0]);
+		if (!o)
+			return -1;
+		for (size_t k = 0; k < h->nfds; k++)
+			holder_map(o, h->fds[k]);
+		/* The holder's spans take the map's types. */
+		for (size_t k = 0; k < h->nr; k++)
+			for (size_t m = 0; m < nmap; m++) {
+				int64_t s = h->r[k].start, e = h->r[k].end;
+
+				if (map[m].end < s || map[m].start > e)
+					continue;
+				s = s < map[m].start ? map[m].start : s;
+				e = e > map[m].end ? map[m].end : e;
+				if (lst_prepare_lock(&lf->t, p, o->id))
+					return -1;
+				file_lock(lf, o->id, s, e, map[m].type);
+			}
+	}
+	return 0;
+}
+
+static const char *adopt_file(const struct hf_file *f)
+{
 	struct ls_file *lf = file_get(f->dev, f->ino, f->anchor);
 
 	if (!lf)
@@ -225,31 +257,8 @@ static const char *adopt_file(const struct hf_file *f)
 	lf->anchor_rw = (uint8_t)f->rw;
 	fdstate_own(f->anchor, &lf->anchor);
 	real_fcntl(f->anchor, F_SETFD, (void *)(long)FD_CLOEXEC);
-	for (size_t j = 0; j < f->nh; j++) {
-		const struct hf_holder *h = &f->h[j];
-		struct ls_holder *o;
-
-		if (!h->nfds)
-			continue;
-		o = holder_new(lf, h->accmode, h->fds[0]);
-		if (!o)
-			return HANDOFF_NOMEM;
-		for (size_t k = 0; k < h->nfds; k++)
-			holder_map(o, h->fds[k]);
-		/* The holder's spans take the map's types. */
-		for (size_t k = 0; k < h->nr; k++)
-			for (size_t m = 0; m < f->nmap; m++) {
-				int64_t s = h->r[k].start, e = h->r[k].end;
-
-				if (f->map[m].end < s || f->map[m].start > e)
-					continue;
-				s = s < f->map[m].start ? f->map[m].start : s;
-				e = e > f->map[m].end ? f->map[m].end : e;
-				if (lst_prepare_lock(&lf->t, p, o->id))
-					return HANDOFF_NOMEM;
-				file_lock(lf, o->id, s, e, f->map[m].type);
-			}
-	}
+	if (adopt_holders(lf, f->h, f->nh, f->map, f->nmap))
+		return HANDOFF_NOMEM;
 	if (lst_file_check(&lf->t))
 		return "holders' ranges do not match the locks";
 	return NULL;

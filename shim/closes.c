@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * shim/closes.c: descriptors going away, and dups (closes.h).
+ * (Over 600 lines: close, fclose, closedir, freopen, close_range and
+ * the copies made elsewhere all go through one loss report, struct loss,
+ * and one release of the leaving holders under the table's lock; split,
+ * both would have to become another room's interface.)
  */
 #include "closes.h"
 #include "anchor.h"

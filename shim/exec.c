@@ -183,40 +183,6 @@ static size_t pairs_of(const struct fd_pair *pairs, size_t n,
 	return lo;
 }
 
-static int push_int(int **a, size_t *n, size_t *cap, int v)
-{
-	if (*n == *cap) {
-		size_t ncap = *cap ? *cap * 2 : 16;
-		int *na = realloc(*a, ncap * sizeof(*na));
-
-		if (!na)
-			return -ENOMEM;
-		*a = na;
-		*cap = ncap;
-	}
-	(*a)[(*n)++] = v;
-	return 0;
-}
-
-/* A set's ranges into an array (types kept: a map; or spans). */
-struct fill_ctx {
-	struct hf_range *map;
-	struct hf_span *spans;
-	size_t n;
-};
-
-static int fill_step(void *arg, int64_t s, int64_t e, int type)
-{
-	struct fill_ctx *c = arg;
-
-	if (c->map)
-		c->map[c->n] = (struct hf_range){s, e, type};
-	else
-		c->spans[c->n] = (struct hf_span){s, e};
-	c->n++;
-	return 0;
-}
-
 /* One file of the hand-over: its whole map (what the anchor carries,
  * which the new image checks against the kernel) and its kept holders
  * with their descriptors and ranges (pairs[0..n), one file, sorted by
@@ -226,7 +192,7 @@ static int describe_file(struct hf_file *hf, const struct ls_file *f,
 			 const struct fd_pair *pairs, size_t n)
 {
 	const struct lst_file *t = &f->t;
-	struct fill_ctx c = {0};
+	struct hf_fill c = {0};
 	size_t i, j;
 
 	hf->dev = (uint64_t)t->key.dev;
@@ -237,7 +203,7 @@ static int describe_file(struct hf_file *hf, const struct ls_file *f,
 	if (!hf->map)
 		return -ENOMEM;
 	c.map = hf->map;
-	lsr_set_visit(&t->map, 0, LSR_OFF_MAX, fill_step, &c);
+	lsr_set_visit(&t->map, 0, LSR_OFF_MAX, hf_fill_step, &c);
 	hf->nmap = c.n;
 	for (i = 0; i < n; i++)
 		hf->nh += !i || pairs[i].o != pairs[i - 1].o;
@@ -259,9 +225,9 @@ static int describe_file(struct hf_file *hf, const struct ls_file *f,
 			return -ENOMEM;
 		for (size_t k = i; k < j; k++)
 			h->fds[k - i] = pairs[k].fd;
-		c = (struct fill_ctx){.spans = h->r};
+		c = (struct hf_fill){.spans = h->r};
 		if (held)
-			lsr_set_visit(held, 0, LSR_OFF_MAX, fill_step, &c);
+			lsr_set_visit(held, 0, LSR_OFF_MAX, hf_fill_step, &c);
 	}
 	return 0;
 }
@@ -376,7 +342,7 @@ static int exec_prepare_locked(struct exec_state *es, struct handoff *ho)
 		if (fl < 0 || (fl & FD_CLOEXEC))
 			continue;
 		if (st == FD_DUP) {
-			if (push_int(&ho->dups, &ho->nd, &dcap, fd) < 0)
+			if (hf_push_int(&ho->dups, &ho->nd, &dcap, fd) < 0)
 				goto out;
 			continue;
 		}
@@ -429,7 +395,8 @@ static int exec_prepare_locked(struct exec_state *es, struct handoff *ho)
 		if (j - i < 2 || pairs[i].o->keep == 2)
 			continue;
 		for (k = i; k < j; k++)
-			if (push_int(&ho->dups, &ho->nd, &dcap, pairs[k].fd) < 0)
+			if (hf_push_int(&ho->dups, &ho->nd, &dcap,
+					pairs[k].fd) < 0)
 				goto out;
 	}
 	ho->pid = getpid();

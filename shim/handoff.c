@@ -4,6 +4,7 @@
  */
 #include "handoff.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -484,4 +485,33 @@ bad:
 	*why = ps.why;
 	handoff_free(out);
 	return -1;
+}
+
+/* ---- building one ---------------------------------------------------------- */
+
+int hf_push_int(int **a, size_t *n, size_t *cap, int v)
+{
+	if (*n == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 16;
+		int *na = realloc(*a, ncap * sizeof(*na));
+
+		if (!na)
+			return -ENOMEM;
+		*a = na;
+		*cap = ncap;
+	}
+	(*a)[(*n)++] = v;
+	return 0;
+}
+
+int hf_fill_step(void *arg, int64_t s, int64_t e, int type)
+{
+	struct hf_fill *c = arg;
+
+	if (c->map)
+		c->map[c->n] = (struct hf_range){s, e, type};
+	else
+		c->spans[c->n] = (struct hf_span){s, e};
+	c->n++;
+	return 0;
 }

@@ -98,6 +98,18 @@ char *handoff_emit(const struct handoff *h, size_t *len);
 int handoff_parse(const char *text, size_t len, pid_t self, int64_t fdmax,
 		  struct handoff *out, const char **why);
 void handoff_free(struct handoff *h);
+
+/* For the old image building a hand-over: v appended to the array *a of
+ * *n (capacity *cap, grown by doubling): 0, or -ENOMEM. */
+int hf_push_int(int **a, size_t *n, size_t *cap, int v);
+/* An lsr_set_visit() step that fills map (types kept) or, when map is
+ * NULL, spans, from n on. */
+struct hf_fill {
+	struct hf_range *map;
+	struct hf_span *spans;
+	size_t n;
+};
+int hf_fill_step(void *arg, int64_t s, int64_t e, int type);
 extern const char HANDOFF_NOMEM[];
 
 /* ---- the pull parser ------------------------------------------------------ */

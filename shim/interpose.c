@@ -4,6 +4,9 @@
  * reads its arguments, takes the fast path (a descriptor with nothing of
  * ours: one relaxed load of fd_state, then the real call) or calls one
  * function of the policy (lockcmd.h, closes.h, exec.h), and returns.
+ * (Over 600 lines: one short wrapper per exported symbol, and the list
+ * of them is the point of the file: test_build.c checks it against the
+ * library's exports.)
  *
  * On i386 the library is built with _FILE_OFFSET_BITS=64, where glibc's
  * headers rename fcntl, lockf and freopen to fcntl64, lockf64 and

@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * shim/lockcmd.c: F_SETLK, F_SETLKW and F_GETLK (lockcmd.h).
+ * shim/lockcmd.c: F_SETLK, F_SETLKW and F_GETLK (lockcmd.h). (Over 600
+ * lines: the set and get commands, OFD ones included, share struct req
+ * and its resolution in the kernel's order of checks, which is what
+ * keeps the errno of a bad request plain glibc's; the waiting and the
+ * F_GETLK holder search already live in wait.c and getlk.c.)
  *
  * A request is resolved first, in the kernel's order of checks, so that
  * a bad one fails with the errno plain glibc gives. Then, under the
