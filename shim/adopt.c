@@ -29,6 +29,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <linux/close_range.h>
 #include <linux/kcmp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -255,8 +256,7 @@ static const char *adopt_file(const struct hf_file *f)
 		return HANDOFF_NOMEM;
 	lf->anchor = f->anchor;
 	lf->anchor_rw = (uint8_t)f->rw;
-	fdstate_own(f->anchor, &lf->anchor);
-	real_fcntl(f->anchor, F_SETFD, (void *)(long)FD_CLOEXEC);
+	fdstate_own(f->anchor, &lf->anchor); /* close-on-exec: adopt() */
 	if (adopt_holders(lf, f->h, f->nh, f->map, f->nmap))
 		return HANDOFF_NOMEM;
 	if (lst_file_check(&lf->t))
@@ -285,16 +285,46 @@ static int protected_file(const struct hf_file *f)
 	return pol.mode == MODE_PROTECT;
 }
 
+/* The anchors at a[0..n) close-on-exec again, as every anchor is: one
+ * close_range() per run of consecutive numbers (they were made one after
+ * the other in the band, so a hand-over of 100 files is mostly one run),
+ * F_SETFD where that fails (a kernel before 5.11). a is sorted here. */
+static void anchors_cloexec(int *a, size_t n)
+{
+	qsort(a, n, sizeof(*a), cmp_int);
+	for (size_t i = 0, j; i < n; i = j) {
+		for (j = i + 1; j < n && a[j] == a[j - 1] + 1; j++)
+			;
+		if (j - i > 1 &&
+		    real_close_range((unsigned)a[i], (unsigned)a[j - 1],
+				     CLOSE_RANGE_CLOEXEC) == 0)
+			continue;
+		for (size_t k = i; k < j; k++)
+			real_fcntl(a[k], F_SETFD, (void *)(long)FD_CLOEXEC);
+	}
+}
+
 static const char *adopt(const struct handoff *ho)
 {
+	int *cloexec = malloc((ho->nf ? ho->nf : 1) * sizeof(*cloexec));
 	const char *why = NULL;
+	size_t n = 0;
 
 	for (size_t i = 0; i < ho->nf && !why; i++) {
-		if (protected_file(&ho->f[i]))
+		if (protected_file(&ho->f[i])) {
 			why = adopt_file(&ho->f[i]);
-		else
+			if (cloexec)
+				cloexec[n++] = ho->f[i].anchor;
+			else
+				real_fcntl(ho->f[i].anchor, F_SETFD,
+					   (void *)(long)FD_CLOEXEC);
+		} else {
 			file_as_posix(&ho->f[i]);
+		}
 	}
+	if (cloexec)
+		anchors_cloexec(cloexec, n);
+	free(cloexec);
 	return why;
 }
 

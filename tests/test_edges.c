@@ -487,6 +487,30 @@ Test(edges, exec_with_ld_preload_dropped_sees_plain_posix, .timeout = 60)
 	exec_without_shim("self", 1);
 }
 
+/* The same after a first exec into the shim: the image that adopted the
+ * anchors hands them on, or converts them, as the first did. */
+Test(edges, second_exec_without_shim_sees_plain_posix, .timeout = 60)
+{
+	exec_image("reexec:self:execv", "self", 1);
+}
+
+/* The anchors an image adopted are close-on-exec again (adopt.c sets it
+ * in runs, by close_range): a program that posix_spawn()s (whose exec
+ * in the child no interposer sees) starts with the descriptors plain
+ * glibc gives it, and no anchor. */
+Test(edges, adopted_anchors_reach_no_spawned_program, .timeout = 60)
+{
+	char *path = tu_mkfile(FILE_SIZE);
+
+	three_ways("lockprog", path,
+		   STEPS("open:a:rw", "lock:a:w:set:0:100", "open:b:r",
+			 "lock:a:r:set:200:10", "reexec:self:execv",
+			 "spawn:posix_spawn", "fds", "end", "ready"),
+		   NULL, EXPECT({ 0, 0, 100, W, W }, { 0, 200, 10, R, R }));
+	expect_all("fds", "[ 3 4 ]"); /* the spawned program's */
+	unlink(path);
+}
+
 Test(edges, exec_of_a_static_binary_sees_plain_posix, .timeout = 60)
 {
 	exec_without_shim(tu_prog("plainimg-static"), 0);
