@@ -51,8 +51,8 @@ if build m32 "$CC" -m32; then
 		expect "a 64-bit script that runs a 32-bit program keeps its lock" \
 			0 "" -- "$run" "$t/wrap32.sh" "$(lockfile)"
 	else
-		expect "a 32-bit program: no library built for 32-bit" 1 \
-			"no library built for 32-bit ($p/.* missing)" \
+		expect "a 32-bit program: no library installed for 32-bit" 1 \
+			"no library installed for 32-bit ($p/.* missing)" \
 			-- "$run" "$t/m32" "$(lockfile)"
 	fi
 fi
