@@ -4,7 +4,7 @@
 B=${1:-build}
 shim=$(cd "$B" && pwd)/liblockspace-preload.so
 file=$(mktemp /tmp/lockspace-demo.XXXXXX)
-trap 'rm -f "$file"' EXIT
+trap 'rm -f "$file" "$file.err"' EXIT
 
 echo "== plain glibc"
 LD_PRELOAD= "$B/examples/lockloss" "$file"
@@ -26,8 +26,20 @@ if [ -x "$B/examples32/lockloss" ] && [ -f "$B/preload/stamp" ]; then
 	both="$(cd "$B" && pwd)/preload/\$LIB/liblockspace-preload.so"
 	echo
 	echo "== 32-bit, plain glibc"
-	LD_PRELOAD= "$B/examples32/lockloss" "$file"
+	LD_PRELOAD= "$B/examples32/lockloss" "$file" 2>"$file.err"
 	plain32=$?
+	cat "$file.err" >&2
+	# A kernel without IA32 emulation builds -m32 programs and runs none.
+	if [ $plain32 = 126 ] && grep -qi 'exec format error' "$file.err"; then
+		echo "32-bit: skipped, this kernel cannot run i386 programs" \
+			"(no IA32 emulation)"
+		plain32=skip
+	fi
+	rm -f "$file.err"
+fi
+if [ "$plain32" = skip ]; then
+	plain32=0
+elif [ -x "$B/examples32/lockloss" ] && [ -f "$B/preload/stamp" ]; then
 	echo
 	echo "== 32-bit, LD_PRELOAD='$both'"
 	LD_PRELOAD="$both" "$B/examples32/lockloss" "$file"

@@ -41,12 +41,21 @@ lockfile() {
 }
 
 # build NAME COMPILER ARGS...: examples/lockloss.c (0: lock kept, 1: lost)
-# built as $t/NAME; 1 when this machine cannot build it.
+# built as $t/NAME; 1 when this machine cannot build it, or when its
+# kernel cannot run what it builds (an x86_64 kernel without IA32
+# emulation runs no -m32 program: "Exec format error").
 build() {
 	name=$1
 	shift
-	"$@" -std=gnu11 -O1 -pthread -D_GNU_SOURCE -o "$t/$name" \
-		"$src/examples/lockloss.c" >"$t/cc.log" 2>&1 && return 0
-	skip "$name: cannot build with $*: $(head -n 1 "$t/cc.log")"
+	if ! "$@" -std=gnu11 -O1 -pthread -D_GNU_SOURCE -o "$t/$name" \
+		"$src/examples/lockloss.c" >"$t/cc.log" 2>&1; then
+		skip "$name: cannot build with $*: $(head -n 1 "$t/cc.log")"
+		return 1
+	fi
+	printf 'int main(void) { return 0; }\n' |
+		"$@" -x c -o "$t/$name.true" - >"$t/cc.log" 2>&1 &&
+		(exec "$t/$name.true") 2>"$t/cc.log" && return 0
+	skip "$name: built with $*, but this kernel cannot run it: $(head -n 1 "$t/cc.log")"
+	rm -f "$t/$name"
 	return 1
 }

@@ -66,8 +66,10 @@ if [ -x "$t/m32" ] && [ -f "$b/preload/stamp" ] &&
 	grep -q '/preload/\$LIB/liblockspace-preload.so$' "$t/pre" &&
 		ok "the source tree preloads $(cat "$t/pre")" ||
 		bad "the source tree preloads $(cat "$t/pre")"
-else
+elif [ -x "$t/m32" ]; then
 	skip "the source tree's \$LIB layout: no $b/preload/stamp (i386 build)"
+else
+	skip "the source tree's \$LIB layout: no 32-bit program (see m32 above)"
 fi
 
 # A script is looked at through its interpreter, and no further.
