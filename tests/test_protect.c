@@ -1137,23 +1137,40 @@ Test(protect, lock_taken_past_the_shim_then_fcntl_is_granted,
 }
 
 /* close() and fcntl() from a signal handler that lands inside the shim's
- * own lock calls and closes never deadlock (.timeout catches a hang). */
+ * own lock calls and closes never deadlock (.timeout catches a hang), and
+ * under the anchor the lock outlives every cycle's close (plain: none).
+ * Under backend = posix a handler's dup and close that land inside the
+ * main thread's F_SETLK drop the lock just granted (3,429 cycles of
+ * 20,000 in one run; a known defect, README "Limits"); each loss makes the
+ * next lock call read fdinfo: the probe there slows the run past the
+ * 10 s limit, so that run asks only that it ends.
+ * Under ThreadSanitizer's runtime (make tsan) a handler run takes longer
+ * than the 50 us timer: the main thread crawls (20,000 cycles take about
+ * 9 s alone, past the 10 s limit under --jobs=2), so it runs 2,000. */
 Test(protect, close_and_fcntl_in_signal_handler_never_deadlock,
      .timeout = 60)
 {
 	char *path = mkfile();
-	const char *argv[] = { tu_prog("sigprog"), path, "20000", NULL };
+	const char *argv[] = { tu_prog("sigprog"), path,
+			       strstr(tu_preload(), "libtsan") ? "2000" : "20000",
+			       "probe", NULL };
+	int cycles = atoi(argv[2]);
 
 	for (int shim = 0; shim < runs(); shim++) {
 		struct tu_proc p;
-		int st;
+		int st, done = 0, lost = -1;
 
+		argv[3] = shim == TU_POSIX ? NULL : "probe";
 		cr_assert(tu_proc_start(&p, shim, argv, NULL) == 0);
 		st = tu_proc_finish(&p, 10000);	/* SIGKILL when hung */
 		cr_expect_eq(st, 0, "[%s] sigprog exited with %d (137: hung, "
 			     "killed): %s", how(shim), st, p.buf);
-		cr_expect(!strncmp(p.buf, "done ", 5) && atoi(p.buf + 5) > 0,
-			  "[%s] %s", how(shim), p.buf);
+		cr_expect(sscanf(p.buf, "done %d lost %d", &done, &lost) == 2 &&
+			  done > 0, "[%s] %s", how(shim), p.buf);
+		if (shim == TU_PLAIN)
+			cr_expect_eq(lost, cycles, "[plain] %s", p.buf);
+		else if (shim == TU_SHIM)
+			cr_expect_eq(lost, 0, "[shim] %s", p.buf);
 	}
 	unlink(path);
 }

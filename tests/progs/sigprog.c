@@ -2,15 +2,18 @@
 /* tests/progs/sigprog.c: close() and fcntl() from a signal handler, an
  * "unmodified program" for the integration tests.
  *
- *   sigprog PATH CYCLES
+ *   sigprog PATH CYCLES [probe]
  *
  * The main thread locks and unlocks bytes 0..9 of PATH through one
  * descriptor CYCLES times (and opens and closes a second descriptor of it
  * every cycle), while an interval timer every 50 us runs a handler that
  * locks and unlocks bytes 100..109 through another descriptor and closes a
  * dup of it: the handler lands inside the lock calls and the closes. Both
- * are async-signal-safe, so the program must finish; prints "done N" with
- * the number of handler runs, and exits 0 when every call succeeded.
+ * are async-signal-safe, so the program must finish; prints "done N lost
+ * M" with the number of handler runs and, with "probe", the number of
+ * cycles after whose open and close another description of the file
+ * (F_OFD_GETLK) found bytes 0..9 free (else 0), and exits 0 when every
+ * call succeeded.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +26,7 @@
 
 static int hfd;
 static volatile sig_atomic_t runs, bad;
+static int lost;
 
 static void on_alarm(int sig)
 {
@@ -43,19 +47,29 @@ static void on_alarm(int sig)
 	errno = saved;
 }
 
+/* Whether bytes 0..9 are locked, as another process would see it. */
+static int held(int probe)
+{
+	struct flock q = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
+			   .l_start = 0, .l_len = 10 };
+
+	return fcntl(probe, F_OFD_GETLK, &q) < 0 || q.l_type != F_UNLCK;
+}
+
 int main(int argc, char **argv)
 {
 	struct flock fl = { .l_whence = SEEK_SET, .l_start = 0, .l_len = 10 };
 	struct itimerval it = { { 0, 50 }, { 0, 50 } };
 	struct sigaction sa;
-	int fd, cycles;
+	int fd, cycles, probe;
 
-	if (argc != 3)
+	if (argc != 3 && !(argc == 4 && !strcmp(argv[3], "probe")))
 		return 2;
 	cycles = atoi(argv[2]);
+	probe = open(argv[1], O_RDWR);
 	fd = open(argv[1], O_RDWR);
 	hfd = open(argv[1], O_RDWR);
-	if (fd < 0 || hfd < 0)
+	if (probe < 0 || fd < 0 || hfd < 0)
 		return 1;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_alarm;
@@ -71,12 +85,14 @@ int main(int argc, char **argv)
 		o = open(argv[1], O_RDONLY);
 		if (o < 0 || close(o) < 0)
 			bad = 3;
+		if (argc == 4 && !held(probe))
+			lost++;
 		fl.l_type = F_UNLCK;
 		if (fcntl(fd, F_SETLK, &fl) < 0)
 			bad = 4;
 	}
 	memset(&it, 0, sizeof(it));
 	setitimer(ITIMER_REAL, &it, NULL);
-	printf("done %d\n", (int)runs);
+	printf("done %d lost %d\n", (int)runs, lost);
 	return bad;
 }
