@@ -130,7 +130,7 @@ static char dir[64];
 static void mkdir_tmp(void)
 {
 	snprintf(dir, sizeof(dir), "/tmp/lockspace-cfg-XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
+	cr_assert_not_null(tu_mkdtemp(dir));
 }
 
 static void rm_tmp(void)

@@ -68,7 +68,7 @@ static int pin_cpu = -1;	/* >= 0: run the programs on this CPU only */
 static void make_wait_dir(void)
 {
 	snprintf(wait_dir, sizeof(wait_dir), "/tmp/lockspace-waits-XXXXXX");
-	cr_assert(mkdtemp(wait_dir), "mkdtemp: %s", strerror(errno));
+	cr_assert(tu_mkdtemp(wait_dir), "mkdtemp: %s", strerror(errno));
 }
 
 static void remove_wait_dir(void)
@@ -377,7 +377,7 @@ Test(deadlock, two_processes_with_many_other_locks_shim, .timeout = 20)
 
 	if (ncpu < 2 || access("/usr/bin/taskset", X_OK) < 0)
 		cr_skip_test("needs two CPUs and taskset");
-	cr_assert(mkdtemp(dir));
+	cr_assert(tu_mkdtemp(dir));
 	snprintf(step, sizeof(step), "many:%s:1000", dir);
 	cr_assert(tu_proc_start(&many, 0, argv, NULL) == 0);
 	ready(&many, PLAIN, "many");

@@ -532,7 +532,7 @@ Test(edges, exec_of_a_setuid_program_sees_plain_posix, .timeout = 60)
 
 	if (geteuid() != 0)
 		cr_skip_test("needs root to make a set-user-ID program");
-	cr_assert_not_null(mkdtemp(dir));
+	cr_assert_not_null(tu_mkdtemp(dir));
 	chmod(dir, 0755);
 	snprintf(img, sizeof(img), "%s/plainimg", dir);
 	snprintf(cmd, sizeof(cmd), "cp %s %s && chown 65534:65534 %s && "

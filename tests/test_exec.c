@@ -460,7 +460,7 @@ static char *mkdir_tmp(void)
 	static char dir[64];
 
 	snprintf(dir, sizeof(dir), "/tmp/lockspace-test-XXXXXX");
-	cr_assert_not_null(mkdtemp(dir), "mkdtemp: %s", strerror(errno));
+	cr_assert_not_null(tu_mkdtemp(dir), "mkdtemp: %s", strerror(errno));
 	return dir;
 }
 

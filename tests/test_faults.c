@@ -384,7 +384,7 @@ Test(faults, directory_made_unsearchable)
 	if (access(tu_prog("faultprog"), R_OK | X_OK) || !readable(tu_preload()))
 		cr_skip_test("build directory not readable");
 	snprintf(c.dir, sizeof(c.dir), "/tmp/lsfault.XXXXXX");
-	cr_assert_not_null(mkdtemp(c.dir));
+	cr_assert_not_null(tu_mkdtemp(c.dir));
 	snprintf(file, sizeof(file), "%s/f", c.dir);
 	close(open(file, O_RDWR | O_CREAT, 0600));
 	cr_assert(chown(c.dir, pw->pw_uid, pw->pw_gid) == 0);
@@ -1318,7 +1318,7 @@ static void fa_script_run(const struct fa_script *s)
 	if (access(tu_prog("libfailalloc.so"), R_OK))
 		cr_skip_test("no %s", tu_prog("libfailalloc.so"));
 	snprintf(c.dir, sizeof(c.dir), "/tmp/lsfa.XXXXXX");
-	cr_assert_not_null(mkdtemp(c.dir));
+	cr_assert_not_null(tu_mkdtemp(c.dir));
 	snprintf(c.path, sizeof(c.path), "%s/file", c.dir);
 	snprintf(c.log, sizeof(c.log), "%s/alloc.log", c.dir);
 	snprintf(c.shimlog, sizeof(c.shimlog), "%s/shim.log", c.dir);

@@ -51,7 +51,7 @@ static void rm_dir(const char *d)
 static void setup(void)
 {
 	snprintf(dir, sizeof(dir), "/tmp/lockspace-ls-XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
+	cr_assert_not_null(tu_mkdtemp(dir));
 }
 
 static void teardown(void)

@@ -494,7 +494,7 @@ Test(observe, closedir, .timeout = 30)
 	char dir[] = "/tmp/lockspace-obsdir-XXXXXX";
 	struct run *r;
 
-	cr_assert(mkdtemp(dir), "mkdtemp: %s", strerror(errno));
+	cr_assert(tu_mkdtemp(dir), "mkdtemp: %s", strerror(errno));
 	r = run("observe", dir,
 		STEPS("open:a:r", "lock:a:r:set:0:0", "ready", "closedir",
 		      "ready"),

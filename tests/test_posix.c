@@ -561,7 +561,7 @@ Test(posix, both_backends_in_one_process_by_path, .timeout = 60)
 	FILE *f;
 	int fd, st;
 
-	cr_assert(mkdtemp(dir));
+	cr_assert(tu_mkdtemp(dir));
 	snprintf(px, sizeof(px), "%s/p.pid", dir);
 	snprintf(an, sizeof(an), "%s/a.db", dir);
 	snprintf(cf, sizeof(cf), "%s/conf", dir);

@@ -166,7 +166,7 @@ Test(protect, closedir_on_locked_directory_keeps_lock, .timeout = 60)
 {
 	char dir[] = "/tmp/lockspace-dir-XXXXXX";
 
-	cr_assert(mkdtemp(dir), "mkdtemp: %s", strerror(errno));
+	cr_assert(tu_mkdtemp(dir), "mkdtemp: %s", strerror(errno));
 	script(dir, NULL,
 	       STEPS("open:a:r", "lock:a:r:set:0:0", "ready", "closedir",
 		     "ready"),
@@ -183,7 +183,7 @@ Test(protect, scandir_on_locked_directory_keeps_lock, .timeout = 60)
 {
 	char dir[] = "/tmp/lockspace-dir-XXXXXX";
 
-	cr_assert(mkdtemp(dir), "mkdtemp: %s", strerror(errno));
+	cr_assert(tu_mkdtemp(dir), "mkdtemp: %s", strerror(errno));
 	script(dir, NULL,
 	       STEPS("open:a:r", "lock:a:r:set:0:0", "ready", "scandir",
 		     "ready"),
@@ -1188,7 +1188,7 @@ Test(protect, concurrent_close_of_two_dups_leaks_and_loses_nothing,
 	char dir[] = "/tmp/lockspace-race-XXXXXX", a[64], b[64];
 	const char *argv[] = { tu_prog("closerace"), dir, "20000", NULL };
 
-	cr_assert(mkdtemp(dir), "mkdtemp: %s", strerror(errno));
+	cr_assert(tu_mkdtemp(dir), "mkdtemp: %s", strerror(errno));
 	for (int shim = 0; shim < runs(); shim++) {
 		char out[256];
 		int st = tu_run(shim, argv, NULL, out, sizeof(out));
@@ -1222,7 +1222,7 @@ Test(protect, closing_the_locker_while_a_dup_moves_keeps_the_lock,
 		"rounds 3000 lost 0 phantom 0\n",
 		"rounds 3000 lost 0 phantom 0\n" };
 
-	cr_assert(mkdtemp(dir), "mkdtemp: %s", strerror(errno));
+	cr_assert(tu_mkdtemp(dir), "mkdtemp: %s", strerror(errno));
 	for (int shim = 0; shim < runs(); shim++) {
 		char out[4096];
 		int st = tu_run(shim, argv, NULL, out, sizeof(out));

@@ -82,7 +82,7 @@ static void setup(void)
 	set_user(&A, base);
 	set_user(&B, base + 1);
 	snprintf(top, sizeof(top), "/dev/shm/lockspace-sec-XXXXXX");
-	cr_assert(mkdtemp(top), "mkdtemp: %s", strerror(errno));
+	cr_assert(tu_mkdtemp(top), "mkdtemp: %s", strerror(errno));
 	cr_assert(chmod(top, 01777) == 0);
 	snprintf(top_env, sizeof(top_env), "LOCKSPACE_WAIT_DIR=%s", top);
 	snprintf(prog, sizeof(prog), "%s", tu_prog("lockprog"));
@@ -128,7 +128,7 @@ static char *user_file(char *path, size_t len, const struct user *u,
 static char *user_dir(char *path, size_t len, const struct user *u)
 {
 	snprintf(path, len, "/tmp/lockspace-sec-XXXXXX");
-	cr_assert(mkdtemp(path), "mkdtemp: %s", strerror(errno));
+	cr_assert(tu_mkdtemp(path), "mkdtemp: %s", strerror(errno));
 	cr_assert(chown(path, u->uid, u->uid) == 0 && chmod(path, 0755) == 0);
 	return path;
 }
@@ -626,7 +626,7 @@ static const char *builtin_ns(const char *extra)
 			  chmod("/run/lockspace", 01777) == 0);
 	snprintf(ns_run, sizeof(ns_run), "/tmp/lockspace-sec-run-XXXXXX");
 	snprintf(ns_shm, sizeof(ns_shm), "/tmp/lockspace-sec-shm-XXXXXX");
-	cr_assert(mkdtemp(ns_run) && mkdtemp(ns_shm));
+	cr_assert(tu_mkdtemp(ns_run) && tu_mkdtemp(ns_shm));
 	cr_assert(chmod(ns_run, 0755) == 0 && chmod(ns_shm, 01777) == 0);
 	snprintf(ns_script, sizeof(ns_script),
 		 "mount --bind %s /run/lockspace && %s"
@@ -753,7 +753,7 @@ Test(security, users_directory_made_first_by_another_falls_back)
 			  .arg = top};
 
 	snprintf(t2, sizeof(t2), "/dev/shm/lockspace-sec-XXXXXX");
-	cr_assert(mkdtemp(t2) && chmod(t2, 01777) == 0);
+	cr_assert(tu_mkdtemp(t2) && chmod(t2, 01777) == 0);
 	snprintf(env, sizeof(env), "LOCKSPACE_WAIT_DIR=%s:%s", top, t2);
 	cycle(&c);
 	rm_rf(t2);
@@ -868,7 +868,7 @@ Test(security, setuid_program_passes_no_lockspace_variables)
 		skip("a sanitizer build: its runtime is no setuid "
 			     "library");
 	snprintf(dir, sizeof(dir), "/tmp/lockspace-sec-suid-XXXXXX");
-	cr_assert(mkdtemp(dir) && chmod(dir, 0755) == 0);
+	cr_assert(tu_mkdtemp(dir) && chmod(dir, 0755) == 0);
 	snprintf(wrap, sizeof(wrap), "%s/setuidwrap", dir);
 	snprintf(lib, sizeof(lib), "%s/lib.so", dir);
 	snprintf(cmd, sizeof(cmd), "cp '%s' '%s' && cp '%s' '%s'",

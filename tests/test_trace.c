@@ -26,7 +26,7 @@ static char dir[64];
 static void mkdir_tmp(void)
 {
 	snprintf(dir, sizeof(dir), "/tmp/lockspace-trace-XXXXXX");
-	cr_assert(mkdtemp(dir));
+	cr_assert(tu_mkdtemp(dir));
 }
 
 static void rm_tmp(void)

@@ -38,7 +38,7 @@ static char wait_env[128];
 static void setup_dir(void)
 {
 	snprintf(wait_dir, sizeof(wait_dir), "/tmp/lockspace-locks-XXXXXX");
-	cr_assert(mkdtemp(wait_dir), "mkdtemp: %s", strerror(errno));
+	cr_assert(tu_mkdtemp(wait_dir), "mkdtemp: %s", strerror(errno));
 	snprintf(wait_env, sizeof(wait_env), "LOCKSPACE_WAIT_DIR=%s",
 		 wait_dir);
 }

@@ -6,6 +6,7 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <signal.h>
@@ -23,6 +24,54 @@
 #define BUILD_DIR "build"
 #endif
 
+/* What a test made in /tmp goes when its process exits: a test that
+ * skips (cr_skip_test) or fails an assertion never reaches its suite's
+ * .fini, but exit() runs atexit handlers. A child the test forks inherits
+ * the list and leaves it alone: only the process that made a path
+ * removes it. */
+static struct {
+	pid_t pid;
+	char path[128];
+} *made;
+static size_t nmade;
+
+static int remove_one(const char *path, const struct stat *st, int flag,
+		      struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	return (flag == FTW_DP ? rmdir(path) : unlink(path)), 0;
+}
+
+static void remove_made(void)
+{
+	for (size_t i = nmade; i-- > 0;)
+		if (made[i].pid == getpid())
+			nftw(made[i].path, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void remove_at_exit(const char *path)
+{
+	void *p = realloc(made, (nmade + 1) * sizeof(*made));
+
+	if (!p || strlen(path) >= sizeof(made->path))
+		return;
+	if (!made)
+		atexit(remove_made);
+	made = p;
+	made[nmade].pid = getpid();
+	strcpy(made[nmade++].path, path);
+}
+
+char *tu_mkdtemp(char *tmpl)
+{
+	char *dir = mkdtemp(tmpl);
+
+	if (dir)
+		remove_at_exit(dir);
+	return dir;
+}
+
 int tu_tmpfile(char *path, size_t len, off_t size)
 {
 	int fd;
@@ -31,6 +80,7 @@ int tu_tmpfile(char *path, size_t len, off_t size)
 	fd = mkstemp(path);
 	if (fd < 0)
 		return -1;
+	remove_at_exit(path);
 	if (size && ftruncate(fd, size) < 0) {
 		close(fd);
 		return -1;

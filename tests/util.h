@@ -43,8 +43,12 @@ struct kernel_lock {
 	int64_t start, end;
 };
 
-/* A fresh temporary file of size bytes; its path is written to path. */
+/* A fresh temporary file of size bytes; its path is written to path.
+ * Removed when the test's process exits, as tu_mkdtemp()'s. */
 int tu_tmpfile(char *path, size_t len, off_t size);
+/* mkdtemp(), and the directory with all in it removed when the test's
+ * process exits (also after a skip, which runs no .fini). */
+char *tu_mkdtemp(char *tmpl);
 /* Locks of /proc/locks on the file of fd (skipping waiters "->"), sorted by
  * start; returns the count, at most max. */
 int tu_kernel_locks(int fd, struct kernel_lock *out, int max);
