@@ -133,16 +133,7 @@ static void mkdir_tmp(void)
 	cr_assert_not_null(tu_mkdtemp(dir));
 }
 
-static void rm_tmp(void)
-{
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", dir);
-}
-
-TestSuite(config_run, .init = mkdir_tmp, .fini = rm_tmp, .timeout = 30);
+TestSuite(config_run, .init = mkdir_tmp, .timeout = 30);
 
 static void write_file(const char *path, const char *text, size_t len)
 {

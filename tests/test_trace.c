@@ -29,16 +29,7 @@ static void mkdir_tmp(void)
 	cr_assert(tu_mkdtemp(dir));
 }
 
-static void rm_tmp(void)
-{
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		tu_note("cannot remove %s\n", dir);
-}
-
-TestSuite(trace, .init = mkdir_tmp, .fini = rm_tmp, .timeout = 60);
+TestSuite(trace, .init = mkdir_tmp, .timeout = 60);
 
 static const char *run_script(void)
 {
