@@ -151,16 +151,29 @@ static void close_end(struct ls_holder *h, struct loss *l, int closed,
 	errno = saved;
 }
 
+static int close_seen(int fd, void *caller);
+
 int closes_close(int fd, void *caller)
+{
+	if (guard_passthrough()) {
+		if (shim_busy && guard_closes_n < GUARD_CLOSES &&
+		    real_fcntl(fd, F_GETFD, NULL) >= 0) {
+			guard_closes[guard_closes_n++] = fd; /* guard.h */
+			return 0;
+		}
+		return real_close(fd);
+	}
+	pthread_testcancel();
+	return close_seen(fd, caller);
+}
+
+static int close_seen(int fd, void *caller)
 {
 	struct close_how how = {.may_keep = 1};
 	struct ls_holder *h;
 	struct loss l;
 	int r;
 
-	if (guard_passthrough())
-		return real_close(fd);
-	pthread_testcancel();
 	h = close_begin(fd, &l, "close", caller, &how);
 	if (how.kept) {
 		/* Deferred (posixbe.h): as after a close, for the program. */
@@ -170,6 +183,25 @@ int closes_close(int fd, void *caller)
 	r = real_close(fd);
 	close_end(h, &l, r == 0 || errno != EBADF, &how, "close", fd);
 	return r;
+}
+
+/* The closes a signal handler made inside the shim (guard.h), now that
+ * this thread has left it; a handler that lands here closes for itself
+ * (shim_busy is 0). */
+void guard_drain_closes(void)
+{
+	int saved = errno, cancel, ignored;
+
+	/* Not a cancellation point: the call that leaves the shim may be
+	 * none, and may be between two steps of its own. */
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
+	while (guard_closes_n > 0) {
+		int fd = guard_closes[--guard_closes_n];
+
+		close_seen(fd, NULL);
+	}
+	pthread_setcancelstate(cancel, &ignored);
+	errno = saved;
 }
 
 /* A stream's close (fclose, closedir) around the real one, which closes

@@ -260,7 +260,7 @@ void config_ensure(void)
 	if (atomic_compare_exchange_strong(&cfg_state, &st, 1)) {
 		shim_busy++;
 		config_read();
-		shim_busy--;
+		shim_busy_leave();
 		atomic_store_explicit(&cfg_state, 2, memory_order_release);
 		return;
 	}

@@ -84,8 +84,8 @@ static void unlock_dl(int cancel)
 	int ignored;
 
 	pthread_mutex_unlock(&dl_mu);
-	shim_busy--;
 	pthread_setcancelstate(cancel, &ignored);
+	shim_busy_leave();
 }
 
 /* dl_mu held. */

@@ -321,8 +321,8 @@ pid_t getlk_find_pid(dev_t dev, ino_t ino, const struct flock *fl)
 			kept_add(&w, c.pid, c.fd);
 	}
 	pthread_mutex_unlock(&cache_mu);
-	shim_busy--;
 	pthread_setcancelstate(cancel, &cancel);
+	shim_busy_leave();
 	errno = saved;
 	return c.pid;
 }

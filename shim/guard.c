@@ -15,6 +15,8 @@
 pthread_rwlock_t table_lock = PTHREAD_RWLOCK_INITIALIZER;
 pid_t table_owner;
 __thread int shim_busy;
+__thread int guard_closes_n;
+__thread int guard_closes[GUARD_CLOSES];
 /* The vfork wrapper stores to it from assembly: not static, hidden. */
 atomic_int vfork_seen;
 static __thread pid_t tid_cache;
@@ -35,8 +37,8 @@ void crit_leave(struct crit *c)
 	int ignored;
 
 	pthread_rwlock_unlock(&table_lock);
-	shim_busy--;
 	pthread_setcancelstate(c->cancel, &ignored);
+	shim_busy_leave();
 }
 
 int guard_passthrough(void)

@@ -36,6 +36,31 @@ void crit_enter(struct crit *c, int write);
 void crit_leave(struct crit *c);
 
 /*
+ * A close that a signal handler makes while its thread is inside the
+ * shim cannot take the table's locks, and passed through it would leave
+ * the table a holder that is gone, and under backend = posix drop the
+ * process's POSIX locks on the file, also one the interrupted call has
+ * just been granted. It is kept open instead, in this thread's list
+ * (closes.c: closes_close), and closed as the program's close when the
+ * thread leaves the shim (the number stays taken until then). Every
+ * shim_busy++ ends in shim_busy_leave(). The list is written only while
+ * shim_busy is raised and read only once it is 0: one thread, so the
+ * handler and the code it interrupts never touch it at once.
+ */
+#define GUARD_CLOSES 16
+extern __thread int guard_closes_n;
+extern __thread int guard_closes[GUARD_CLOSES];
+void guard_drain_closes(void); /* closes.c */
+
+static inline void shim_busy_leave(void)
+{
+	shim_busy--;
+	atomic_signal_fence(memory_order_seq_cst);
+	if (__builtin_expect(!shim_busy && guard_closes_n, 0))
+		guard_drain_closes();
+}
+
+/*
  * Whether this call must pass straight through: on a thread already
  * inside the shim (a signal handler), and in a vfork child, which runs
  * in the table owner's memory with descriptors of its own and must

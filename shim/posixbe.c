@@ -285,6 +285,7 @@ int posixbe_set(struct ls_file *f, struct ls_holder *o, int fd, int type,
 		int64_t start, int64_t end)
 {
 	struct lsr_pool *p = files_pool();
+	int first, r, err;
 
 	if (type == LSR_UNLCK) {
 		/* Through any descriptor, for the whole process, as POSIX:
@@ -299,9 +300,24 @@ int posixbe_set(struct ls_file *f, struct ls_holder *o, int fd, int type,
 	}
 	if (lst_prepare_lock(&f->t, p, o->id) < 0)
 		return -ENOLCK;
-	if (klock(fd, F_SETLK, type, start, end) < 0)
-		return -errno;
-	file_lock(f, o->id, start, end, type);
+	/* A file's first range: it is held (hot, WATCH_POSIX) before the
+	 * kernel grants it, so that a close from then on looks in the table
+	 * (close() passes descriptors of files not held straight to the
+	 * kernel): a signal handler's close landing between the grant and
+	 * the table's record is kept for this thread's leaving of the shim
+	 * (guard.h), and another thread's close that starts then is counted
+	 * and keeps its descriptor. */
+	first = !f->t.map.root;
+	if (first)
+		posixbe_held_changed(f, 1);
+	r = klock(fd, F_SETLK, type, start, end);
+	err = errno;
+	if (r == 0)
+		file_lock(f, o->id, start, end, type); /* counts it again */
+	if (first)
+		posixbe_held_changed(f, -1);
+	if (r < 0)
+		return -err;
 	log_count(LOGC_LOCKS, 1);
 	o->last_tid = my_tid();
 	table_changed(); /* a conversion may free readers */
