@@ -156,8 +156,16 @@ static int close_seen(int fd, void *caller);
 int closes_close(int fd, void *caller)
 {
 	if (guard_passthrough()) {
+		int fl;
+
+		/* Kept close-on-exec: a handler that closes and then execs
+		 * (before its thread leaves the shim) passes no descriptor
+		 * it closed into the new image, as plain. */
 		if (shim_busy && guard_closes_n < GUARD_CLOSES &&
-		    real_fcntl(fd, F_GETFD, NULL) >= 0) {
+		    (fl = real_fcntl(fd, F_GETFD, NULL)) >= 0) {
+			if (!(fl & FD_CLOEXEC))
+				real_fcntl(fd, F_SETFD,
+					   (void *)(long)(fl | FD_CLOEXEC));
 			guard_closes[guard_closes_n++] = fd; /* guard.h */
 			return 0;
 		}

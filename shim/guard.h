@@ -42,7 +42,8 @@ void crit_leave(struct crit *c);
  * process's POSIX locks on the file, also one the interrupted call has
  * just been granted. It is kept open instead, in this thread's list
  * (closes.c: closes_close), and closed as the program's close when the
- * thread leaves the shim (the number stays taken until then). Every
+ * thread leaves the shim (the number stays taken until then; close-on-exec
+ * meanwhile). Every
  * shim_busy++ ends in shim_busy_leave(). The list is written only while
  * shim_busy is raised and read only once it is 0: one thread, so the
  * handler and the code it interrupts never touch it at once.
