@@ -155,22 +155,8 @@ static int close_seen(int fd, void *caller);
 
 int closes_close(int fd, void *caller)
 {
-	if (guard_passthrough()) {
-		int fl;
-
-		/* Kept close-on-exec: a handler that closes and then execs
-		 * (before its thread leaves the shim) passes no descriptor
-		 * it closed into the new image, as plain. */
-		if (shim_busy && guard_closes_n < GUARD_CLOSES &&
-		    (fl = real_fcntl(fd, F_GETFD, NULL)) >= 0) {
-			if (!(fl & FD_CLOEXEC))
-				real_fcntl(fd, F_SETFD,
-					   (void *)(long)(fl | FD_CLOEXEC));
-			guard_closes[guard_closes_n++] = fd; /* guard.h */
-			return 0;
-		}
-		return real_close(fd);
-	}
+	if (guard_passthrough())
+		return guard_keep_close(fd) ? 0 : real_close(fd);
 	pthread_testcancel();
 	return close_seen(fd, caller);
 }
@@ -203,11 +189,8 @@ void guard_drain_closes(void)
 	/* Not a cancellation point: the call that leaves the shim may be
 	 * none, and may be between two steps of its own. */
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
-	while (guard_closes_n > 0) {
-		int fd = guard_closes[--guard_closes_n];
-
+	for (int fd; (fd = guard_next_close()) >= 0;)
 		close_seen(fd, NULL);
-	}
 	pthread_setcancelstate(cancel, &ignored);
 	errno = saved;
 }

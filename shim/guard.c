@@ -5,8 +5,11 @@
  */
 #include "guard.h"
 #include "defs.h"
+#include "real.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <limits.h>
 #include <linux/futex.h>
 #include <sys/syscall.h>
@@ -16,7 +19,7 @@ pthread_rwlock_t table_lock = PTHREAD_RWLOCK_INITIALIZER;
 pid_t table_owner;
 __thread int shim_busy;
 __thread int guard_closes_n;
-__thread int guard_closes[GUARD_CLOSES];
+static __thread int guard_closes[GUARD_CLOSES];
 /* The vfork wrapper stores to it from assembly: not static, hidden. */
 atomic_int vfork_seen;
 static __thread pid_t tid_cache;
@@ -41,13 +44,49 @@ void crit_leave(struct crit *c)
 	shim_busy_leave();
 }
 
+static int in_vfork_child(void)
+{
+	return unlikely(atomic_load_explicit(&vfork_seen,
+					     memory_order_relaxed)) &&
+	       getpid() != table_owner;
+}
+
 int guard_passthrough(void)
 {
-	if (shim_busy)
-		return 1;
-	if (unlikely(atomic_load_explicit(&vfork_seen, memory_order_relaxed)))
-		return getpid() != table_owner;
-	return 0;
+	return shim_busy || in_vfork_child();
+}
+
+int guard_keep_close(int fd)
+{
+	sigset_t all, old;
+	int fl, kept = 0;
+
+	if (!shim_busy || in_vfork_child() ||
+	    (fl = real_fcntl(fd, F_GETFD, NULL)) < 0)
+		return 0;
+	if (!(fl & FD_CLOEXEC))
+		real_fcntl(fd, F_SETFD, (void *)(long)(fl | FD_CLOEXEC));
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	if (guard_closes_n < GUARD_CLOSES) {
+		guard_closes[guard_closes_n++] = fd;
+		kept = 1;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return kept;
+}
+
+int guard_next_close(void)
+{
+	sigset_t all, old;
+	int fd = -1;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	if (guard_closes_n > 0)
+		fd = guard_closes[--guard_closes_n];
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return fd;
 }
 
 static void fmu_futex(struct fmu *m, int op, unsigned val)

@@ -40,17 +40,20 @@ void crit_leave(struct crit *c);
  * shim cannot take the table's locks, and passed through it would leave
  * the table a holder that is gone, and under backend = posix drop the
  * process's POSIX locks on the file, also one the interrupted call has
- * just been granted. It is kept open instead, in this thread's list
- * (closes.c: closes_close), and closed as the program's close when the
- * thread leaves the shim (the number stays taken until then; close-on-exec
- * meanwhile). Every
- * shim_busy++ ends in shim_busy_leave(). The list is written only while
- * shim_busy is raised and read only once it is 0: one thread, so the
- * handler and the code it interrupts never touch it at once.
+ * just been granted. guard_keep_close() keeps it open instead (close-on-
+ * exec, so that an exec from the handler closes it, as plain) in this
+ * thread's list, and shim_busy_leave() has it closed as the program's
+ * close (closes.c) when the thread leaves the shim; the number stays
+ * taken until then. Not in a vfork child: its descriptors are not the
+ * list owner's. The list changes with signals blocked: a handler that
+ * lands inside the drain, and a handler of another signal inside one,
+ * use the list too. 1 when fd was kept; 0: close it now.
  */
 #define GUARD_CLOSES 16
 extern __thread int guard_closes_n;
-extern __thread int guard_closes[GUARD_CLOSES];
+int guard_keep_close(int fd);
+/* The next kept close to do, or -1. */
+int guard_next_close(void);
 void guard_drain_closes(void); /* closes.c */
 
 static inline void shim_busy_leave(void)
