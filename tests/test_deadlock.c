@@ -73,10 +73,7 @@ static void make_wait_dir(void)
 
 static void remove_wait_dir(void)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", wait_dir);
-	if (system(cmd) != 0)
+	if (tu_rm_rf(wait_dir) < 0)
 		cr_log_warn("could not remove %s", wait_dir);
 }
 

@@ -29,37 +29,14 @@
 
 static char dir[64];
 
-static void rm_dir(const char *d)
-{
-	char p[PATH_MAX];
-	struct dirent *e;
-	DIR *dp = opendir(d);
-
-	if (!dp)
-		return;
-	while ((e = readdir(dp))) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", d, e->d_name);
-		if (unlink(p) < 0)
-			rm_dir(p);
-	}
-	closedir(dp);
-	rmdir(d);
-}
-
 static void setup(void)
 {
 	snprintf(dir, sizeof(dir), "/tmp/lockspace-ls-XXXXXX");
 	cr_assert_not_null(tu_mkdtemp(dir));
 }
 
-static void teardown(void)
-{
-	rm_dir(dir);
-}
-
-TestSuite(lockspace, .init = setup, .fini = teardown);
+/* tu_mkdtemp() removes dir when the test's process exits. */
+TestSuite(lockspace, .init = setup);
 
 static const char *at(const char *name)
 {

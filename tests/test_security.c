@@ -90,10 +90,7 @@ static void setup(void)
 
 static void rm_rf(const char *path)
 {
-	char cmd[4200];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
-	if (system(cmd) != 0)
+	if (tu_rm_rf(path) < 0)
 		cr_log_warn("could not remove %s", path);
 }
 

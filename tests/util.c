@@ -40,14 +40,21 @@ static int remove_one(const char *path, const struct stat *st, int flag,
 {
 	(void)st;
 	(void)ftw;
-	return (flag == FTW_DP ? rmdir(path) : unlink(path)), 0;
+	return flag == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+int tu_rm_rf(const char *path)
+{
+	int r = nftw(path, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+
+	return r == 0 || errno == ENOENT ? 0 : -1;
 }
 
 static void remove_made(void)
 {
 	for (size_t i = nmade; i-- > 0;)
 		if (made[i].pid == getpid())
-			nftw(made[i].path, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+			tu_rm_rf(made[i].path);
 }
 
 static void remove_at_exit(const char *path)

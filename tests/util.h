@@ -49,6 +49,8 @@ int tu_tmpfile(char *path, size_t len, off_t size);
 /* mkdtemp(), and the directory with all in it removed when the test's
  * process exits (also after a skip, which runs no .fini). */
 char *tu_mkdtemp(char *tmpl);
+/* rm -rf path, without a shell: 0 when it is gone. */
+int tu_rm_rf(const char *path);
 /* Locks of /proc/locks on the file of fd (skipping waiters "->"), sorted by
  * start; returns the count, at most max. */
 int tu_kernel_locks(int fd, struct kernel_lock *out, int max);
